@@ -1,0 +1,74 @@
+// The dataset stage's activity: read a JSONL file from the project, check it
+// is the file the Plan was compiled against, select rows, store them.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ArtifactStore } from '../store/artifacts.js';
+import type { ArtifactRef } from '../store/artifact-ref.js';
+import { toQuestion, RowError, type DatasetFormat, type Question } from './dataset-formats.js';
+import { seededShuffle } from './rng.js';
+
+export interface DatasetConfig {
+  path: string;
+  pathSha256: string;
+  format: DatasetFormat;
+  split?: string;
+  fields?: { id?: string; question: string; answer: string };
+  seed?: number;
+  offset: number;
+  limit?: number;
+}
+
+export interface LoadDatasetInput {
+  stageId: string;
+  projectRoot: string;
+  config: DatasetConfig;
+}
+
+export async function loadDataset(store: ArtifactStore, input: LoadDatasetInput): Promise<ArtifactRef> {
+  const { config } = input;
+  const file = path.resolve(input.projectRoot, config.path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: cannot read ${config.path}: ${(err as Error).message}`, 'DatasetMissing');
+  }
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== config.pathSha256) {
+    throw ApplicationFailure.nonRetryable(
+      `stage ${input.stageId}: ${config.path} changed since the pipeline was compiled (sha256 ${actual.slice(0, 12)}…, plan expects ${config.pathSha256.slice(0, 12)}…); start a new run to use the new file`,
+      'DatasetChanged',
+    );
+  }
+  const questions: Question[] = [];
+  const lines = bytes.toString('utf8').split('\n');
+  let index = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i]!.trim();
+    if (!text) continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(text);
+    } catch {
+      throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: ${config.path}:${i + 1}: not valid JSON`, 'DatasetInvalid');
+    }
+    if (!row || typeof row !== 'object' || Array.isArray(row)) throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: ${config.path}:${i + 1}: a row must be a JSON object`, 'DatasetInvalid');
+    try {
+      const q = toQuestion(row as Record<string, unknown>, index, i + 1, config);
+      if (q) questions.push(q);
+    } catch (err) {
+      if (err instanceof RowError) throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: ${config.path}:${err.line}: ${err.message}`, 'DatasetInvalid');
+      throw err;
+    }
+    index++;
+  }
+  const ordered = config.seed === undefined ? questions : seededShuffle(questions, config.seed);
+  const end = config.limit === undefined ? undefined : config.offset + config.limit;
+  const selected = ordered.slice(config.offset, end);
+  if (selected.length === 0) {
+    throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: no rows selected from ${config.path} (split ${config.split ?? 'any'}, offset ${config.offset})`, 'DatasetEmpty');
+  }
+  return store.put('questions', selected);
+}

@@ -1,0 +1,162 @@
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { defineSearchAttributeKey, SearchAttributeType, TypedSearchAttributes } from '@temporalio/common';
+import { compileFile } from '../../compiler/index.js';
+import { formatErrorWithExcerpt } from '../../compiler/errors.js';
+import type { Plan } from '../../compiler/plan-types.js';
+import { resolveTemporal, workflowUiUrl, type TemporalTarget } from '../../runtime/connection.js';
+import { openClient, openNativeConnection } from '../../runtime/clients.js';
+import { SwirlError, EXIT } from '../../runtime/errors.js';
+import { RUNNABLE_STAGE_TYPES } from '../../workflows/stages/index.js';
+import type { PipelineInput, PipelineProgress, PipelineResult } from '../../workflows/types.js';
+import { activeRoles, createWorkers, taskQueues } from '../../worker.js';
+import { out, err, printJson, shortHash } from '../output.js';
+import { ProgressView, describeStages } from '../progress.js';
+
+export function newWorkflowId(pipeline: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${pipeline}-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+function assertRunnable(plan: Plan): void {
+  const missing = plan.stages.filter((s) => !RUNNABLE_STAGE_TYPES.includes(s.type));
+  if (missing.length) {
+    throw new SwirlError('E_STAGE_NOT_IMPLEMENTED', `this version of swirl cannot run stage type ${[...new Set(missing.map((s) => s.type))].join(', ')} (stages ${missing.map((s) => s.id).join(', ')})`, {
+      hint: `runnable stage types: ${RUNNABLE_STAGE_TYPES.join(', ')}; the spec itself is valid (\`swirl validate\`)`,
+    });
+  }
+}
+
+/** Waits for a workflow, showing progress from its `progress` query; returns its result or failure. */
+export async function followRun(client: Client, workflowId: string, view: ProgressView | undefined): Promise<{ result?: PipelineResult; failure?: string }> {
+  const handle = client.workflow.getHandle(workflowId);
+  let finished = false;
+  const poll = (async () => {
+    while (!finished) {
+      try {
+        const p = await handle.query<PipelineProgress>('progress');
+        view?.update(p);
+      } catch {
+        /* no worker answered yet, or the workflow just closed */
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    const result = (await handle.result()) as PipelineResult;
+    return { result };
+  } catch (e) {
+    if (e instanceof WorkflowFailedError) {
+      const details = (e.cause as { details?: unknown[] } | undefined)?.details;
+      const result = details?.[0] as PipelineResult | undefined;
+      return { ...(result ? { result } : {}), failure: e.cause?.message ?? e.message };
+    }
+    throw e;
+  } finally {
+    finished = true;
+    await poll;
+  }
+}
+
+interface RunOptions {
+  worker: boolean;
+  detach?: boolean;
+  json?: boolean;
+  id?: string;
+}
+
+export function registerRun(program: Command, setCode: (c: number) => void): void {
+  program
+    .command('run')
+    .description('compile a spec and run it as a durable Temporal workflow')
+    .argument('<file>', 'pipeline spec file (YAML)')
+    .option('--no-worker', 'do not start an in-process worker (use workers started with `swirl worker`)')
+    .option('--detach', 'print the workflow id and return without waiting (needs --no-worker)')
+    .option('--id <workflowId>', 'workflow id to use (default: <pipeline>-<time>-<random>)')
+    .option('--json', 'print the run summary as JSON')
+    .action(async (file: string, opts: RunOptions) => {
+      if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits', { hint: 'start workers with `swirl worker`, then `swirl run FILE --no-worker --detach`' });
+      const compiled = compileFile(file);
+      if (!compiled.ok) {
+        for (const e of compiled.errors) err(formatErrorWithExcerpt(e, compiled.source));
+        if (opts.json) printJson({ ok: false, errors: compiled.errors });
+        setCode(EXIT.badInput);
+        return;
+      }
+      const { plan } = compiled;
+      assertRunnable(plan);
+      const log = opts.json ? () => undefined : out;
+      log(`compiled ${path.relative(process.cwd(), path.resolve(file)) || file}: pipeline ${plan.pipeline.name}, ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, spec ${shortHash(plan.specHash)}`);
+
+      const target = await resolveTemporal({ autostart: true });
+      if (target.startedServer) log(`started the embedded Temporal server at ${target.address} (stop it with \`swirl server stop\`)`);
+      else log(`using Temporal at ${target.address}${target.external ? ' (TEMPORAL_ADDRESS)' : ''}, namespace ${target.namespace}`);
+
+      const { client, connection } = await openClient(target);
+      const queues = taskQueues();
+      let workers: Worker[] = [];
+      let workersDone: Promise<unknown> = Promise.resolve();
+      let nativeConn: Awaited<ReturnType<typeof openNativeConnection>> | undefined;
+      try {
+        if (opts.worker) {
+          nativeConn = await openNativeConnection(target);
+          workers = await createWorkers({ connection: nativeConn, namespace: target.namespace, roles: activeRoles(), queues });
+          workersDone = Promise.all(workers.map((w) => w.run()));
+        }
+        const workflowId = opts.id ?? newWorkflowId(plan.pipeline.name);
+        const input: PipelineInput = { plan, projectRoot: compiled.projectRoot, queues };
+        const handle = await client.workflow.start('pipelineWorkflow', {
+          taskQueue: queues.orchestration,
+          workflowId,
+          args: [input],
+          memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, file: path.resolve(file) },
+          ...searchAttributes(target, plan),
+        });
+        const ui = workflowUiUrl(target, workflowId, handle.firstExecutionRunId);
+        log(`workflow id: ${workflowId}`);
+        if (ui) log(`open in the Temporal UI: ${ui}`);
+        else log(`inspect it with: swirl status ${workflowId}`);
+        if (opts.detach) {
+          if (opts.json) printJson({ ok: true, workflowId, runId: handle.firstExecutionRunId, uiUrl: ui, status: 'running' });
+          setCode(EXIT.ok);
+          return;
+        }
+        const started = Date.now();
+        const view = opts.json ? undefined : new ProgressView(plan);
+        const interrupted = workersDone.then(() => 'workers-stopped' as const);
+        const outcome = await Promise.race([followRun(client, workflowId, view), opts.worker ? interrupted : new Promise<never>(() => undefined)]);
+        view?.stop();
+        if (outcome === 'workers-stopped') {
+          err(`worker stopped before the run finished; the run is durable and continues when a worker polls ${queues.orchestration}`);
+          err(`  resume: swirl worker   then   swirl status ${workflowId}`);
+          setCode(EXIT.runFailed);
+          return;
+        }
+        const status = outcome.result?.status ?? 'failed';
+        if (opts.json) printJson({ ok: status === 'completed', workflowId, runId: handle.firstExecutionRunId, uiUrl: ui, status, failure: outcome.failure, stages: outcome.result?.stages ?? [] });
+        else {
+          for (const line of describeStages(outcome.result?.stages ?? [])) out(line);
+          if (outcome.failure) err(`run failed: ${outcome.failure}`);
+          out(`run ${status} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${workflowId}`);
+        }
+        setCode(status === 'completed' ? EXIT.ok : EXIT.runFailed);
+      } finally {
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await workersDone.catch(() => undefined);
+        await nativeConn?.close().catch(() => undefined);
+        await connection.close().catch(() => undefined);
+      }
+    });
+}
+
+const SA_PIPELINE = defineSearchAttributeKey('SwirlPipeline', SearchAttributeType.KEYWORD);
+const SA_SPEC_HASH = defineSearchAttributeKey('SwirlSpecHash', SearchAttributeType.KEYWORD);
+
+function searchAttributes(target: TemporalTarget, plan: Plan): { typedSearchAttributes?: TypedSearchAttributes } {
+  // The embedded server registers these; an external cluster may not have them (opt in with SWIRL_SEARCH_ATTRIBUTES=1).
+  if (target.external && process.env.SWIRL_SEARCH_ATTRIBUTES !== '1') return {};
+  return { typedSearchAttributes: new TypedSearchAttributes([{ key: SA_PIPELINE, value: plan.pipeline.name }, { key: SA_SPEC_HASH, value: plan.specHash }]) };
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { compileFile } from '../../compiler/index.js';
+import { formatErrorWithExcerpt } from '../../compiler/errors.js';
+import { planJson } from '../../compiler/plan.js';
+import { pipelineSchema } from '../../compiler/validate.js';
+import { EXIT } from '../../runtime/errors.js';
+import { out, err, printJson, color, shortHash } from '../output.js';
+
+export function registerValidate(program: Command, setCode: (c: number) => void): void {
+  program
+    .command('validate')
+    .description('check pipeline specs and report every error with its position')
+    .argument('<files...>', 'pipeline spec files (YAML)')
+    .option('--json', 'print { ok, files: [{ file, ok, errors }] } as JSON')
+    .action((files: string[], opts: { json?: boolean }) => {
+      const results = files.map((f) => compileFile(f));
+      const ok = results.every((r) => r.ok);
+      if (opts.json) {
+        printJson({ ok, errors: results.flatMap((r) => (r.ok ? [] : r.errors)), files: results.map((r) => ({ file: r.file, ok: r.ok, errors: r.ok ? [] : r.errors })) });
+      } else {
+        for (const r of results) {
+          if (r.ok) out(`${color.green('ok')}  ${r.file}  (${r.plan.stages.length} stage${r.plan.stages.length === 1 ? "" : "s"}, spec ${shortHash(r.plan.specHash)})`);
+          else {
+            for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
+            err(`${color.red('invalid')}  ${r.file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
+          }
+        }
+      }
+      setCode(ok ? EXIT.ok : EXIT.badInput);
+    });
+
+  program
+    .command('plan')
+    .description('compile a spec and print its Plan (the IR the workflow runs)')
+    .argument('<file>', 'pipeline spec file (YAML)')
+    .option('--json', 'print the Plan as canonical JSON')
+    .action((file: string, opts: { json?: boolean }) => {
+      const r = compileFile(file);
+      if (!r.ok) {
+        for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
+        setCode(EXIT.badInput);
+        return;
+      }
+      if (opts.json) {
+        process.stdout.write(planJson(r.plan));
+      } else {
+        out(`pipeline ${r.plan.pipeline.name}  plan v${r.plan.planVersion}  spec ${shortHash(r.plan.specHash)}`);
+        const rows = r.plan.stages.map((s) => [s.id, s.type, s.inputs.join(',') || '-', s.outputKind, shortHash(s.hash), s.cache ? '' : 'no-cache']);
+        const head = ['STAGE', 'TYPE', 'INPUTS', 'OUTPUT', 'HASH', ''];
+        const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+        for (const row of [head, ...rows]) out(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+      }
+      setCode(EXIT.ok);
+    });
+
+  program
+    .command('schema')
+    .description('print the pipeline JSON Schema (the public contract editors use)')
+    .action(() => {
+      out(JSON.stringify(pipelineSchema, null, 2));
+      setCode(EXIT.ok);
+    });
+}
+
+export function readSource(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

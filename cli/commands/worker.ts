@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { QUEUE_ROLES, type QueueRole } from '../../activities/index.js';
+import { resolveTemporal } from '../../runtime/connection.js';
+import { openNativeConnection } from '../../runtime/clients.js';
+import { SwirlError, EXIT } from '../../runtime/errors.js';
+import { createWorkers, taskQueues } from '../../worker.js';
+import { out } from '../output.js';
+
+export function parseRoles(value: string): QueueRole[] {
+  const roles = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const r of roles) {
+    if (!QUEUE_ROLES.includes(r as QueueRole)) {
+      throw new SwirlError('E_USAGE', `unknown queue \`${r}\``, { hint: `queues: ${QUEUE_ROLES.join(', ')} (comma-separated)` });
+    }
+  }
+  if (roles.length === 0) throw new SwirlError('E_USAGE', 'no queue given', { hint: `queues: ${QUEUE_ROLES.join(', ')}` });
+  return roles as QueueRole[];
+}
+
+export function registerWorker(program: Command, setCode: (c: number) => void): void {
+  program
+    .command('worker')
+    .description('run a worker for one or more task queues until SIGINT/SIGTERM')
+    .option('--queue <roles>', `comma-separated roles: ${QUEUE_ROLES.join(', ')}`, QUEUE_ROLES.join(','))
+    .action(async (opts: { queue: string }) => {
+      const roles = parseRoles(opts.queue);
+      const target = await resolveTemporal({ autostart: false });
+      const connection = await openNativeConnection(target);
+      const queues = taskQueues();
+      const workers = await createWorkers({ connection, namespace: target.namespace, roles, queues });
+      if (workers.length === 0) throw new SwirlError('E_NOTHING_TO_RUN', `no workflows or activities are registered for ${roles.join(', ')} yet`, { hint: 'run an orchestration worker: `swirl worker --queue orchestration`' });
+      out(`worker connected to ${target.address} (namespace ${target.namespace})`);
+      for (const w of workers) out(`  polling ${w.options.taskQueue}`);
+      out('stop with Ctrl-C (SIGINT) or SIGTERM; running activities get 10s to finish');
+      // The SDK runtime shuts every worker down on SIGINT/SIGTERM; run() resolves after that.
+      await Promise.all(workers.map((w) => w.run()));
+      await connection.close();
+      out('worker stopped');
+      setCode(EXIT.ok);
+    });
+}

@@ -1,0 +1,52 @@
+// Run progress in the terminal: a bar over stages on a TTY, one plain line per
+// stage change otherwise (CI logs stay readable).
+import cliProgress from 'cli-progress';
+import type { Plan } from '../compiler/plan-types.js';
+import type { PipelineProgress, StageState } from '../workflows/types.js';
+import { err, color, shortHash, formatMs } from './output.js';
+
+export class ProgressView {
+  private bar: cliProgress.SingleBar | undefined;
+  private last = new Map<string, string>();
+
+  constructor(private readonly plan: Plan, tty = Boolean(process.stderr.isTTY) && process.env.CI !== 'true') {
+    if (tty) {
+      this.bar = new cliProgress.SingleBar(
+        { format: ' {bar} {value}/{total} stages | {current}', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(plan.stages.length, 0, { current: 'waiting for a worker' });
+    }
+  }
+
+  update(p: PipelineProgress): void {
+    const done = p.stages.filter((s) => s.status === 'completed' || s.status === 'failed' || s.status === 'skipped').length;
+    const running = p.stages.filter((s) => s.status === 'running').map((s) => s.id);
+    if (this.bar) {
+      this.bar.update(done, { current: running.length ? `running ${running.join(', ')}` : p.status });
+      return;
+    }
+    for (const s of p.stages) {
+      if (this.last.get(s.id) === s.status) continue;
+      this.last.set(s.id, s.status);
+      if (s.status !== 'pending') err(`  stage ${s.id} (${s.type}): ${s.status}`);
+    }
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
+const MARK: Record<string, string> = { completed: '✓', failed: '✗', skipped: '-', running: '…', pending: ' ' };
+
+/** One line per stage for the final summary. */
+export function describeStages(stages: StageState[]): string[] {
+  return stages.map((s) => {
+    const mark = s.status === 'completed' ? color.green(MARK[s.status]!) : s.status === 'failed' ? color.red(MARK[s.status]!) : MARK[s.status] ?? '?';
+    const took = s.startedAt && s.finishedAt ? formatMs(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '';
+    const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}  artifact ${shortHash(s.output.hash)}` : '';
+    const why = s.error ? `${s.error.type}: ${s.error.message}` : '';
+    return `  ${mark} ${s.id} (${s.type})  ${[outp, took, why].filter(Boolean).join('  ')}`.trimEnd();
+  });
+}

@@ -1,0 +1,105 @@
+// Spec diagnostics are data: a stable code, the JSON path, a 1-based position
+// and a hint. The compiler collects all of them and reports once.
+
+export interface SpecError {
+  code: string;
+  message: string;
+  /** JSON pointer into the spec, e.g. `/stages/0/maxSteps` ("" for the document). */
+  path: string;
+  file: string;
+  line: number;
+  column: number;
+  hint?: string;
+}
+
+/** Error codes and what they mean; docs/spec.md lists them. */
+export const ERROR_CODES = {
+  E_FILE_NOT_FOUND: 'the spec file does not exist or cannot be read',
+  E_FILE_TOO_LARGE: 'the spec file is over the size bound',
+  E_YAML_SYNTAX: 'the file is not valid YAML',
+  E_DUPLICATE_KEY: 'a mapping has the same key twice',
+  E_MULTIPLE_DOCUMENTS: 'the file holds more than one YAML document',
+  E_ALIAS_LIMIT: 'YAML aliases expand beyond the allowed count',
+  E_ROOT_NOT_MAPPING: 'the document is not a mapping',
+  E_UNKNOWN_FIELD: 'a field the schema does not define',
+  E_MISSING_FIELD: 'a required field is absent',
+  E_TYPE: 'a value has the wrong type',
+  E_ENUM: 'a value is not one of the allowed values',
+  E_CONST: 'a value must be exactly one thing',
+  E_PATTERN: 'a string does not have the required shape',
+  E_RANGE: 'a number is out of range',
+  E_LENGTH: 'a string or list is too short or too long',
+  E_DUPLICATE_ITEM: 'a list holds the same item twice',
+  E_FORMAT: 'a string is not in the required format (e.g. a URI)',
+  E_INVALID: 'a value matches none of the allowed forms',
+  E_UNKNOWN_STAGE_TYPE: 'a stage has an unknown `type`',
+  E_DUPLICATE_ID: 'two stages share an id',
+  E_UNKNOWN_INPUT: 'a stage input names no stage',
+  E_CYCLE: 'stage inputs form a cycle',
+  E_INPUT_KIND: 'a stage input produces a kind the stage does not accept',
+  E_INPUT_REQUIRED: 'a stage that needs an input has none',
+  E_UNKNOWN_MODEL: 'a stage names a model not defined under `models`',
+  E_UNKNOWN_TOOL: 'a stage names a tool not defined under `tools`',
+  E_PATH_ESCAPE: 'a file path leaves the project',
+  E_PATH_NOT_FOUND: 'a referenced file does not exist or cannot be read',
+  E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',
+  E_STAGE_NOT_IMPLEMENTED: 'the stage type is valid but this version of swirl cannot run it yet',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function sortErrors(errors: SpecError[]): SpecError[] {
+  const seen = new Set<string>();
+  return errors
+    .filter((e) => {
+      const key = `${e.file}:${e.line}:${e.column}:${e.code}:${e.path}:${e.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.code.localeCompare(b.code));
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  if (best === undefined) return undefined;
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** `file:line:col  E_CODE  message  (hint)`, the one-line form. */
+export function formatErrorLine(e: SpecError): string {
+  return `${e.file}:${e.line}:${e.column}  ${e.code}  ${e.message}${e.hint ? `  (${e.hint})` : ''}`;
+}
+
+/** The one-line form plus the source line and a caret under the column. */
+export function formatErrorWithExcerpt(e: SpecError, source: string | undefined): string {
+  const head = formatErrorLine(e);
+  if (!source || e.line < 1) return head;
+  const line = source.split(/\r?\n/)[e.line - 1];
+  if (line === undefined) return head;
+  const gutter = String(e.line).padStart(5) + ' | ';
+  return `${head}\n${gutter}${line}\n${' '.repeat(gutter.length + Math.max(0, e.column - 1))}^`;
+}

@@ -1,0 +1,75 @@
+// YAML text → a Document that keeps node positions. Rejects what a pipeline
+// spec never needs and what could hurt the compiler: several documents,
+// duplicate keys, alias bombs, oversized files, non-mapping roots.
+import { LineCounter, parseAllDocuments, isMap, type Document, type YAMLError } from 'yaml';
+import type { SpecError } from './errors.js';
+
+export const MAX_SPEC_BYTES = 1024 * 1024;
+export const MAX_ALIAS_COUNT = 100;
+
+export interface ParsedSpec {
+  file: string;
+  source: string;
+  doc: Document.Parsed | undefined;
+  lineCounter: LineCounter;
+  errors: SpecError[];
+}
+
+function yamlErrorCode(err: YAMLError): string {
+  switch (err.code) {
+    case 'DUPLICATE_KEY':
+      return 'E_DUPLICATE_KEY';
+    case 'RESOURCE_EXHAUSTION':
+      return 'E_ALIAS_LIMIT';
+    default:
+      return 'E_YAML_SYNTAX';
+  }
+}
+
+function firstLine(msg: string): string {
+  return msg.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+export function parseSpec(source: string, file: string): ParsedSpec {
+  const lineCounter = new LineCounter();
+  const errors: SpecError[] = [];
+  const at = (offset: number) => lineCounter.linePos(Math.max(0, Math.min(offset, source.length)));
+  const out: ParsedSpec = { file, source, doc: undefined, lineCounter, errors };
+
+  if (Buffer.byteLength(source, 'utf8') > MAX_SPEC_BYTES) {
+    errors.push({ code: 'E_FILE_TOO_LARGE', message: `spec is larger than ${MAX_SPEC_BYTES} bytes`, path: '', file, line: 1, column: 1, hint: 'split large data into files referenced by path' });
+    return out;
+  }
+  const docs = parseAllDocuments(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const list = Array.isArray(docs) ? docs : [];
+  if (list.length === 0) {
+    errors.push({ code: 'E_ROOT_NOT_MAPPING', message: 'the spec is empty', path: '', file, line: 1, column: 1, hint: 'start with `apiVersion: swirl/v1` and `kind: Pipeline`' });
+    return out;
+  }
+  if (list.length > 1) {
+    const second = list[1]!;
+    const pos = at(second.range[0]);
+    errors.push({ code: 'E_MULTIPLE_DOCUMENTS', message: 'the spec holds more than one YAML document', path: '', file, line: pos.line, column: pos.col, hint: 'put one pipeline per file; remove the `---` separator' });
+  }
+  const doc = list[0]!;
+  for (const err of [...doc.errors, ...doc.warnings]) {
+    const pos = at(err.pos[0]);
+    errors.push({ code: yamlErrorCode(err as YAMLError), message: firstLine(err.message), path: '', file, line: pos.line, column: pos.col });
+  }
+  if (doc.errors.length > 0) return out;
+  // Expanding aliases is where a bomb would explode; toJS enforces maxAliasCount.
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    const pos = at(0);
+    errors.push({ code: 'E_ALIAS_LIMIT', message: `YAML aliases expand too much (${(err as Error).message.split('\n')[0]})`, path: '', file, line: pos.line, column: pos.col, hint: 'write the values out instead of nesting aliases' });
+    return out;
+  }
+  if (!isMap(doc.contents)) {
+    const pos = at(doc.contents?.range?.[0] ?? 0);
+    errors.push({ code: 'E_ROOT_NOT_MAPPING', message: 'the spec must be a mapping (key: value pairs) at the top level', path: '', file, line: pos.line, column: pos.col, hint: 'start with `apiVersion: swirl/v1` and `kind: Pipeline`' });
+    return out;
+  }
+  out.doc = doc;
+  return out;
+}

@@ -1,0 +1,47 @@
+// The Plan: the versioned, canonical JSON IR that the workflow interprets.
+// Pure types and constants only: workflow code imports this module.
+import type { ArtifactKind, StageType } from './stage-kinds.js';
+
+export const PLAN_VERSION = 1;
+
+export interface PlanRetry {
+  maximumAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+}
+
+export interface PlanStage {
+  id: string;
+  type: StageType;
+  description?: string;
+  /** Ids of the stages this one consumes, in spec order. */
+  inputs: string[];
+  outputKind: ArtifactKind;
+  /** Type-specific options with defaults resolved; paths are project-relative. */
+  config: Record<string, unknown>;
+  retry: PlanRetry;
+  timeoutMs: number;
+  concurrency: number;
+  cache: boolean;
+  /** sha256 of (type, config, input stage hashes). */
+  hash: string;
+}
+
+export interface PlanModel {
+  provider: string;
+  /** Secrets travel as the name of an environment variable, never as a value. */
+  apiKeyEnv?: string;
+  [option: string]: unknown;
+}
+
+export interface Plan {
+  planVersion: typeof PLAN_VERSION;
+  pipeline: { name: string; description?: string; labels: Record<string, string> };
+  /** sha256 of the canonical spec. */
+  specHash: string;
+  models: Record<string, PlanModel>;
+  tools: Record<string, Record<string, unknown>>;
+  /** Stages in a topological order (inputs before consumers). */
+  stages: PlanStage[];
+}

@@ -1,0 +1,125 @@
+// A checked spec → the Plan: defaults resolved, stages in topological order,
+// each stage hashed over its config and its inputs' hashes, file paths made
+// project-relative and pinned by content hash, secrets reduced to env names.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { canonicalJson, hashOf, sha256 } from './canonical.js';
+import { parseDuration } from './duration.js';
+import { PLAN_VERSION, type Plan, type PlanModel, type PlanRetry, type PlanStage } from './plan-types.js';
+import { STAGE_KINDS, type StageType } from './stage-kinds.js';
+import { resolveSpecPath, stageInputs } from './semantic.js';
+import type { RawRetry, RawSpec, RawStage } from './spec-types.js';
+
+export const DEFAULTS = {
+  retry: { maxAttempts: 5, initialInterval: '1s', backoff: 2, maxInterval: '1m' },
+  timeout: '10m',
+  concurrency: 4,
+} as const;
+
+const COMMON_FIELDS = new Set(['id', 'type', 'description', 'input', 'retry', 'timeout', 'cache']);
+const PATH_FIELDS = new Set(['path', 'prompt', 'corpus']);
+
+interface PlanContext {
+  specDir: string;
+  projectRoot: string;
+}
+
+function retryOf(stage: RawRetry | undefined, defaults: RawRetry | undefined): PlanRetry {
+  const r = { ...DEFAULTS.retry, ...defaults, ...stage };
+  return {
+    maximumAttempts: r.maxAttempts,
+    initialIntervalMs: parseDuration(r.initialInterval),
+    backoffCoefficient: r.backoff,
+    maximumIntervalMs: parseDuration(r.maxInterval),
+  };
+}
+
+/** Path fields become project-relative POSIX paths plus the file's sha256, so the stage hash follows the data. */
+function normalizePaths(obj: Record<string, unknown>, ctx: PlanContext): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (PATH_FIELDS.has(k) && typeof v === 'string') {
+      const r = resolveSpecPath(v, ctx);
+      if ('error' in r) throw new Error(`internal: unchecked path ${v}`);
+      out[k] = path.relative(ctx.projectRoot, r.abs).split(path.sep).join('/');
+      out[`${k}Sha256`] = sha256(readFileSync(r.abs));
+    } else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      out[k] = normalizePaths(v as Record<string, unknown>, ctx);
+    } else out[k] = v;
+  }
+  return out;
+}
+
+function stageConfig(stage: RawStage, ctx: PlanContext): Record<string, unknown> {
+  const opts: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stage)) if (!COMMON_FIELDS.has(k)) opts[k] = v;
+  if (stage.type === 'dataset') opts.offset ??= 0;
+  return normalizePaths(opts, ctx);
+}
+
+function topoOrder(stages: RawStage[]): RawStage[] {
+  const remaining = new Map(stages.map((s) => [s.id, new Set(stageInputs(s))] as const));
+  const out: RawStage[] = [];
+  while (out.length < stages.length) {
+    const ready = stages.filter((s) => remaining.has(s.id) && [...remaining.get(s.id)!].every((i) => !remaining.has(i)));
+    if (ready.length === 0) throw new Error('internal: cycle reached plan building');
+    for (const s of ready) {
+      out.push(s);
+      remaining.delete(s.id);
+    }
+  }
+  return out;
+}
+
+function planModels(spec: RawSpec): Record<string, PlanModel> {
+  const out: Record<string, PlanModel> = {};
+  for (const [name, m] of Object.entries(spec.models ?? {})) {
+    const { apiKey, ...rest } = m;
+    const env = apiKey ? /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(apiKey)?.[1] : undefined;
+    out[name] = { ...rest, ...(env ? { apiKeyEnv: env } : {}) } as PlanModel;
+  }
+  return out;
+}
+
+export function buildPlan(spec: RawSpec, ctx: PlanContext): Plan {
+  const hashes = new Map<string, string>();
+  const stages: PlanStage[] = topoOrder(spec.stages).map((s) => {
+    const type = s.type as StageType;
+    const inputs = stageInputs(s);
+    const config = stageConfig(s, ctx);
+    const hash = hashOf({ type, config, inputs: inputs.map((i) => hashes.get(i)) });
+    hashes.set(s.id, hash);
+    return {
+      id: s.id,
+      type,
+      ...(s.description ? { description: s.description } : {}),
+      inputs,
+      outputKind: STAGE_KINDS[type].output,
+      config,
+      retry: retryOf(s.retry, spec.defaults?.retry),
+      timeoutMs: parseDuration(s.timeout ?? spec.defaults?.timeout ?? DEFAULTS.timeout),
+      concurrency: spec.defaults?.concurrency ?? DEFAULTS.concurrency,
+      cache: s.cache ?? true,
+      hash,
+    };
+  });
+  const tools: Record<string, Record<string, unknown>> = {};
+  for (const [name, t] of Object.entries(spec.tools ?? {})) tools[name] = normalizePaths(t, ctx);
+  return {
+    planVersion: PLAN_VERSION,
+    pipeline: {
+      name: spec.metadata.name,
+      ...(spec.metadata.description ? { description: spec.metadata.description } : {}),
+      labels: spec.metadata.labels ?? {},
+    },
+    specHash: hashOf(spec),
+    models: planModels(spec),
+    tools,
+    stages,
+  };
+}
+
+/** The plan as canonical, stable, pretty-printed JSON (what `swirl plan` prints and golden files hold). */
+export function planJson(plan: Plan): string {
+  return canonicalJson(plan, 2) + '\n';
+}

@@ -1,0 +1,164 @@
+// Checks a schema-valid spec cannot express: unique ids, existing inputs,
+// an acyclic graph, compatible input kinds, existing model/tool references,
+// and file paths that exist and stay inside the project.
+import { existsSync, accessSync, constants, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Document, LineCounter } from 'yaml';
+import { didYouMean, type SpecError } from './errors.js';
+import { positionOf, toPointer } from './positions.js';
+import { STAGE_KINDS, type StageType } from './stage-kinds.js';
+import type { RawSpec, RawStage } from './spec-types.js';
+
+export interface SemanticContext {
+  doc: Document;
+  lc: LineCounter;
+  file: string;
+  /** Folder of the spec file; relative paths resolve from here. */
+  specDir: string;
+  /** Files must stay inside this folder. */
+  projectRoot: string;
+}
+
+export function stageInputs(stage: RawStage): string[] {
+  const i = stage.input;
+  return i === undefined ? [] : Array.isArray(i) ? i : [i];
+}
+
+/** The file-path fields of a spec, as [pointer, value] pairs. */
+export function filePaths(spec: RawSpec): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  spec.stages.forEach((s, i) => {
+    for (const key of ['path', 'prompt'] as const) {
+      const v = (s as Record<string, unknown>)[key];
+      if (typeof v === 'string') out.push([toPointer(['stages', i, key]), v]);
+    }
+    for (const judge of ['processJudge', 'outcomeJudge', 'rewardModel', 'judge'] as const) {
+      const j = (s as Record<string, unknown>)[judge];
+      if (j && typeof j === 'object' && typeof (j as { prompt?: unknown }).prompt === 'string') out.push([toPointer(['stages', i, judge, 'prompt']), (j as { prompt: string }).prompt]);
+    }
+  });
+  for (const [name, tool] of Object.entries(spec.tools ?? {})) if (typeof tool.corpus === 'string') out.push([toPointer(['tools', name, 'corpus']), tool.corpus]);
+  return out;
+}
+
+/** Resolves a spec-relative path; returns the absolute path or an error code. */
+export function resolveSpecPath(value: string, ctx: Pick<SemanticContext, 'specDir' | 'projectRoot'>): { abs: string } | { error: 'E_PATH_ESCAPE' | 'E_PATH_NOT_FOUND'; detail: string } {
+  const root = realpathSync(ctx.projectRoot);
+  const abs = path.resolve(ctx.specDir, value);
+  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+  if (!inside(path.resolve(realpathSync(ctx.specDir), value))) return { error: 'E_PATH_ESCAPE', detail: `\`${value}\` points outside the project (${root})` };
+  if (!existsSync(abs)) return { error: 'E_PATH_NOT_FOUND', detail: `\`${value}\` does not exist (looked for ${abs})` };
+  const real = realpathSync(abs);
+  if (!inside(real)) return { error: 'E_PATH_ESCAPE', detail: `\`${value}\` is a link to ${real}, outside the project` };
+  try {
+    if (!statSync(real).isFile()) return { error: 'E_PATH_NOT_FOUND', detail: `\`${value}\` is not a file` };
+    accessSync(real, constants.R_OK);
+  } catch {
+    return { error: 'E_PATH_NOT_FOUND', detail: `\`${value}\` cannot be read` };
+  }
+  return { abs };
+}
+
+export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[] {
+  const errors: SpecError[] = [];
+  const at = (pointer: string, key = false) => ({ path: pointer, file: ctx.file, ...positionOf(ctx.doc, ctx.lc, pointer, { key }) });
+  const ids = new Map<string, number>();
+
+  spec.stages.forEach((s, i) => {
+    const first = ids.get(s.id);
+    if (first !== undefined) {
+      errors.push({ code: 'E_DUPLICATE_ID', message: `stage id \`${s.id}\` is already used by stage #${first + 1}`, ...at(toPointer(['stages', i, 'id'])), hint: 'give every stage a unique id' });
+    } else ids.set(s.id, i);
+  });
+  const byId = new Map(spec.stages.map((s) => [s.id, s] as const));
+  const allIds = [...ids.keys()];
+  const models = Object.keys(spec.models ?? {});
+  const tools = Object.keys(spec.tools ?? {});
+
+  spec.stages.forEach((s, i) => {
+    const info = STAGE_KINDS[s.type as StageType];
+    const inputs = stageInputs(s);
+    const inputPtr = (j: number) => (Array.isArray(s.input) ? toPointer(['stages', i, 'input', j]) : toPointer(['stages', i, 'input']));
+    if (info.accepts.length === 0 && inputs.length > 0) {
+      errors.push({ code: 'E_INPUT_KIND', message: `a \`${s.type}\` stage takes no input`, ...at(toPointer(['stages', i, 'input'])), hint: 'remove `input`' });
+    }
+    const kinds: string[] = [];
+    inputs.forEach((inp, j) => {
+      const src = byId.get(inp);
+      if (!src) {
+        const guess = didYouMean(inp, allIds);
+        errors.push({ code: 'E_UNKNOWN_INPUT', message: `input \`${inp}\` is not a stage id`, ...at(inputPtr(j)), hint: guess ? `did you mean \`${guess}\`?` : `stage ids: ${allIds.join(', ')}` });
+        return;
+      }
+      if (inp === s.id) return; // reported as a cycle
+      const kind = STAGE_KINDS[src.type as StageType].output;
+      kinds.push(kind);
+      if (info.accepts.length > 0 && !info.accepts.includes(kind)) {
+        errors.push({ code: 'E_INPUT_KIND', message: `stage \`${s.id}\` (${s.type}) cannot take \`${inp}\`, which produces ${kind}`, ...at(inputPtr(j)), hint: `a ${s.type} stage accepts ${info.accepts.join(' or ')}` });
+      }
+    });
+    const missing = info.needs.filter((k) => !kinds.includes(k));
+    if (missing.length > 0 && inputs.every((x) => byId.has(x) && x !== s.id)) {
+      errors.push({ code: 'E_INPUT_REQUIRED', message: `stage \`${s.id}\` (${s.type}) needs an input that produces ${missing.join(' and ')}`, ...at(toPointer(['stages', i, inputs.length ? 'input' : 'id']), inputs.length === 0), hint: `add \`input: <id of a stage producing ${missing[0]}>\`` });
+    }
+
+    const refModel = (ptr: (string | number)[], name: unknown) => {
+      if (typeof name !== 'string' || models.includes(name)) return;
+      const guess = didYouMean(name, models);
+      errors.push({ code: 'E_UNKNOWN_MODEL', message: `model \`${name}\` is not defined under \`models\``, ...at(toPointer(ptr)), hint: guess ? `did you mean \`${guess}\`?` : models.length ? `models: ${models.join(', ')}` : 'define it under `models:`' });
+    };
+    const raw = s as Record<string, unknown>;
+    refModel(['stages', i, 'model'], raw.model);
+    for (const judge of ['processJudge', 'outcomeJudge', 'rewardModel', 'judge']) {
+      const j = raw[judge];
+      if (typeof j === 'string') refModel(['stages', i, judge], j);
+      else if (j && typeof j === 'object') refModel(['stages', i, judge, 'model'], (j as { model?: unknown }).model);
+    }
+    if (Array.isArray(raw.tools)) {
+      (raw.tools as unknown[]).forEach((t, k) => {
+        if (typeof t !== 'string' || tools.includes(t)) return;
+        const guess = didYouMean(t, tools);
+        errors.push({ code: 'E_UNKNOWN_TOOL', message: `tool \`${t}\` is not defined under \`tools\``, ...at(toPointer(['stages', i, 'tools', k])), hint: guess ? `did you mean \`${guess}\`?` : tools.length ? `tools: ${tools.join(', ')}` : 'define it under `tools:`' });
+      });
+    }
+  });
+
+  errors.push(...findCycles(spec, at));
+
+  for (const [ptr, value] of filePaths(spec)) {
+    const r = resolveSpecPath(value, ctx);
+    if ('error' in r) errors.push({ code: r.error, message: r.detail, ...at(ptr), hint: r.error === 'E_PATH_ESCAPE' ? 'paths are relative to the spec file and must stay inside the project' : 'paths are relative to the folder of the spec file' });
+  }
+  return errors;
+}
+
+function findCycles(spec: RawSpec, at: (p: string, key?: boolean) => Omit<SpecError, 'code' | 'message'>): SpecError[] {
+  const index = new Map(spec.stages.map((s, i) => [s.id, i] as const));
+  const state = new Map<string, 'open' | 'done'>();
+  const errors: SpecError[] = [];
+  const reported = new Set<string>();
+  const stack: string[] = [];
+  const visit = (id: string) => {
+    state.set(id, 'open');
+    stack.push(id);
+    const stage = spec.stages[index.get(id)!]!;
+    for (const inp of stageInputs(stage)) {
+      if (!index.has(inp)) continue;
+      if (state.get(inp) === 'open') {
+        const cycle = [...stack.slice(stack.indexOf(inp)), inp];
+        const key = [...cycle].slice(0, -1).sort().join(',');
+        if (!reported.has(key)) {
+          reported.add(key);
+          const i = index.get(id)!;
+          const ptr = Array.isArray(stage.input) ? toPointer(['stages', i, 'input', stageInputs(stage).indexOf(inp)]) : toPointer(['stages', i, 'input']);
+          // Report in data-flow order: producer → consumer.
+          errors.push({ code: 'E_CYCLE', message: `stage inputs form a cycle: ${[...cycle].reverse().join(' → ')}`, ...at(ptr), hint: 'a stage cannot depend, directly or indirectly, on its own output' });
+        }
+      } else if (!state.has(inp)) visit(inp);
+    }
+    stack.pop();
+    state.set(id, 'done');
+  };
+  for (const s of spec.stages) if (!state.has(s.id)) visit(s.id);
+  return errors;
+}

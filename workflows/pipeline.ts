@@ -1,0 +1,81 @@
+// The pipeline workflow: a thin, deterministic interpreter of a compiled Plan.
+// Each stage starts once all its inputs have finished; independent stages run
+// in parallel. All I/O happens in activities; only ArtifactRefs pass through here.
+import { ApplicationFailure, defineQuery, setHandler, ActivityFailure, isCancellation } from '@temporalio/workflow';
+import type { ArtifactRef } from '../store/artifact-ref.js';
+import { STAGE_HANDLERS } from './stages/index.js';
+import type { PipelineInput, PipelineProgress, PipelineResult, StageState } from './types.js';
+
+export const progressQuery = defineQuery<PipelineProgress>('progress');
+
+function failureOf(err: unknown): { type: string; message: string } {
+  let cur: unknown = err;
+  // Unwrap ActivityFailure → ApplicationFailure to report the activity's own type.
+  while (cur instanceof ActivityFailure && cur.cause) cur = cur.cause;
+  if (cur instanceof ApplicationFailure) return { type: cur.type ?? 'ApplicationFailure', message: cur.message };
+  if (cur instanceof Error) return { type: cur.name, message: cur.message };
+  return { type: 'Error', message: String(cur) };
+}
+
+function now(): string {
+  // Workflow time is deterministic (it comes from history).
+  return new Date().toISOString();
+}
+
+export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineResult> {
+  const { plan } = input;
+  const states = new Map<string, StageState>(plan.stages.map((s) => [s.id, { id: s.id, type: s.type, status: 'pending' }]));
+  let status: PipelineProgress['status'] = 'running';
+  setHandler(progressQuery, () => ({ pipeline: plan.pipeline.name, status, stages: [...states.values()] }));
+
+  const done = new Map<string, Promise<ArtifactRef | undefined>>();
+  const runStage = async (id: string): Promise<ArtifactRef | undefined> => {
+    const stage = plan.stages.find((s) => s.id === id)!;
+    const state = states.get(id)!;
+    const inputs: Record<string, ArtifactRef> = {};
+    for (const dep of stage.inputs) {
+      const ref = await done.get(dep)!;
+      if (!ref) {
+        state.status = 'skipped';
+        state.error = { type: 'UpstreamFailed', message: `input stage ${dep} did not complete` };
+        return undefined;
+      }
+      inputs[dep] = ref;
+    }
+    const handler = STAGE_HANDLERS[stage.type];
+    state.status = 'running';
+    state.startedAt = now();
+    try {
+      if (!handler) throw ApplicationFailure.nonRetryable(`stage type ${stage.type} cannot run in this version of swirl`, 'StageNotImplemented');
+      const out = await handler({ stage, input, inputs });
+      state.status = 'completed';
+      state.output = out;
+      return out;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      state.status = 'failed';
+      state.error = failureOf(err);
+      return undefined;
+    } finally {
+      state.finishedAt = now();
+    }
+  };
+  // Plan stages are in topological order, so every input's promise exists first.
+  for (const s of plan.stages) done.set(s.id, runStage(s.id));
+  await Promise.all(done.values());
+
+  const stages = [...states.values()];
+  const failed = stages.filter((s) => s.status === 'failed');
+  status = failed.length ? 'failed' : 'completed';
+  const result: PipelineResult = { pipeline: plan.pipeline.name, specHash: plan.specHash, status, stages };
+  if (failed.length) {
+    // Fail the workflow so Temporal records it as failed; details keep every stage's state.
+    throw ApplicationFailure.create({
+      type: 'PipelineFailed',
+      message: failed.map((f) => `stage ${f.id} failed: ${f.error?.type}: ${f.error?.message}`).join('; '),
+      nonRetryable: true,
+      details: [result],
+    });
+  }
+  return result;
+}

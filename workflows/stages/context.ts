@@ -1,0 +1,25 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { PlanStage } from '../../compiler/plan-types.js';
+import type { ArtifactRef } from '../../store/artifact-ref.js';
+import type { PipelineInput } from '../types.js';
+
+export interface StageContext {
+  stage: PlanStage;
+  input: PipelineInput;
+  /** Outputs of this stage's inputs, by stage id. */
+  inputs: Record<string, ArtifactRef>;
+}
+
+/** Per-stage activity options straight from the Plan. */
+export function activityOptions(stage: PlanStage, taskQueue: string): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: stage.timeoutMs,
+    retry: {
+      maximumAttempts: stage.retry.maximumAttempts,
+      initialInterval: stage.retry.initialIntervalMs,
+      backoffCoefficient: stage.retry.backoffCoefficient,
+      maximumInterval: stage.retry.maximumIntervalMs,
+    },
+  };
+}
