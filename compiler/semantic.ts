@@ -83,6 +83,7 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
       errors.push({ code: 'E_INPUT_KIND', message: `a \`${s.type}\` stage takes no input`, ...at(toPointer(['stages', i, 'input'])), hint: 'remove `input`' });
     }
     const kinds: string[] = [];
+    let kindError = false;
     inputs.forEach((inp, j) => {
       const src = byId.get(inp);
       if (!src) {
@@ -94,11 +95,12 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
       const kind = STAGE_KINDS[src.type as StageType].output;
       kinds.push(kind);
       if (info.accepts.length > 0 && !info.accepts.includes(kind)) {
+        kindError = true;
         errors.push({ code: 'E_INPUT_KIND', message: `stage \`${s.id}\` (${s.type}) cannot take \`${inp}\`, which produces ${kind}`, ...at(inputPtr(j)), hint: `a ${s.type} stage accepts ${info.accepts.join(' or ')}` });
       }
     });
     const missing = info.needs.filter((k) => !kinds.includes(k));
-    if (missing.length > 0 && inputs.every((x) => byId.has(x) && x !== s.id)) {
+    if (missing.length > 0 && !kindError && inputs.every((x) => byId.has(x) && x !== s.id)) {
       errors.push({ code: 'E_INPUT_REQUIRED', message: `stage \`${s.id}\` (${s.type}) needs an input that produces ${missing.join(' and ')}`, ...at(toPointer(['stages', i, inputs.length ? 'input' : 'id']), inputs.length === 0), hint: `add \`input: <id of a stage producing ${missing[0]}>\`` });
     }
 

@@ -83,7 +83,7 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
     case 'required': {
       const field = String((e.params as { missingProperty: string }).missingProperty);
       const desc = describe((parent?.properties as Record<string, AnySchemaObject> | undefined)?.[field]) ?? describe(resolveRef(String(parent?.$ref ?? ''))?.properties?.[field]);
-      return { code: 'E_MISSING_FIELD', message: `missing required field \`${field}\`${p ? ` in \`${name}\`` : ''}`, ...at(p, true), hint: desc };
+      return { code: 'E_MISSING_FIELD', message: `missing required field \`${field}\`${p ? ` in ${containerLabel(p, e.data)}` : ''}`, ...at(p, true), hint: desc };
     }
     case 'type':
       return { code: 'E_TYPE', message: `\`${name}\` must be ${[(e.params as { type: string | string[] }).type].flat().join(' or ')}`, ...at(p), hint: describe(parent) };

