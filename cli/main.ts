@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
-      const message = e.message.replace(/^error: /, '').split('\n')[0]!;
+      const message = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
       err(`swirl: error: ${message}`);
       err(`  hint: ${usageHint(e, argv)}`);
       return EXIT.badInput;

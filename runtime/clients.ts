@@ -27,7 +27,7 @@ function unreachable(target: TemporalTarget, cause: unknown): SwirlError {
 
 export async function openClient(target: TemporalTarget): Promise<{ client: Client; connection: Connection }> {
   try {
-    const connection = await Connection.connect({ ...target.connection, connectTimeout: 10_000 });
+    const connection = await Connection.connect({ ...target.connection, connectTimeout: 5_000 });
     return { client: new Client({ connection, namespace: target.namespace }), connection };
   } catch (e) {
     throw unreachable(target, e);

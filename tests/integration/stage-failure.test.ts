@@ -1,0 +1,64 @@
+// A config error inside a stage fails the run fast (one attempt, no retries),
+// and the failure's type and message reach the workflow result and `swirl status`.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { compileFile } from '../../compiler/index.js';
+import { installQuietRuntime } from '../../runtime/clients.js';
+import { packageRoot } from '../../runtime/paths.js';
+import { createWorkers } from '../../worker.js';
+import { MemoryArtifactStore } from '../../store/artifacts.js';
+import type { PipelineInput, PipelineResult } from '../../workflows/types.js';
+import { swirl, tempStateDir } from './helpers.js';
+
+describe('stage failures', () => {
+  const address = inject('temporalAddress');
+  const queues = { orchestration: `it-fail-${process.pid}.orchestration`, llm: `it-fail-${process.pid}.llm`, train: `it-fail-${process.pid}.train` };
+  let native: NativeConnection;
+  let connection: Connection;
+  let workers: Worker[] = [];
+  let running: Promise<unknown>;
+
+  beforeAll(async () => {
+    installQuietRuntime();
+    native = await NativeConnection.connect({ address });
+    connection = await Connection.connect({ address });
+    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore() } });
+    running = Promise.all(workers.map((w) => w.run()));
+  });
+
+  afterAll(async () => {
+    for (const w of workers) w.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+  });
+
+  it('a dataset that changed since compile fails non-retryably, with its type', async () => {
+    const compiled = compileFile(path.join(packageRoot, 'pipelines', 'quickstart.yaml'));
+    if (!compiled.ok) throw new Error('quickstart must compile');
+    const plan = structuredClone(compiled.plan);
+    (plan.stages[0]!.config as { pathSha256: string }).pathSha256 = '0'.repeat(64);
+    const input: PipelineInput = { plan, projectRoot: compiled.projectRoot, queues };
+    const client = new Client({ connection });
+    const workflowId = `it-fail-${Date.now()}`;
+    const handle = await client.workflow.start('pipelineWorkflow', { taskQueue: queues.orchestration, workflowId, args: [input] });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const details = ((err as WorkflowFailedError).cause as { details?: unknown[] }).details?.[0] as PipelineResult;
+    expect(details.stages[0]).toMatchObject({ id: 'questions', status: 'failed', error: { type: 'DatasetChanged' } });
+
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    expect(attempts).toEqual([1]); // not retried
+
+    const st = await swirl(['status', workflowId], { TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: tempStateDir() });
+    expect(st.code).toBe(1);
+    expect(st.stdout).toMatch(/FAILED/);
+    expect(st.stdout).toMatch(/questions \(dataset\).*DatasetChanged: stage questions: data\/gsm8k\/train\.jsonl changed since the pipeline was compiled/);
+  });
+});

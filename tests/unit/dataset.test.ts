@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { loadDataset, type DatasetConfig } from '../../activities/dataset.js';
+import { gsm8kFinalAnswer, type Question } from '../../activities/dataset-formats.js';
+import { seededShuffle } from '../../activities/rng.js';
+import { MemoryArtifactStore, readAll } from '../../store/artifacts.js';
+import { packageRoot } from '../../runtime/paths.js';
+import { readFileSync } from 'node:fs';
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const gsmPath = 'data/gsm8k/test.jsonl';
+const gsmConfig = (over: Partial<DatasetConfig> = {}): DatasetConfig => ({ path: gsmPath, pathSha256: sha(path.join(packageRoot, gsmPath)), format: 'gsm8k', offset: 0, ...over });
+
+async function load(config: DatasetConfig, projectRoot = packageRoot) {
+  const store = new MemoryArtifactStore();
+  const ref = await loadDataset(store, { stageId: 'questions', projectRoot, config });
+  return { ref, rows: await readAll<Question>(store, ref) };
+}
+
+async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ApplicationFailure);
+    return e as ApplicationFailure;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('GSM8K final answers', () => {
+  it('takes the number after ####, without commas', () => {
+    expect(gsm8kFinalAnswer('a\nb\n#### 72')).toBe('72');
+    expect(gsm8kFinalAnswer('x\n#### 1,000')).toBe('1000');
+    expect(gsm8kFinalAnswer('no marker')).toBeUndefined();
+  });
+});
+
+describe('loadDataset on the real GSM8K test split', () => {
+  it('loads every row with gold answers and solutions', async () => {
+    const { ref, rows } = await load(gsmConfig());
+    expect(ref.rows).toBe(1319);
+    expect(rows[0]).toMatchObject({ id: 'gsm8k/test/0', dataset: 'gsm8k', split: 'test' });
+    expect(rows.every((q) => /^-?[0-9.]+$/.test(q.answer))).toBe(true);
+    expect(rows[0]!.solution).toContain('<<');
+  });
+
+  it('a seed gives the same selection every time, another seed another one', async () => {
+    const a = await load(gsmConfig({ seed: 7, limit: 16 }));
+    const b = await load(gsmConfig({ seed: 7, limit: 16 }));
+    const c = await load(gsmConfig({ seed: 8, limit: 16 }));
+    expect(a.ref.hash).toBe(b.ref.hash);
+    expect(c.ref.hash).not.toBe(a.ref.hash);
+    expect(a.rows).toHaveLength(16);
+  });
+
+  it('offset and limit select a window', async () => {
+    const all = await load(gsmConfig());
+    const win = await load(gsmConfig({ offset: 10, limit: 5 }));
+    expect(win.rows.map((q) => q.id)).toEqual(all.rows.slice(10, 15).map((q) => q.id));
+  });
+
+  it('refuses a file that changed since compilation (non-retryable)', async () => {
+    const f = await failure(load(gsmConfig({ pathSha256: '0'.repeat(64) })));
+    expect(f.type).toBe('DatasetChanged');
+    expect(f.nonRetryable).toBe(true);
+  });
+
+  it('names the bad line of a malformed file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'swirl-ds-'));
+    const file = path.join(dir, 'bad.jsonl');
+    writeFileSync(file, '{"question":"q","answer":"#### 1"}\n{oops\n');
+    const f = await failure(load({ path: 'bad.jsonl', pathSha256: sha(file), format: 'gsm8k', offset: 0 }, dir));
+    expect(f.type).toBe('DatasetInvalid');
+    expect(f.message).toContain('bad.jsonl:2');
+  });
+
+  it('filters HotpotQA by split', async () => {
+    const p = 'data/hotpotqa/questions.jsonl';
+    const { rows } = await load({ path: p, pathSha256: sha(path.join(packageRoot, p)), format: 'hotpotqa', split: 'train', offset: 0 });
+    expect(rows).toHaveLength(84);
+    expect(rows.every((q) => q.split === 'train')).toBe(true);
+  });
+
+  it('fails clearly when nothing is selected', async () => {
+    const f = await failure(load(gsmConfig({ offset: 5000 })));
+    expect(f.type).toBe('DatasetEmpty');
+  });
+});
+
+describe('seededShuffle', () => {
+  it('is a permutation and deterministic', () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i);
+    const a = seededShuffle(xs, 1);
+    expect([...a].sort((x, y) => x - y)).toEqual(xs);
+    expect(seededShuffle(xs, 1)).toEqual(a);
+    expect(seededShuffle(xs, 2)).not.toEqual(a);
+  });
+});
