@@ -3,6 +3,7 @@
 import type { ArtifactStore } from '../store/artifacts.js';
 import { loadDataset, type LoadDatasetInput } from './dataset.js';
 import { guardPayload } from './payload-guard.js';
+import type { QueueRole } from './queues.js';
 
 export interface ActivityDeps {
   store: ArtifactStore;
@@ -24,5 +25,4 @@ export const ACTIVITY_QUEUES: Record<keyof Activities, QueueRole> = {
   loadDataset: 'orchestration',
 };
 
-export type QueueRole = 'orchestration' | 'llm' | 'train';
-export const QUEUE_ROLES: readonly QueueRole[] = ['orchestration', 'llm', 'train'];
+export { QUEUE_ROLES, type QueueRole } from './queues.js';

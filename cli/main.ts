@@ -5,11 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../runtime/errors.js';
 import { err, reportError } from './output.js';
-import { registerValidate } from './commands/validate.js';
-import { registerServer } from './commands/server.js';
-import { registerWorker } from './commands/worker.js';
-import { registerRun } from './commands/run.js';
-import { registerStatus } from './commands/status.js';
+import { registerCommands } from './commands/index.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -28,11 +24,7 @@ Environment: TEMPORAL_ADDRESS (+ TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_
 TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH) selects an external cluster;
 SWIRL_STATE_DIR moves .swirl/; SWIRL_DEBUG=1 prints stack traces for internal errors.`,
     );
-  registerValidate(program, setCode);
-  registerServer(program, setCode);
-  registerWorker(program, setCode);
-  registerRun(program, setCode);
-  registerStatus(program, setCode);
+  registerCommands(program, setCode);
   // Every subcommand inherits the same error handling.
   const visit = (c: Command) => {
     c.exitOverride().configureOutput({ writeErr: () => undefined }).showSuggestionAfterError(true);

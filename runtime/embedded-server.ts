@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { swirlPaths, type SwirlPaths } from './paths.js';
 import { pidAlive, startDevServer, stopProcess, temporalAnswers } from './devserver.js';
 
-export const DEFAULT_PORT = 7233;
-export const DEFAULT_UI_PORT = 8233;
+import { DEFAULT_PORT, DEFAULT_UI_PORT } from './embedded-ports.js';
+
+export { DEFAULT_PORT, DEFAULT_UI_PORT };
 
 export interface ServerState {
   pid: number;

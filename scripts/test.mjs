@@ -36,14 +36,14 @@ for (const [file, what] of need) {
 }
 
 // 1. Types (not counted as tests, but a failure fails the run).
-if (step('typecheck', 'npx', ['--no', 'tsc', '-p', '.']) !== 0) {
+if (step('typecheck', path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', '.']) !== 0) {
   problems.push('typecheck failed');
   failed++;
 }
 
 // 2. vitest: unit + integration.
 const vitestJson = path.join(tmp, 'vitest.json');
-step('vitest', 'npx', ['--no', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`, ...extra]);
+step('vitest', path.join(root, 'node_modules', '.bin', 'vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`, ...extra]);
 if (existsSync(vitestJson)) {
   const report = JSON.parse(readFileSync(vitestJson, 'utf8'));
   passed += report.numPassedTests ?? 0;

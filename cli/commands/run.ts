@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Command } from 'commander';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { defineSearchAttributeKey, SearchAttributeType, TypedSearchAttributes } from '@temporalio/common';
@@ -61,23 +60,14 @@ export async function followRun(client: Client, workflowId: string, view: Progre
   }
 }
 
-interface RunOptions {
+export interface RunOptions {
   worker: boolean;
   detach?: boolean;
   json?: boolean;
   id?: string;
 }
 
-export function registerRun(program: Command, setCode: (c: number) => void): void {
-  program
-    .command('run')
-    .description('compile a spec and run it as a durable Temporal workflow')
-    .argument('<file>', 'pipeline spec file (YAML)')
-    .option('--no-worker', 'do not start an in-process worker (use workers started with `swirl worker`)')
-    .option('--detach', 'print the workflow id and return without waiting (needs --no-worker)')
-    .option('--id <workflowId>', 'workflow id to use (default: <pipeline>-<time>-<random>)')
-    .option('--json', 'print the run summary as JSON')
-    .action(async (file: string, opts: RunOptions) => {
+export async function runAction(file: string, opts: RunOptions, setCode: (c: number) => void): Promise<void> {
       if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits', { hint: 'start workers with `swirl worker`, then `swirl run FILE --no-worker --detach`' });
       const compiled = compileFile(file);
       if (!compiled.ok) {
@@ -149,8 +139,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
         await nativeConn?.close().catch(() => undefined);
         await connection.close().catch(() => undefined);
       }
-    });
-}
+    }
 
 const SA_PIPELINE = defineSearchAttributeKey('SwirlPipeline', SearchAttributeType.KEYWORD);
 const SA_SPEC_HASH = defineSearchAttributeKey('SwirlSpecHash', SearchAttributeType.KEYWORD);

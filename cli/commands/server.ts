@@ -1,16 +1,9 @@
-import type { Command } from 'commander';
 import { externalTarget } from '../../runtime/connection.js';
-import { embeddedStatus, ensureEmbeddedServer, stopEmbeddedServer, DEFAULT_PORT, DEFAULT_UI_PORT } from '../../runtime/embedded-server.js';
+import { embeddedStatus, ensureEmbeddedServer, stopEmbeddedServer } from '../../runtime/embedded-server.js';
 import { temporalAnswers } from '../../runtime/devserver.js';
 import { SwirlError, EXIT } from '../../runtime/errors.js';
 import { swirlPaths } from '../../runtime/paths.js';
 import { out, printJson } from '../output.js';
-
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new SwirlError('E_USAGE', `not a port number: ${v}`, { hint: 'use an integer from 1 to 65535' });
-  return n;
-}
 
 function refuseWhenExternal(): void {
   const ext = externalTarget();
@@ -21,61 +14,42 @@ function refuseWhenExternal(): void {
   }
 }
 
-export function registerServer(program: Command, setCode: (c: number) => void): void {
-  const server = program.command('server').description('manage the embedded Temporal dev server (state in .swirl/temporal.db)');
+export async function serverStartAction(opts: { port: number; uiPort: number; headless?: boolean; json?: boolean }, setCode: (c: number) => void): Promise<void> {
+  refuseWhenExternal();
+  const { state, started } = await ensureEmbeddedServer({ port: opts.port, uiPort: opts.headless ? false : opts.uiPort });
+  if (opts.json) printJson({ running: true, started, ...state });
+  else {
+    out(`${started ? 'started' : 'already running'}: Temporal dev server pid ${state.pid} at ${state.address}`);
+    if (state.uiUrl) out(`web UI: ${state.uiUrl}`);
+    out(`state: ${state.dbFile}`);
+    out(`log:   ${state.logFile}`);
+  }
+  setCode(EXIT.ok);
+}
 
-  server
-    .command('start')
-    .description('start the embedded server in the background (no-op when it already runs)')
-    .option('--port <port>', 'gRPC port', parsePort, DEFAULT_PORT)
-    .option('--ui-port <port>', 'Web UI port', parsePort, DEFAULT_UI_PORT)
-    .option('--headless', 'run without the Web UI')
-    .option('--json', 'print the server state as JSON')
-    .action(async (opts: { port: number; uiPort: number; headless?: boolean; json?: boolean }) => {
-      refuseWhenExternal();
-      const { state, started } = await ensureEmbeddedServer({ port: opts.port, uiPort: opts.headless ? false : opts.uiPort });
-      if (opts.json) printJson({ running: true, started, ...state });
-      else {
-        out(`${started ? 'started' : 'already running'}: Temporal dev server pid ${state.pid} at ${state.address}`);
-        if (state.uiUrl) out(`web UI: ${state.uiUrl}`);
-        out(`state: ${state.dbFile}`);
-        out(`log:   ${state.logFile}`);
-      }
-      setCode(EXIT.ok);
-    });
+export async function serverStopAction(opts: { json?: boolean }, setCode: (c: number) => void): Promise<void> {
+  refuseWhenExternal();
+  const r = await stopEmbeddedServer();
+  if (opts.json) printJson(r);
+  else out(r.stopped ? `stopped Temporal dev server (pid ${r.pid})` : 'the embedded server was not running');
+  setCode(EXIT.ok);
+}
 
-  server
-    .command('stop')
-    .description('stop the embedded server (its state stays in .swirl/temporal.db)')
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      refuseWhenExternal();
-      const r = await stopEmbeddedServer();
-      if (opts.json) printJson(r);
-      else out(r.stopped ? `stopped Temporal dev server (pid ${r.pid})` : 'the embedded server was not running');
-      setCode(EXIT.ok);
-    });
-
-  server
-    .command('status')
-    .description('say whether a server is reachable, where, and where its Web UI is')
-    .option('--json', 'print the status as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const ext = externalTarget();
-      if (ext) {
-        const up = await temporalAnswers(ext.address, 5000);
-        if (opts.json) printJson({ external: true, running: up, address: ext.address, namespace: ext.namespace, uiUrl: ext.uiUrl });
-        else out(`external cluster ${ext.address} (namespace ${ext.namespace}): ${up ? 'reachable' : 'NOT reachable'}${ext.uiUrl ? `, web UI ${ext.uiUrl}` : ''}`);
-        setCode(up ? EXIT.ok : EXIT.environment);
-        return;
-      }
-      const st = await embeddedStatus();
-      if (opts.json) printJson({ external: false, running: st.running, ...(st.running ? st.state : { reason: st.reason }), stateDir: swirlPaths().state });
-      else if (st.running) {
-        out(`running: Temporal dev server pid ${st.state.pid} at ${st.state.address}`);
-        if (st.state.uiUrl) out(`web UI: ${st.state.uiUrl}`);
-        out(`state: ${st.state.dbFile}`);
-      } else out(`not running: ${st.reason}\n  start it with \`swirl server start\``);
-      setCode(st.running ? EXIT.ok : EXIT.environment);
-    });
+export async function serverStatusAction(opts: { json?: boolean }, setCode: (c: number) => void): Promise<void> {
+  const ext = externalTarget();
+  if (ext) {
+    const up = await temporalAnswers(ext.address, 5000);
+    if (opts.json) printJson({ external: true, running: up, address: ext.address, namespace: ext.namespace, uiUrl: ext.uiUrl });
+    else out(`external cluster ${ext.address} (namespace ${ext.namespace}): ${up ? 'reachable' : 'NOT reachable'}${ext.uiUrl ? `, web UI ${ext.uiUrl}` : ''}`);
+    setCode(up ? EXIT.ok : EXIT.environment);
+    return;
+  }
+  const st = await embeddedStatus();
+  if (opts.json) printJson({ external: false, running: st.running, ...(st.running ? st.state : { reason: st.reason }), stateDir: swirlPaths().state });
+  else if (st.running) {
+    out(`running: Temporal dev server pid ${st.state.pid} at ${st.state.address}`);
+    if (st.state.uiUrl) out(`web UI: ${st.state.uiUrl}`);
+    out(`state: ${st.state.dbFile}`);
+  } else out(`not running: ${st.reason}\n  start it with \`swirl server start\``);
+  setCode(st.running ? EXIT.ok : EXIT.environment);
 }

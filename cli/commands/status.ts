@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { resolveTemporal, workflowUiUrl } from '../../runtime/connection.js';
 import { openClient } from '../../runtime/clients.js';
@@ -20,13 +19,7 @@ export interface RunStatus {
   note?: string;
 }
 
-export function registerStatus(program: Command, setCode: (c: number) => void): void {
-  program
-    .command('status')
-    .description('show the state of a run: overall status and each stage')
-    .argument('<workflowId>', 'the workflow id printed by `swirl run`')
-    .option('--json', 'print the status as JSON')
-    .action(async (workflowId: string, opts: { json?: boolean }) => {
+export async function statusAction(workflowId: string, opts: { json?: boolean }, setCode: (c: number) => void): Promise<void> {
       const target = await resolveTemporal({ autostart: false });
       const { client, connection } = await openClient(target);
       try {
@@ -77,5 +70,4 @@ export function registerStatus(program: Command, setCode: (c: number) => void): 
       } finally {
         await connection.close().catch(() => undefined);
       }
-    });
-}
+    }

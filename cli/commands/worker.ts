@@ -1,5 +1,4 @@
-import type { Command } from 'commander';
-import { QUEUE_ROLES, type QueueRole } from '../../activities/index.js';
+import { QUEUE_ROLES, type QueueRole } from '../../activities/queues.js';
 import { resolveTemporal } from '../../runtime/connection.js';
 import { openNativeConnection } from '../../runtime/clients.js';
 import { SwirlError, EXIT } from '../../runtime/errors.js';
@@ -17,12 +16,7 @@ export function parseRoles(value: string): QueueRole[] {
   return roles as QueueRole[];
 }
 
-export function registerWorker(program: Command, setCode: (c: number) => void): void {
-  program
-    .command('worker')
-    .description('run a worker for one or more task queues until SIGINT/SIGTERM')
-    .option('--queue <roles>', `comma-separated roles: ${QUEUE_ROLES.join(', ')}`, QUEUE_ROLES.join(','))
-    .action(async (opts: { queue: string }) => {
+export async function workerAction(opts: { queue: string }, setCode: (c: number) => void): Promise<void> {
       const roles = parseRoles(opts.queue);
       const target = await resolveTemporal({ autostart: false });
       const connection = await openNativeConnection(target);
@@ -37,5 +31,4 @@ export function registerWorker(program: Command, setCode: (c: number) => void): 
       await connection.close();
       out('worker stopped');
       setCode(EXIT.ok);
-    });
-}
+    }

@@ -27,7 +27,7 @@ describe('externalTarget', () => {
     writeFileSync(path.join(dir, 'c.pem'), 'CERT');
     writeFileSync(path.join(dir, 'k.pem'), 'KEY');
     const t = externalTarget({ TEMPORAL_ADDRESS: 'h:1', TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'c.pem'), TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, 'k.pem') })!;
-    expect(String((t.connection.tls as { clientCertPair: { crt: Buffer } }).clientCertPair.crt)).toBe('CERT');
+    expect(String((t.connection.tls as unknown as { clientCertPair: { crt: Buffer } }).clientCertPair.crt)).toBe('CERT');
     expect(() => externalTarget({ TEMPORAL_ADDRESS: 'h:1', TEMPORAL_TLS_CLIENT_CERT_PATH: 'x' })).toThrow(SwirlError);
     expect(() => externalTarget({ TEMPORAL_ADDRESS: 'h:1', TEMPORAL_TLS_CLIENT_CERT_PATH: '/no/c', TEMPORAL_TLS_CLIENT_KEY_PATH: '/no/k' })).toThrow(/cannot be read/);
   });

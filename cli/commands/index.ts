@@ -1,0 +1,63 @@
+// Every `swirl` command's declaration (arguments, options, help). Actions are
+// imported when a command runs, so `swirl validate` or `--help` does not pay
+// for loading the Temporal SDK.
+import type { Command } from 'commander';
+import { QUEUE_ROLES } from '../../activities/queues.js';
+import { DEFAULT_PORT, DEFAULT_UI_PORT } from '../../runtime/embedded-ports.js';
+import { SwirlError } from '../../runtime/errors.js';
+import { registerValidate } from './validate.js';
+
+type SetCode = (c: number) => void;
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new SwirlError('E_USAGE', `not a port number: ${v}`, { hint: 'use an integer from 1 to 65535' });
+  return n;
+}
+
+export function registerCommands(program: Command, setCode: SetCode): void {
+  registerValidate(program, setCode);
+
+  const server = program.command('server').description('manage the embedded Temporal dev server (state in .swirl/temporal.db)');
+  server
+    .command('start')
+    .description('start the embedded server in the background (no-op when it already runs)')
+    .option('--port <port>', 'gRPC port', parsePort, DEFAULT_PORT)
+    .option('--ui-port <port>', 'Web UI port', parsePort, DEFAULT_UI_PORT)
+    .option('--headless', 'run without the Web UI')
+    .option('--json', 'print the server state as JSON')
+    .action(async (opts) => (await import('./server.js')).serverStartAction(opts, setCode));
+  server
+    .command('stop')
+    .description('stop the embedded server (its state stays in .swirl/temporal.db)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => (await import('./server.js')).serverStopAction(opts, setCode));
+  server
+    .command('status')
+    .description('say whether a server is reachable, where, and where its Web UI is')
+    .option('--json', 'print the status as JSON')
+    .action(async (opts) => (await import('./server.js')).serverStatusAction(opts, setCode));
+
+  program
+    .command('worker')
+    .description('run a worker for one or more task queues until SIGINT/SIGTERM')
+    .option('--queue <roles>', `comma-separated roles: ${QUEUE_ROLES.join(', ')}`, QUEUE_ROLES.join(','))
+    .action(async (opts) => (await import('./worker.js')).workerAction(opts, setCode));
+
+  program
+    .command('run')
+    .description('compile a spec and run it as a durable Temporal workflow')
+    .argument('<file>', 'pipeline spec file (YAML)')
+    .option('--no-worker', 'do not start an in-process worker (use workers started with `swirl worker`)')
+    .option('--detach', 'print the workflow id and return without waiting (needs --no-worker)')
+    .option('--id <workflowId>', 'workflow id to use (default: <pipeline>-<time>-<random>)')
+    .option('--json', 'print the run summary as JSON')
+    .action(async (file, opts) => (await import('./run.js')).runAction(file, opts, setCode));
+
+  program
+    .command('status')
+    .description('show the state of a run: overall status and each stage')
+    .argument('<workflowId>', 'the workflow id printed by `swirl run`')
+    .option('--json', 'print the status as JSON')
+    .action(async (id, opts) => (await import('./status.js')).statusAction(id, opts, setCode));
+}

@@ -1,0 +1,77 @@
+// Renders docs/spec.md, the language reference, from the JSON Schema and the
+// error-code table, so the reference cannot drift from what the compiler
+// accepts (a unit test compares the file with this output).
+import type { AnySchemaObject } from 'ajv';
+import { ERROR_CODES } from './errors.js';
+import { pipelineSchema } from './validate.js';
+import { STAGE_KINDS } from './stage-kinds.js';
+
+const defs = pipelineSchema.$defs as Record<string, AnySchemaObject>;
+
+function typeOf(s: AnySchemaObject | undefined): string {
+  if (!s) return '';
+  if (s.$ref) {
+    const name = String(s.$ref).replace('#/$defs/', '');
+    if (name === 'duration') return 'duration';
+    if (name === 'envRef') return '`${env:NAME}`';
+    if (name === 'name') return 'name';
+    if (name === 'stage') return '[stage](#stages)';
+    return `[${name}](#${name.toLowerCase()})`;
+  }
+  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
+  if (s.enum) return (s.enum as unknown[]).map((v) => `\`${String(v)}\``).join(' \\| ');
+  if (s.oneOf) return (s.oneOf as AnySchemaObject[]).map(typeOf).join(' or ');
+  if (s.type === 'array') return `list of ${typeOf(s.items as AnySchemaObject)}`;
+  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object') return `map of ${typeOf(s.additionalProperties as AnySchemaObject)}`;
+  const t = String(s.type ?? '');
+  const range: string[] = [];
+  if (s.minimum !== undefined) range.push(`≥ ${s.minimum}`);
+  if (s.exclusiveMinimum !== undefined) range.push(`> ${s.exclusiveMinimum}`);
+  if (s.maximum !== undefined) range.push(`≤ ${s.maximum}`);
+  return range.length ? `${t} (${range.join(', ')})` : t;
+}
+
+function cell(text: string | undefined): string {
+  return (text ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function fieldTable(schema: AnySchemaObject, skip: string[] = []): string[] {
+  const props = { ...((schema.$ref ? (defs[String(schema.$ref).replace('#/$defs/', '')]?.properties as object) : {}) ?? {}), ...((schema.properties as object) ?? {}) } as Record<string, AnySchemaObject>;
+  const required = new Set((schema.required as string[] | undefined) ?? []);
+  const rows = ['| field | type | required | description |', '| --- | --- | --- | --- |'];
+  for (const [name, p] of Object.entries(props)) {
+    if (skip.includes(name)) continue;
+    const desc = p.description ?? (p.$ref ? defs[String(p.$ref).replace('#/$defs/', '')]?.description : undefined);
+    rows.push(`| \`${name}\` | ${typeOf(p)} | ${required.has(name) ? 'yes' : ''} | ${cell(desc as string | undefined)} |`);
+  }
+  return rows;
+}
+
+export function renderSpecDocs(): string {
+  const lines: string[] = [];
+  lines.push('# The pipeline language (swirl/v1)', '');
+  lines.push('<!-- Generated from schemas/pipeline.schema.json by `npm run docs`. Do not edit by hand: a test fails when it drifts. -->', '');
+  lines.push(String(pipelineSchema.description), '');
+  lines.push('A spec is one YAML document. `swirl validate` reports every problem at once as `file:line:col  CODE  message  (hint)`; `swirl plan` shows the compiled Plan. File paths are relative to the spec file and must stay inside the project (the nearest folder above the spec holding `package.json` or `.git`). Secrets are never written in a spec: use `${env:NAME}`, resolved on the worker when an activity runs.', '');
+  lines.push('## Top level', '', ...fieldTable(pipelineSchema), '');
+  lines.push('### metadata', '', ...fieldTable(pipelineSchema.properties.metadata as AnySchemaObject), '');
+  lines.push('### defaults', '', ...fieldTable(pipelineSchema.properties.defaults as AnySchemaObject), '');
+  lines.push('Built-in defaults: `timeout: 10m`, `concurrency: 4`, `retry: {maxAttempts: 5, initialInterval: 1s, backoff: 2, maxInterval: 1m}`.', '');
+  lines.push('### retry', '', ...fieldTable(defs.retry!), '');
+  lines.push('### model', '', ...fieldTable(defs.model!), '');
+  lines.push('### tool', '', ...fieldTable(defs.tool!), '');
+  lines.push('## Stages', '', 'Every stage has these fields; `input` defines the graph (order in the file does not matter).', '', ...fieldTable(defs.stageCommon!, ['type']), '');
+  lines.push('| type | consumes | produces |', '| --- | --- | --- |');
+  for (const [type, info] of Object.entries(STAGE_KINDS)) lines.push(`| \`${type}\` | ${info.accepts.length ? info.accepts.join(', ') : '—'} | ${info.output} |`);
+  lines.push('');
+  for (const type of Object.keys(STAGE_KINDS)) {
+    const def = defs[`${type}Stage`]!;
+    lines.push(`### ${type}Stage`, '', String(def.description ?? ''), '', ...fieldTable(def, ['type', ...Object.keys((defs.stageCommon!.properties as object) ?? {})]), '');
+  }
+  lines.push('### judgeRef', '', 'Either the name of a model (an LLM judge) or an object:', '', ...fieldTable((defs.judgeRef!.oneOf as AnySchemaObject[])[1]!), '');
+  lines.push('## Durations', '', 'A number and a unit: `500ms`, `30s`, `10m`, `2h`, `1d`.', '');
+  lines.push('## Error codes', '', '| code | meaning |', '| --- | --- |');
+  for (const [code, meaning] of Object.entries(ERROR_CODES)) lines.push(`| \`${code}\` | ${meaning} |`);
+  lines.push('');
+  return lines.join('\n');
+}
