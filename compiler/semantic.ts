@@ -76,7 +76,8 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
   const tools = Object.keys(spec.tools ?? {});
 
   spec.stages.forEach((s, i) => {
-    const info = STAGE_KINDS[s.type as StageType];
+    const info = STAGE_KINDS[s.type as StageType] as (typeof STAGE_KINDS)[StageType] | undefined;
+    if (!info) return; // the schema reports unknown types; nothing more to check here
     const inputs = stageInputs(s);
     const inputPtr = (j: number) => (Array.isArray(s.input) ? toPointer(['stages', i, 'input', j]) : toPointer(['stages', i, 'input']));
     if (info.accepts.length === 0 && inputs.length > 0) {
@@ -92,7 +93,8 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
         return;
       }
       if (inp === s.id) return; // reported as a cycle
-      const kind = STAGE_KINDS[src.type as StageType].output;
+      const kind = STAGE_KINDS[src.type as StageType]?.output;
+      if (!kind) return;
       kinds.push(kind);
       if (info.accepts.length > 0 && !info.accepts.includes(kind)) {
         kindError = true;

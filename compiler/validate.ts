@@ -128,7 +128,7 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
       return { code: 'E_FORMAT', message: `\`${name}\` must be a valid ${(e.params as { format: string }).format}`, ...at(p), hint: describe(parent) };
     case 'discriminator': {
       const params = e.params as { error: string; tag: string; tagValue: unknown };
-      if (params.error === 'tag') return undefined; // the `required` error already says `type` is missing
+      if (params.error === 'tag' && params.tagValue === undefined) return undefined; // the `required` error already says `type` is missing
       const allowed = (((pipelineSchema.$defs as Record<string, AnySchemaObject>).stage!.properties as Record<string, AnySchemaObject>).type!.enum as string[]) ?? [];
       const guess = typeof params.tagValue === 'string' ? didYouMean(params.tagValue, allowed) : undefined;
       return { code: 'E_UNKNOWN_STAGE_TYPE', message: `unknown stage type ${JSON.stringify(params.tagValue)}`, ...at(toPointer([...pointerSegments(p), 'type'])), hint: guess ? `did you mean \`${guess}\`?` : `stage types: ${allowed.join(', ')}` };
