@@ -1,7 +1,7 @@
 // YAML text → a Document that keeps node positions. Rejects what a pipeline
 // spec never needs and what could hurt the compiler: several documents,
 // duplicate keys, alias bombs, oversized files, non-mapping roots.
-import { LineCounter, parseAllDocuments, isMap, type Document, type YAMLError } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, visit, type Document, type YAMLError } from 'yaml';
 import type { SpecError } from './errors.js';
 
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -57,6 +57,17 @@ export function parseSpec(source: string, file: string): ParsedSpec {
     errors.push({ code: yamlErrorCode(err as YAMLError), message: firstLine(err.message), path: '', file, line: pos.line, column: pos.col });
   }
   if (doc.errors.length > 0) return out;
+  let unresolved = false;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) === undefined) {
+        const pos = at(node.range?.[0] ?? 0);
+        errors.push({ code: 'E_YAML_SYNTAX', message: `alias \`*${node.source}\` refers to no anchor`, path: '', file, line: pos.line, column: pos.col, hint: `define \`&${node.source}\` on a value before \`*${node.source}\` uses it` });
+        unresolved = true;
+      }
+    },
+  });
+  if (unresolved) return out;
   // Expanding aliases is where a bomb would explode; toJS enforces maxAliasCount.
   try {
     doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });

@@ -98,7 +98,7 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
       kinds.push(kind);
       if (info.accepts.length > 0 && !info.accepts.includes(kind)) {
         kindError = true;
-        errors.push({ code: 'E_INPUT_KIND', message: `stage \`${s.id}\` (${s.type}) cannot take \`${inp}\`, which produces ${kind}`, ...at(inputPtr(j)), hint: `a ${s.type} stage accepts ${info.accepts.join(' or ')}` });
+        errors.push({ code: 'E_INPUT_KIND', message: `stage \`${s.id}\` (${s.type}) cannot take \`${inp}\`, which produces ${kind}`, ...at(inputPtr(j)), hint: `${/^[aeiou]/.test(s.type) ? 'an' : 'a'} ${s.type} stage accepts ${info.accepts.join(' or ')}` });
       }
     });
     const missing = info.needs.filter((k) => !kinds.includes(k));

@@ -43,7 +43,13 @@ const SECRET_FIELDS = new Set(['apiKey']);
 
 function fieldName(pointer: string): string {
   const segs = pointerSegments(pointer);
-  return segs.length ? segs[segs.length - 1]! : 'document';
+  if (segs.length === 0) return 'document';
+  const last = segs[segs.length - 1]!;
+  if (/^\d+$/.test(last)) {
+    const parent = segs[segs.length - 2] ?? 'item';
+    return parent === 'stages' && segs.length === 2 ? `stage #${Number(last) + 1}` : `${parent}[${last}]`;
+  }
+  return last;
 }
 
 /** `stage \`train\`` for a stage, else the field name. */
@@ -85,8 +91,11 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
       const desc = describe((parent?.properties as Record<string, AnySchemaObject> | undefined)?.[field]) ?? describe(resolveRef(String(parent?.$ref ?? ''))?.properties?.[field]);
       return { code: 'E_MISSING_FIELD', message: `missing required field \`${field}\`${p ? ` in ${containerLabel(p, e.data)}` : ''}`, ...at(p, true), hint: desc };
     }
-    case 'type':
-      return { code: 'E_TYPE', message: `\`${name}\` must be ${[(e.params as { type: string | string[] }).type].flat().join(' or ')}`, ...at(p), hint: describe(parent) };
+    case 'type': {
+      const words: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false', null: 'null' };
+      const want = [(e.params as { type: string | string[] }).type].flat().map((t) => words[t] ?? t);
+      return { code: 'E_TYPE', message: `\`${name}\` must be ${want.join(' or ')}`, ...at(p), hint: describe(parent) };
+    }
     case 'enum': {
       const allowed = ((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String);
       const guess = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
@@ -106,7 +115,8 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
       return { code: 'E_PATTERN', message: `\`${name}\` has the wrong shape (${JSON.stringify(e.data)})`, ...at(p), hint: describe(parent) ?? `must match ${(e.params as { pattern: string }).pattern}` };
     case 'propertyNames': {
       const bad = String((e.params as { propertyName: string }).propertyName);
-      return { code: 'E_PATTERN', message: `name \`${bad}\` in \`${name}\` has the wrong shape`, ...at(toPointer([...pointerSegments(p), bad]), true), hint: 'names use lowercase letters, digits, `-` and `_`, starting with a letter' };
+      const hint = name === 'labels' ? 'label keys use letters, digits, `_`, `.` and `-` (at most 63)' : 'names use lowercase letters, digits, `-` and `_`, starting with a letter';
+      return { code: 'E_PATTERN', message: `name \`${bad}\` in \`${name}\` has the wrong shape`, ...at(toPointer([...pointerSegments(p), bad]), true), hint };
     }
     case 'minimum':
     case 'maximum':
@@ -118,8 +128,12 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
     case 'minLength':
     case 'maxLength':
     case 'minItems':
-    case 'maxItems':
-      return { code: 'E_LENGTH', message: `\`${name}\` ${e.message ?? 'has the wrong length'}`, ...at(p), hint: describe(parent) };
+    case 'maxItems': {
+      const limit = (e.params as { limit: number }).limit;
+      const unit = e.keyword.endsWith('Items') ? (limit === 1 ? 'item' : 'items') : limit === 1 ? 'character' : 'characters';
+      const message = e.keyword.startsWith('min') ? (limit === 1 ? 'must not be empty' : `needs at least ${limit} ${unit}`) : `allows at most ${limit} ${unit}`;
+      return { code: 'E_LENGTH', message: `\`${name}\` ${message}`, ...at(p), hint: describe(parent) };
+    }
     case 'uniqueItems': {
       const { j } = e.params as { i: number; j: number };
       return { code: 'E_DUPLICATE_ITEM', message: `\`${name}\` lists the same item twice`, ...at(toPointer([...pointerSegments(p), j])) };
@@ -153,7 +167,7 @@ function pruneAlternatives(errors: ErrorObject[]): ErrorObject[] {
     } else {
       const types = [...new Set(branch.flatMap((e) => [(e.params as { type?: string | string[] }).type ?? []].flat()))];
       out = out.filter((e) => !inside(e));
-      out.push({ ...a, keyword: 'type', params: { type: types.length ? types : ['a valid value'] } });
+      out.push({ ...a, keyword: 'type', params: { type: types.length ? types : ['a valid value'] }, parentSchema: a.parentSchema });
     }
   }
   return out;
@@ -168,6 +182,8 @@ export function validateSchema(data: unknown, doc: Document, lc: LineCounter, fi
   const out: SpecError[] = [];
   for (const e of raw) {
     if (e.keyword === 'enum' && badTypes.has(e.instancePath)) continue;
+    // Errors inside `propertyNames` repeat the propertyNames error itself.
+    if ((e as ErrorObject & { propertyName?: string }).propertyName !== undefined) continue;
     if (e.keyword === 'if') continue;
     const se = ajvToSpecError(e, doc, lc, file);
     if (se) out.push(se.hint === undefined ? (({ hint: _h, ...rest }) => rest)(se) : se);

@@ -65,6 +65,12 @@ describe('plans', () => {
     expect(r.plan.models.remote).toEqual({ provider: 'openai', model: 'gpt-4o-mini', apiKeyEnv: 'SWIRL_TEST_SECRET' });
   });
 
+  it('refuses an oversized spec before parsing it', () => {
+    const r = compile('apiVersion: swirl/v1\n# ' + 'x'.repeat(1024 * 1024) + '\n');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.code)).toEqual(['E_FILE_TOO_LARGE']);
+  });
+
   it('reports every error at once, sorted by position', () => {
     const r = compile('apiVersion: swirl/v1\nkind: Pipline\nmetadata: {name: ok}\nstages:\n  - {id: a, type: dataset, format: csv, path: x}\n  - {id: a, type: nope}\n');
     expect(r.ok).toBe(false);

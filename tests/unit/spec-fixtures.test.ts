@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/index.js';
 import { planJson } from '../../compiler/plan.js';
+import { ERROR_CODES } from '../../compiler/errors.js';
 import { packageRoot } from '../../runtime/paths.js';
 
 const fixtures = path.join(packageRoot, 'tests', 'fixtures', 'specs');
@@ -40,6 +41,17 @@ describe('invalid specs', () => {
       }
     });
   }
+});
+
+describe('corpus coverage', () => {
+  it('every compile-time error code is exercised by some invalid fixture', () => {
+    const seen = new Set(yamlIn(invalidDir).flatMap((f) => expectations(path.join(invalidDir, f)).map((e) => e.split(' ')[0]!)));
+    // Covered elsewhere: file-level codes (tests/unit/compiler.test.ts, cli.test.ts), the generic
+    // fallback for schema keywords the schema does not use, and the run-time refusal.
+    const elsewhere = new Set(['E_FILE_NOT_FOUND', 'E_FILE_TOO_LARGE', 'E_INVALID', 'E_STAGE_NOT_IMPLEMENTED']);
+    const missing = Object.keys(ERROR_CODES).filter((c) => !seen.has(c) && !elsewhere.has(c));
+    expect(missing).toEqual([]);
+  });
 });
 
 describe('valid specs and example pipelines', () => {
