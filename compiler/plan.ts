@@ -22,6 +22,18 @@ const PATH_FIELDS = new Set(['path', 'prompt', 'corpus']);
 interface PlanContext {
   specDir: string;
   projectRoot: string;
+  /** sha256 by absolute path, so a file referenced by many stages is hashed once. */
+  fileHashes?: Map<string, string>;
+}
+
+function fileSha256(abs: string, ctx: PlanContext): string {
+  ctx.fileHashes ??= new Map();
+  let h = ctx.fileHashes.get(abs);
+  if (h === undefined) {
+    h = sha256(readFileSync(abs));
+    ctx.fileHashes.set(abs, h);
+  }
+  return h;
 }
 
 function retryOf(stage: RawRetry | undefined, defaults: RawRetry | undefined): PlanRetry {
@@ -42,7 +54,7 @@ function normalizePaths(obj: Record<string, unknown>, ctx: PlanContext): Record<
       const r = resolveSpecPath(v, ctx);
       if ('error' in r) throw new Error(`internal: unchecked path ${v}`);
       out[k] = path.relative(ctx.projectRoot, r.abs).split(path.sep).join('/');
-      out[`${k}Sha256`] = sha256(readFileSync(r.abs));
+      out[`${k}Sha256`] = fileSha256(r.abs, ctx);
     } else if (v && typeof v === 'object' && !Array.isArray(v)) {
       out[k] = normalizePaths(v as Record<string, unknown>, ctx);
     } else out[k] = v;
@@ -81,7 +93,8 @@ function planModels(spec: RawSpec): Record<string, PlanModel> {
   return out;
 }
 
-export function buildPlan(spec: RawSpec, ctx: PlanContext): Plan {
+export function buildPlan(spec: RawSpec, planCtx: PlanContext): Plan {
+  const ctx: PlanContext = { ...planCtx, fileHashes: planCtx.fileHashes ?? new Map() };
   const hashes = new Map<string, string>();
   const stages: PlanStage[] = topoOrder(spec.stages).map((s) => {
     const type = s.type as StageType;
