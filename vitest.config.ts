@@ -13,6 +13,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'replay',
+          include: ['tests/replay/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
           environment: 'node',

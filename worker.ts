@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ACTIVITY_QUEUES, createActivities, QUEUE_ROLES, type ActivityDeps, type QueueRole } from './activities/index.js';
 import { FsArtifactStore } from './store/artifacts.js';
+import { FsStageCache } from './store/stage-cache.js';
 import { swirlPaths } from './runtime/paths.js';
 import type { TaskQueues } from './workflows/types.js';
 
@@ -13,7 +14,8 @@ export function taskQueues(prefix = process.env.SWIRL_TASK_QUEUE_PREFIX || 'swir
 }
 
 export function defaultDeps(): ActivityDeps {
-  return { store: new FsArtifactStore(swirlPaths().artifacts) };
+  const paths = swirlPaths();
+  return { store: new FsArtifactStore(paths.artifacts), cache: new FsStageCache(paths.stageCache) };
 }
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));

@@ -47,6 +47,6 @@ export function describeStages(stages: StageState[]): string[] {
     const took = s.startedAt && s.finishedAt ? formatMs(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '';
     const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}  artifact ${shortHash(s.output.hash)}` : '';
     const why = s.error ? `${s.error.type}: ${s.error.message}` : '';
-    return `  ${mark} ${s.id} (${s.type})  ${[outp, took, why].filter(Boolean).join('  ')}`.trimEnd();
+    return `  ${mark} ${s.id} (${s.type})  ${[outp, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
   });
 }

@@ -10,6 +10,7 @@ export interface SwirlPaths {
   root: string;
   state: string;
   artifacts: string;
+  stageCache: string;
   models: string;
   serverJson: string;
   serverLog: string;
@@ -25,6 +26,7 @@ export function swirlPaths(env: NodeJS.ProcessEnv = process.env): SwirlPaths {
     root,
     state,
     artifacts: path.join(state, 'artifacts'),
+    stageCache: path.join(state, 'cache'),
     models: path.join(state, 'models'),
     serverJson: path.join(state, 'server.json'),
     serverLog: path.join(state, 'temporal.log'),

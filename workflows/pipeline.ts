@@ -1,10 +1,14 @@
 // The pipeline workflow: a thin, deterministic interpreter of a compiled Plan.
 // Each stage starts once all its inputs have finished; independent stages run
 // in parallel. All I/O happens in activities; only ArtifactRefs pass through here.
-import { ApplicationFailure, defineQuery, setHandler, ActivityFailure, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, setHandler, ActivityFailure, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { STAGE_HANDLERS } from './stages/index.js';
 import type { PipelineInput, PipelineProgress, PipelineResult, StageState } from './types.js';
+
+/** Patch id of the stage cache (added after the first recorded histories). */
+export const STAGE_CACHE_PATCH = 'stage-cache-v1';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 
@@ -28,6 +32,11 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
   let status: PipelineProgress['status'] = 'running';
   setHandler(progressQuery, () => ({ pipeline: plan.pipeline.name, status, stages: [...states.values()] }));
 
+  const cacheActs = proxyActivities<Activities>({
+    taskQueue: input.queues.orchestration,
+    startToCloseTimeout: '1m',
+    retry: { maximumAttempts: 10, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  });
   const done = new Map<string, Promise<ArtifactRef | undefined>>();
   const runStage = async (id: string): Promise<ArtifactRef | undefined> => {
     const stage = plan.stages.find((s) => s.id === id)!;
@@ -47,7 +56,21 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
     state.startedAt = now();
     try {
       if (!handler) throw ApplicationFailure.nonRetryable(`stage type ${stage.type} cannot run in this version of swirl`, 'StageNotImplemented');
+      const useCache = patched(STAGE_CACHE_PATCH);
+      let key: string | undefined;
+      if (useCache) {
+        const lookup = await cacheActs.lookupStageCache({ stageType: stage.type, stageHash: stage.hash, inputHashes: stage.inputs.map((i) => inputs[i]!.hash) });
+        key = lookup.key;
+        state.cacheKey = key;
+        if (lookup.hit && stage.cache) {
+          state.status = 'completed';
+          state.cached = true;
+          state.output = lookup.hit;
+          return lookup.hit;
+        }
+      }
       const out = await handler({ stage, input, inputs });
+      if (useCache && key) await cacheActs.recordStageCache({ key, output: out });
       state.status = 'completed';
       state.output = out;
       return out;

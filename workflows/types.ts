@@ -24,6 +24,9 @@ export interface StageState {
   startedAt?: string;
   finishedAt?: string;
   output?: ArtifactRef;
+  /** True when the output came from the stage cache (nothing was recomputed). */
+  cached?: boolean;
+  cacheKey?: string;
   error?: { type: string; message: string };
 }
 

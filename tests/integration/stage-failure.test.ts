@@ -9,6 +9,7 @@ import { installQuietRuntime } from '../../runtime/clients.js';
 import { packageRoot } from '../../runtime/paths.js';
 import { createWorkers } from '../../worker.js';
 import { MemoryArtifactStore } from '../../store/artifacts.js';
+import { MemoryStageCache } from '../../store/stage-cache.js';
 import type { PipelineInput, PipelineResult } from '../../workflows/types.js';
 import { swirl, tempStateDir } from './helpers.js';
 
@@ -24,7 +25,7 @@ describe('stage failures', () => {
     installQuietRuntime();
     native = await NativeConnection.connect({ address });
     connection = await Connection.connect({ address });
-    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore() } });
+    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore(), cache: new MemoryStageCache() } });
     running = Promise.all(workers.map((w) => w.run()));
   });
 

@@ -1,0 +1,32 @@
+// Cache lookups and records, as activities: the workflow cannot hash or read
+// files itself. A hit is returned only if its artifact is still in the store.
+import type { ArtifactStore } from '../store/artifacts.js';
+import type { ArtifactRef } from '../store/artifact-ref.js';
+import { stageCacheKey, type StageCache } from '../store/stage-cache.js';
+
+/**
+ * Version of the code behind each stage type. Bump a type's version when its
+ * implementation changes what it outputs for the same inputs, so old cache
+ * entries stop matching.
+ */
+export const STAGE_IMPL_VERSIONS: Record<string, string> = {
+  dataset: 'dataset-1',
+};
+
+export interface CacheLookupInput {
+  stageType: string;
+  stageHash: string;
+  inputHashes: string[];
+}
+
+export interface CacheLookupResult {
+  key: string;
+  hit?: ArtifactRef;
+}
+
+export async function lookupStageCache(cache: StageCache, store: ArtifactStore, input: CacheLookupInput): Promise<CacheLookupResult> {
+  const key = stageCacheKey({ stageHash: input.stageHash, inputHashes: input.inputHashes, implVersion: STAGE_IMPL_VERSIONS[input.stageType] ?? 'unversioned' });
+  const hit = await cache.get(key);
+  if (hit && (await store.has(hit.hash))) return { key, hit };
+  return { key };
+}
