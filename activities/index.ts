@@ -22,7 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     async lookupStageCache(input: CacheLookupInput) {
       return guardPayload('lookupStageCache result', await lookupStageCache(deps.cache, deps.store, input));
     },
-    async recordStageCache(input: { key: string; output: ArtifactRef }): Promise<void> {
+    async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef }): Promise<void> {
       await deps.cache.put(input.key, input.output);
     },
   };

@@ -1,16 +1,32 @@
 // The pipeline workflow: a thin, deterministic interpreter of a compiled Plan.
 // Each stage starts once all its inputs have finished; independent stages run
 // in parallel. All I/O happens in activities; only ArtifactRefs pass through here.
-import { ApplicationFailure, defineQuery, setHandler, ActivityFailure, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { STAGE_HANDLERS } from './stages/index.js';
-import type { PipelineInput, PipelineProgress, PipelineResult, StageState } from './types.js';
+import type { PipelineInput, PipelineProgress, PipelineResult, RunSummary, StageState } from './types.js';
 
-/** Patch id of the stage cache (added after the first recorded histories). */
+/** Patch ids, in the order they were introduced. Each guards a change of the command sequence. */
 export const STAGE_CACHE_PATCH = 'stage-cache-v1';
+export const RUN_SUMMARY_PATCH = 'run-summary-v1';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
 
 function failureOf(err: unknown): { type: string; message: string } {
   let cur: unknown = err;
@@ -26,11 +42,40 @@ function now(): string {
   return new Date().toISOString();
 }
 
+/** The compact per-stage summary kept in the run's memo, readable without a worker. */
+function summarize(status: RunSummary['status'], stages: StageState[]): RunSummary {
+  return {
+    status,
+    stages: stages.map((s) => ({
+      id: s.id,
+      type: s.type,
+      status: s.status,
+      ...(s.output ? { output: s.output } : {}),
+      ...(s.cached ? { cached: true } : {}),
+      ...(s.error ? { error: { type: s.error.type, message: s.error.message.slice(0, 500) } } : {}),
+    })),
+  };
+}
+
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineResult> {
   const { plan } = input;
   const states = new Map<string, StageState>(plan.stages.map((s) => [s.id, { id: s.id, type: s.type, status: 'pending' }]));
   let status: PipelineProgress['status'] = 'running';
-  setHandler(progressQuery, () => ({ pipeline: plan.pipeline.name, status, stages: [...states.values()] }));
+  let paused = false;
+  setHandler(progressQuery, () => ({ pipeline: plan.pipeline.name, status: paused && status === 'running' ? 'paused' : status, stages: [...states.values()] }));
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
+
+  // defineSearchAttributeKey('SwirlStatus', KEYWORD) is this plain object; @temporalio/common stays out of workflow code.
+  const setStatusAttribute = (value: string) =>
+    upsertSearchAttributes([{ key: { name: 'SwirlStatus', type: 'KEYWORD' }, value }] as unknown as Parameters<typeof upsertSearchAttributes>[0]);
+  const summaries = patched(RUN_SUMMARY_PATCH);
+  const publish = (final: RunSummary['status']) => {
+    if (!summaries) return;
+    upsertMemo({ swirl: summarize(final, [...states.values()]) });
+    if (input.searchAttributes) setStatusAttribute(final);
+  };
+  if (summaries && input.searchAttributes) setStatusAttribute('running');
 
   const cacheActs = proxyActivities<Activities>({
     taskQueue: input.queues.orchestration,
@@ -51,6 +96,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
       }
       inputs[dep] = ref;
     }
+    // A paused run starts no new stage; running ones finish.
+    await condition(() => !paused);
     const handler = STAGE_HANDLERS[stage.type];
     state.status = 'running';
     state.startedAt = now();
@@ -69,13 +116,16 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
           return lookup.hit;
         }
       }
-      const out = await handler({ stage, input, inputs });
-      if (useCache && key) await cacheActs.recordStageCache({ key, output: out });
+      const out = await handler({ stage, input, inputs, isPaused: () => paused });
+      if (useCache && key) await cacheActs.recordStageCache({ stageId: stage.id, key, output: out });
       state.status = 'completed';
       state.output = out;
       return out;
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      if (isCancellation(err)) {
+        state.status = 'cancelled';
+        throw err;
+      }
       state.status = 'failed';
       state.error = failureOf(err);
       return undefined;
@@ -85,11 +135,21 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
   };
   // Plan stages are in topological order, so every input's promise exists first.
   for (const s of plan.stages) done.set(s.id, runStage(s.id));
-  await Promise.all(done.values());
+  try {
+    await Promise.all(done.values());
+  } catch (err) {
+    if (err instanceof CancelledFailure || isCancellation(err)) {
+      for (const s of states.values()) if (s.status === 'pending') s.status = 'cancelled';
+      status = 'cancelled';
+      publish('cancelled');
+    }
+    throw err;
+  }
 
   const stages = [...states.values()];
   const failed = stages.filter((s) => s.status === 'failed');
   status = failed.length ? 'failed' : 'completed';
+  publish(status);
   const result: PipelineResult = { pipeline: plan.pipeline.name, specHash: plan.specHash, status, stages };
   if (failed.length) {
     // Fail the workflow so Temporal records it as failed; details keep every stage's state.

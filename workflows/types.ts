@@ -13,9 +13,11 @@ export interface PipelineInput {
   /** Folder the plan's relative paths are resolved against, on the workers. */
   projectRoot: string;
   queues: TaskQueues;
+  /** Set SwirlStatus as the run progresses (only where the search attribute is registered). */
+  searchAttributes?: boolean;
 }
 
-export type StageStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+export type StageStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
 
 export interface StageState {
   id: string;
@@ -32,7 +34,7 @@ export interface StageState {
 
 export interface PipelineProgress {
   pipeline: string;
-  status: 'running' | 'completed' | 'failed';
+  status: 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
   stages: StageState[];
 }
 
@@ -41,4 +43,10 @@ export interface PipelineResult {
   specHash: string;
   status: 'completed' | 'failed';
   stages: StageState[];
+}
+
+/** Kept in the run's memo under `swirl` when the run ends, so status needs no worker. */
+export interface RunSummary {
+  status: 'completed' | 'failed' | 'cancelled';
+  stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'output' | 'cached' | 'error'>>;
 }

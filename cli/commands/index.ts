@@ -54,6 +54,32 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .option('--json', 'print the run summary as JSON')
     .action(async (file, opts) => (await import('./run.js')).runAction(file, opts, setCode));
 
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    const help = { pause: 'pause a run: running stages finish, no new stage or shard starts', resume: 'resume a paused run', cancel: 'cancel a run; artifacts written so far are kept' }[action];
+    program
+      .command(action)
+      .description(help)
+      .argument('<workflowId>', 'the workflow id printed by `swirl run`')
+      .option('--json', 'print the result as JSON')
+      .action(async (id, opts) => (await import('./control.js')).controlAction(action, id, opts, setCode));
+  }
+
+  program
+    .command('list')
+    .description('list runs, newest first')
+    .option('--pipeline <name>', 'only runs of this pipeline')
+    .option('--status <status>', 'only runs with this status (running, completed, failed, cancelled, terminated)')
+    .option('--limit <n>', 'most runs to show', '20')
+    .option('--json', 'print the runs as JSON')
+    .action(async (opts) => (await import('./list.js')).listAction(opts, setCode));
+
+  program
+    .command('history')
+    .description('audit timeline of a run from its Temporal event history: stages, activities, attempts, failures, cache hits')
+    .argument('<workflowId>', 'the workflow id printed by `swirl run`')
+    .option('--json', 'print the timeline as JSON')
+    .action(async (id, opts) => (await import('./history.js')).historyAction(id, opts, setCode));
+
   program
     .command('status')
     .description('show the state of a run: overall status and each stage')

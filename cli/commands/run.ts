@@ -97,13 +97,14 @@ export async function runAction(file: string, opts: RunOptions, setCode: (c: num
           workersDone = Promise.all(workers.map((w) => w.run()));
         }
         const workflowId = opts.id ?? newWorkflowId(plan.pipeline.name);
-        const input: PipelineInput = { plan, projectRoot: compiled.projectRoot, queues };
+        const sa = searchAttributes(target, plan);
+        const input: PipelineInput = { plan, projectRoot: compiled.projectRoot, queues, searchAttributes: sa.typedSearchAttributes !== undefined };
         const handle = await client.workflow.start('pipelineWorkflow', {
           taskQueue: queues.orchestration,
           workflowId,
           args: [input],
           memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, file: path.resolve(file) },
-          ...searchAttributes(target, plan),
+          ...sa,
         });
         const ui = workflowUiUrl(target, workflowId, handle.firstExecutionRunId);
         log(`workflow id: ${workflowId}`);

@@ -8,6 +8,8 @@ export interface StageContext {
   input: PipelineInput;
   /** Outputs of this stage's inputs, by stage id. */
   inputs: Record<string, ArtifactRef>;
+  /** True while the run is paused: fan-out handlers start no new shards. */
+  isPaused: () => boolean;
 }
 
 /** Per-stage activity options straight from the Plan. */
