@@ -2,7 +2,7 @@
 // queues of the roles a process serves (orchestration, llm, train).
 //   node --import tsx worker.ts [--queue orchestration,llm,train]   (same as `swirl worker`)
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ACTIVITY_QUEUES, createActivities, QUEUE_ROLES, type ActivityDeps, type QueueRole } from './activities/index.js';
 import { FsArtifactStore } from './store/artifacts.js';
 import { FsStageCache } from './store/stage-cache.js';
@@ -15,7 +15,7 @@ export function taskQueues(prefix = process.env.SWIRL_TASK_QUEUE_PREFIX || 'swir
 
 export function defaultDeps(): ActivityDeps {
   const paths = swirlPaths();
-  return { store: new FsArtifactStore(paths.artifacts), cache: new FsStageCache(paths.stageCache) };
+  return { store: new FsArtifactStore(paths.artifacts), cache: new FsStageCache(paths.stageCache), scratchDir: paths.scratch };
 }
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -33,6 +33,8 @@ export interface CreateWorkersOptions {
   roles: readonly QueueRole[];
   queues?: TaskQueues;
   deps?: ActivityDeps;
+  /** Extra Worker options (tests tune sticky-queue timeouts, for example). */
+  workerOptions?: Partial<WorkerOptions>;
 }
 
 /** One Worker per role that has anything to run; workflows live on the orchestration queue. */
@@ -52,6 +54,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         activities,
         ...(hasWorkflows ? { workflowBundle: await workflowBundle() } : {}),
         shutdownGraceTime: '10s',
+        ...opts.workerOptions,
       }),
     );
   }

@@ -7,14 +7,31 @@ import type { QueueRole } from './queues.js';
 import type { StageCache } from '../store/stage-cache.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { lookupStageCache, type CacheLookupInput } from './stage-cache.js';
+import { concatArtifacts, ItemCache, processShard, type ItemProcessor } from './fanout.js';
+import type { ArtifactKind } from '../compiler/stage-kinds.js';
+import type { ShardSpec } from '../workflows/fanout-types.js';
 
 export interface ActivityDeps {
   store: ArtifactStore;
   cache: StageCache;
+  /** Scratch files of running shards (resume state). */
+  scratchDir: string;
+  /** Per-item work, by processor name (rollout, judge, …). */
+  processors?: Record<string, ItemProcessor>;
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const items = new ItemCache();
+  const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors: deps.processors ?? {}, items };
   return {
+    async processShard(spec: ShardSpec) {
+      guardPayload('processShard input', spec);
+      return guardPayload('processShard result', await processShard(shardDeps, spec));
+    },
+    async concatArtifacts(input: { parts: ArtifactRef[]; kind: ArtifactKind }) {
+      guardPayload('concatArtifacts input', input);
+      return concatArtifacts(deps.store, input);
+    },
     async loadDataset(input: LoadDatasetInput) {
       guardPayload('loadDataset input', input);
       return guardPayload('loadDataset result', await loadDataset(deps.store, input));
@@ -33,6 +50,9 @@ export type Activities = ReturnType<typeof createActivities>;
 /** Which task queue (by role) serves each activity. */
 export const ACTIVITY_QUEUES: Record<keyof Activities, QueueRole> = {
   loadDataset: 'orchestration',
+  // Shards do the per-item work (LLM calls): they run where the models are.
+  processShard: 'llm',
+  concatArtifacts: 'orchestration',
   lookupStageCache: 'orchestration',
   recordStageCache: 'orchestration',
 };

@@ -2,7 +2,7 @@
 // input edge against this table; the engine uses the output kind to label
 // artifacts.
 
-export type ArtifactKind = 'questions' | 'trajectories' | 'steps' | 'policy' | 'metrics' | 'report';
+export type ArtifactKind = 'questions' | 'trajectories' | 'steps' | 'policy' | 'metrics' | 'report' | 'failures' | 'items';
 export type StageType = 'dataset' | 'rollout' | 'decompose' | 'filter' | 'train' | 'evaluate' | 'report';
 
 export interface StageKindInfo {

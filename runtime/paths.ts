@@ -11,6 +11,7 @@ export interface SwirlPaths {
   state: string;
   artifacts: string;
   stageCache: string;
+  scratch: string;
   models: string;
   serverJson: string;
   serverLog: string;
@@ -27,6 +28,7 @@ export function swirlPaths(env: NodeJS.ProcessEnv = process.env): SwirlPaths {
     state,
     artifacts: path.join(state, 'artifacts'),
     stageCache: path.join(state, 'cache'),
+    scratch: path.join(state, 'scratch'),
     models: path.join(state, 'models'),
     serverJson: path.join(state, 'server.json'),
     serverLog: path.join(state, 'temporal.log'),

@@ -50,7 +50,7 @@ describe('run control and audit', () => {
     return { plan, projectRoot: compiled.projectRoot, queues };
   };
   const startWorkers = async () => {
-    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store, cache: new MemoryStageCache() } });
+    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store, cache: new MemoryStageCache(), scratchDir: tempStateDir() } });
     running = Promise.all(workers.map((w) => w.run()));
   };
 

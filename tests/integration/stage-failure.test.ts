@@ -25,7 +25,7 @@ describe('stage failures', () => {
     installQuietRuntime();
     native = await NativeConnection.connect({ address });
     connection = await Connection.connect({ address });
-    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore(), cache: new MemoryStageCache() } });
+    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore(), cache: new MemoryStageCache(), scratchDir: tempStateDir() } });
     running = Promise.all(workers.map((w) => w.run()));
   });
 
@@ -54,7 +54,9 @@ describe('stage failures', () => {
     expect(details.stages[0]).toMatchObject({ id: 'questions', status: 'failed', error: { type: 'DatasetChanged' } });
 
     const history = await handle.fetchHistory();
-    const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    const events = history.events ?? [];
+    const loadId = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'loadDataset')!.eventId;
+    const attempts = events.filter((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(loadId)).map((e) => e.activityTaskStartedEventAttributes!.attempt);
     expect(attempts).toEqual([1]); // not retried
 
     const st = await swirl(['status', workflowId], { TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: tempStateDir() });

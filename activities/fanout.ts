@@ -1,0 +1,126 @@
+// The batch activity behind every shard, and the merge activity. A shard
+// writes one line per finished item to a scratch file; a retried attempt
+// (after a crash, a kill -9, a timeout) reads that file and resumes after the
+// last complete line, so finished items are never processed twice.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rm, truncate } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ArtifactKind } from '../compiler/stage-kinds.js';
+import type { ArtifactStore } from '../store/artifacts.js';
+import type { ArtifactRef } from '../store/artifact-ref.js';
+import type { ItemCounts, ShardResult, ShardSpec } from '../workflows/fanout-types.js';
+
+export type ItemOutcome = { outcome: 'succeeded'; row: unknown } | { outcome: 'failed'; reason: string } | { outcome: 'filtered'; reason?: string };
+
+export interface ItemContext {
+  index: number;
+  shardKey: string;
+  stageId: string;
+  config: Record<string, unknown>;
+  /** Aborted when the activity is cancelled. */
+  signal: AbortSignal;
+}
+
+/**
+ * Turns one input item into one outcome. Return `failed` for a problem with
+ * this item (it is recorded and the shard goes on); throw for a problem with
+ * the environment (a model server down): the activity is retried and resumes.
+ */
+export type ItemProcessor = (item: unknown, ctx: ItemContext) => Promise<ItemOutcome>;
+
+interface ScratchLine {
+  i: number;
+  o: ItemOutcome;
+}
+
+/** Items of an artifact, parsed once per process (artifacts are immutable). */
+export class ItemCache {
+  private readonly entries = new Map<string, unknown[]>();
+  private bytes = 0;
+  constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
+
+  async get(store: ArtifactStore, ref: ArtifactRef): Promise<unknown[]> {
+    const hit = this.entries.get(ref.hash);
+    if (hit) return hit;
+    const rows: unknown[] = [];
+    for await (const r of store.read(ref)) rows.push(r);
+    if (ref.bytes <= this.maxBytes) {
+      while (this.bytes + ref.bytes > this.maxBytes && this.entries.size > 0) {
+        const first = this.entries.keys().next().value as string;
+        this.entries.delete(first);
+        this.bytes = 0; // approximate: the cache is small and rarely full
+      }
+      this.entries.set(ref.hash, rows);
+      this.bytes += ref.bytes;
+    }
+    return rows;
+  }
+}
+
+async function readScratch(file: string): Promise<ScratchLine[]> {
+  if (!existsSync(file)) return [];
+  const text = await readFile(file, 'utf8');
+  const lastNewline = text.lastIndexOf('\n');
+  // A line cut short by a crash is dropped (and truncated away) and redone.
+  if (lastNewline + 1 !== text.length) await truncate(file, lastNewline + 1);
+  const lines: ScratchLine[] = [];
+  for (const l of text.slice(0, lastNewline + 1).split('\n')) if (l) lines.push(JSON.parse(l) as ScratchLine);
+  return lines;
+}
+
+export interface ShardDeps {
+  store: ArtifactStore;
+  scratchDir: string;
+  processors: Record<string, ItemProcessor>;
+  items: ItemCache;
+}
+
+export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Omit<ShardResult, 'index'>> {
+  const processor = deps.processors[spec.processor];
+  if (!processor) throw ApplicationFailure.nonRetryable(`no item processor \`${spec.processor}\` is registered on this worker`, 'ConfigError');
+  const ctx = Context.current();
+  const items = await deps.items.get(deps.store, spec.items);
+  // The scratch name covers everything that determines the shard's results.
+  const id = createHash('sha256').update(JSON.stringify([spec.shardKey, spec.items.hash, spec.start, spec.end, spec.processor, spec.config])).digest('hex');
+  await mkdir(deps.scratchDir, { recursive: true });
+  const scratch = path.join(deps.scratchDir, `${id}.jsonl`);
+  const done = await readScratch(scratch);
+  const fh = await open(scratch, 'a');
+  try {
+    for (let i = spec.start + done.length; i < spec.end; i++) {
+      const outcome = await processor(items[i], { index: i, shardKey: spec.shardKey, stageId: spec.stageId, config: spec.config, signal: ctx.cancellationSignal });
+      const line: ScratchLine = { i, o: outcome };
+      await fh.write(JSON.stringify(line) + '\n');
+      done.push(line);
+      ctx.heartbeat({ done: done.length, of: spec.end - spec.start });
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const counts: ItemCounts = { succeeded: 0, failed: 0, filtered: 0 };
+  const rows: unknown[] = [];
+  const failures: unknown[] = [];
+  for (const { i, o } of done) {
+    counts[o.outcome]++;
+    if (o.outcome === 'succeeded') rows.push(o.row);
+    else if (o.outcome === 'failed') failures.push({ index: i, id: (items[i] as { id?: unknown } | undefined)?.id ?? null, reason: o.reason });
+  }
+  const result = {
+    shardKey: spec.shardKey,
+    output: await deps.store.put(spec.outputKind, rows),
+    failures: await deps.store.put('failures', failures),
+    counts,
+  };
+  await rm(scratch, { force: true });
+  return result;
+}
+
+export async function concatArtifacts(store: ArtifactStore, input: { parts: ArtifactRef[]; kind: ArtifactKind }): Promise<ArtifactRef> {
+  async function* rows() {
+    for (const p of input.parts) yield* store.read(p);
+  }
+  return store.put(input.kind, rows());
+}

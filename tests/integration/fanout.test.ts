@@ -1,0 +1,124 @@
+// The sharded fan-out at scale: 20,000 items through child workflows, counts
+// reconciled, output in item order, no workflow history over 10,000 events,
+// and continue-as-new that does not change a single output byte.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { installQuietRuntime } from '../../runtime/clients.js';
+import { FsArtifactStore, readAll } from '../../store/artifacts.js';
+import { MemoryStageCache } from '../../store/stage-cache.js';
+import type { ArtifactRef } from '../../store/artifact-ref.js';
+import type { FanoutInput, FanoutResult } from '../../workflows/fanout-types.js';
+import { createWorkers } from '../../worker.js';
+import { tempStateDir } from './helpers.js';
+import { expectedCounts, items, stubProcessors } from './fixtures/stub-processors.js';
+
+describe('sharded fan-out', () => {
+  const address = inject('temporalAddress');
+  const tag = `it-fan-${process.pid}`;
+  const queues = { orchestration: `${tag}.orchestration`, llm: `${tag}.llm`, train: `${tag}.train` };
+  const state = tempStateDir();
+  const store = new FsArtifactStore(path.join(state, 'artifacts'));
+  let native: NativeConnection;
+  let connection: Connection;
+  let client: Client;
+  let workers: Worker[] = [];
+  let running: Promise<unknown>;
+
+  beforeAll(async () => {
+    installQuietRuntime();
+    native = await NativeConnection.connect({ address });
+    connection = await Connection.connect({ address });
+    client = new Client({ connection });
+    workers = await createWorkers({
+      connection: native,
+      namespace: 'default',
+      roles: ['orchestration', 'llm'],
+      queues,
+      deps: { store, cache: new MemoryStageCache(), scratchDir: path.join(state, 'scratch'), processors: stubProcessors() },
+      workerOptions: { maxConcurrentActivityTaskExecutions: 16 },
+    });
+    running = Promise.all(workers.map((w) => w.run()));
+  });
+
+  afterAll(async () => {
+    for (const w of workers) w.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+  });
+
+  const input = (ref: ArtifactRef, over: Partial<FanoutInput>): FanoutInput => ({
+    keyPrefix: `${tag}/x`,
+    stageId: 'stub',
+    processor: 'echo',
+    items: ref,
+    outputKind: 'items',
+    config: {},
+    shardSize: 100,
+    concurrency: 8,
+    orchestrationQueue: queues.orchestration,
+    activity: { taskQueue: queues.llm, startToCloseTimeoutMs: 60_000, heartbeatTimeoutMs: 10_000, retry: { maximumAttempts: 5, initialIntervalMs: 200, backoffCoefficient: 2, maximumIntervalMs: 2000 } },
+    ...over,
+  });
+
+  async function maxHistory(workflowId: string): Promise<{ runs: number; maxEvents: number }> {
+    let runs = 0;
+    let maxEvents = 0;
+    for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      runs++;
+      const h = await client.workflow.getHandle(workflowId, wf.runId).fetchHistory();
+      maxEvents = Math.max(maxEvents, h.events?.length ?? 0);
+    }
+    return { runs, maxEvents };
+  }
+
+  it('20,000 items: counts reconcile, output ordered, histories small', async () => {
+    const n = 20_000;
+    const ref = await store.put('items', items(n));
+    const workflowId = `${tag}-20k`;
+    const result = (await client.workflow.execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId, args: [input(ref, { keyPrefix: workflowId, shardSize: 100, historyBudget: 400 })] })) as FanoutResult;
+
+    expect(result.counts).toEqual(expectedCounts(n));
+    expect(result.shards).toBe(200);
+    expect(result.output.rows).toBe(result.counts.succeeded);
+    expect(result.failures.rows).toBe(result.counts.failed);
+    const rows = await readAll<{ index: number }>(store, result.output);
+    expect(rows.every((r, i) => i === 0 || r.index > rows[i - 1]!.index)).toBe(true);
+    const fails = await readAll<{ index: number; id: string; reason: string }>(store, result.failures);
+    expect(fails[1]).toEqual({ index: 97, id: 'item-97', reason: 'item item-97 is divisible by 97' });
+
+    expect(result.continuedAsNew).toBeGreaterThan(0); // the budget forced continue-as-new
+    const { runs, maxEvents } = await maxHistory(workflowId);
+    expect(runs).toBe(result.continuedAsNew + 1);
+    expect(maxEvents).toBeLessThan(10_000);
+    const shardHistory = await client.workflow.getHandle(`${workflowId}/shard-00042`).fetchHistory();
+    expect(shardHistory.events!.length).toBeLessThan(50);
+  });
+
+  it('continue-as-new and shard size do not change the output bytes', async () => {
+    const ref = await store.put('items', items(1_000));
+    const a = (await client.workflow.execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: `${tag}-a`, args: [input(ref, { keyPrefix: `${tag}-a`, shardSize: 10, concurrency: 4, historyBudget: 200 })] })) as FanoutResult;
+    const b = (await client.workflow.execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: `${tag}-b`, args: [input(ref, { keyPrefix: `${tag}-b`, shardSize: 333, concurrency: 2 })] })) as FanoutResult;
+    expect(a.continuedAsNew).toBeGreaterThan(0);
+    expect(b.continuedAsNew).toBe(0);
+    expect(a.output.hash).toBe(b.output.hash);
+    expect(a.failures.hash).toBe(b.failures.hash);
+  });
+
+  it('an empty input gives empty outputs', async () => {
+    const ref = await store.put('items', []);
+    const r = (await client.workflow.execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: `${tag}-empty`, args: [input(ref, { keyPrefix: `${tag}-empty` })] })) as FanoutResult;
+    expect(r).toMatchObject({ shards: 0, counts: { succeeded: 0, failed: 0, filtered: 0 }, output: { rows: 0 }, failures: { rows: 0 } });
+  });
+
+  it('a processor this worker lacks fails the fan-out fast', async () => {
+    const ref = await store.put('items', items(5));
+    const err = await client.workflow
+      .execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: `${tag}-noproc`, args: [input(ref, { keyPrefix: `${tag}-noproc`, processor: 'nope' })] })
+      .then(() => undefined, (e: unknown) => e as Error);
+    expect(err).toBeDefined();
+    expect(JSON.stringify(err, Object.getOwnPropertyNames(err)) + String((err as { cause?: { cause?: unknown } }).cause?.cause)).toMatch(/no item processor `nope`/);
+  });
+});

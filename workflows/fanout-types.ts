@@ -1,0 +1,87 @@
+// Types of the sharded fan-out. Pure: shared by workflows and activities.
+import type { ArtifactKind } from '../compiler/stage-kinds.js';
+import type { ArtifactRef } from '../store/artifact-ref.js';
+
+export interface ItemCounts {
+  succeeded: number;
+  failed: number;
+  filtered: number;
+}
+
+export interface ShardSpec {
+  /** Stable id of this piece of work, e.g. `<run>/<stage>/shard-00007`. */
+  shardKey: string;
+  stageId: string;
+  /** Which item processor runs (registered on the worker, e.g. `rollout`). */
+  processor: string;
+  items: ArtifactRef;
+  /** Item index range [start, end) into `items`. */
+  start: number;
+  end: number;
+  outputKind: ArtifactKind;
+  /** Processor options from the Plan (small). */
+  config: Record<string, unknown>;
+}
+
+export interface ShardResult {
+  shardKey: string;
+  index: number;
+  output: ArtifactRef;
+  /** Rows `{ index, id, reason }` for items that failed. */
+  failures: ArtifactRef;
+  counts: ItemCounts;
+}
+
+export interface ActivityLimits {
+  taskQueue: string;
+  startToCloseTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  retry: { maximumAttempts: number; initialIntervalMs: number; backoffCoefficient: number; maximumIntervalMs: number };
+}
+
+export interface FanoutInput {
+  /** Workflow id prefix for shard children, e.g. `<run id>/<stage id>`. */
+  keyPrefix: string;
+  stageId: string;
+  processor: string;
+  items: ArtifactRef;
+  outputKind: ArtifactKind;
+  config: Record<string, unknown>;
+  shardSize: number;
+  /** Most shards in flight at once. */
+  concurrency: number;
+  /** Where the shard activities run (orchestration queue hosts the workflows). */
+  activity: ActivityLimits;
+  orchestrationQueue: string;
+  /** Carried across continue-as-new. */
+  carry?: FanoutCarry;
+  /** Continue as new after this many history events (default 4000). */
+  historyBudget?: number;
+}
+
+export interface FanoutCarry {
+  /** Shards [0, nextShard) are done and merged into `chunks`, in order. */
+  nextShard: number;
+  /** One merged output/failures pair per earlier run of this workflow. */
+  chunks: Array<{ output: ArtifactRef; failures: ArtifactRef }>;
+  counts: ItemCounts;
+  continuedAsNew: number;
+}
+
+export interface FanoutProgress {
+  stageId: string;
+  totalItems: number;
+  shards: number;
+  shardsDone: number;
+  inFlight: number;
+  counts: ItemCounts;
+  paused: boolean;
+}
+
+export interface FanoutResult {
+  output: ArtifactRef;
+  failures: ArtifactRef;
+  counts: ItemCounts;
+  shards: number;
+  continuedAsNew: number;
+}
