@@ -1,0 +1,91 @@
+// One SWiRL episode: the model alternates reasoning and one action per turn;
+// tool actions run and come back as "QUERY -> RESULT" user turns; the episode
+// ends at <answer>, at a turn with no action (no_action), or when the model
+// keeps calling tools after its `maxSteps` calls (max_steps) (swirl-method.md §1.4).
+// Works with any LangChain chat model.
+import { createHash } from 'node:crypto';
+import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import type { StructuredToolInterface } from '@langchain/core/tools';
+import { instructionPrompt, observationTurn, parseAction, stopSequences, type ActionKind, type ToolKind } from './protocol.js';
+import type { ChatTurn, Step, Trajectory } from './types.js';
+
+export interface EpisodeQuestion {
+  id: string;
+  question: string;
+  answer: string;
+  dataset: string;
+}
+
+export interface EpisodeOptions {
+  /** Tools by protocol kind; each takes `{ input }` and returns the observation text. */
+  tools: Partial<Record<ToolKind, StructuredToolInterface>>;
+  maxSteps: number;
+  sample: number;
+  /** Base seed; each turn's seed derives from (seed, question, sample, turn). */
+  seed?: number;
+  temperature?: number;
+  maxTokens?: number;
+  template?: string;
+  modelName: string;
+  signal?: AbortSignal;
+}
+
+export function turnSeed(base: number, questionId: string, sample: number, turn: number): number {
+  return createHash('sha256').update(`${base}:${questionId}:${sample}:${turn}`).digest().readUInt32BE(0);
+}
+
+export async function runEpisode(model: BaseChatModel, q: EpisodeQuestion, o: EpisodeOptions): Promise<Trajectory> {
+  const toolKinds = Object.keys(o.tools) as ToolKind[];
+  const allowed: ActionKind[] = [...toolKinds, 'answer'];
+  const first = instructionPrompt({ question: q.question, tools: toolKinds, maxSteps: o.maxSteps }, o.template);
+  const messages: BaseMessage[] = [new HumanMessage(first)];
+  const turns: ChatTurn[] = [{ role: 'user', content: first }];
+  const steps: Step[] = [];
+  const usage = { inputTokens: 0, outputTokens: 0, modelCalls: 0 };
+  const traj = (status: Trajectory['status'], extra: Partial<Trajectory> = {}): Trajectory => ({
+    id: `${q.id}#${o.sample}`,
+    questionId: q.id,
+    dataset: q.dataset,
+    sample: o.sample,
+    status,
+    messages: turns,
+    steps,
+    gold: q.answer,
+    usage,
+    model: o.modelName,
+    ...extra,
+  });
+
+  let toolCalls = 0;
+  for (let turn = 0; ; turn++) {
+    const res = (await model.invoke(messages, {
+      stop: stopSequences(toolKinds),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...({ temperature: o.temperature, maxTokens: o.maxTokens, seed: o.seed === undefined ? undefined : turnSeed(o.seed, q.id, o.sample, turn) } as object),
+    })) as AIMessage;
+    usage.modelCalls++;
+    usage.inputTokens += res.usage_metadata?.input_tokens ?? 0;
+    usage.outputTokens += res.usage_metadata?.output_tokens ?? 0;
+    const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+    const action = parseAction(text, allowed);
+    if (!action) return traj('no_action', { lastText: text });
+    messages.push(new AIMessage(action.turn));
+    turns.push({ role: 'assistant', content: action.turn });
+    if (action.kind === 'answer') {
+      steps.push({ index: turn, kind: 'answer', content: action.content });
+      return traj('answered', { answer: action.content });
+    }
+    if (toolCalls >= o.maxSteps) {
+      steps.push({ index: turn, kind: action.kind, content: action.content });
+      return traj('max_steps');
+    }
+    toolCalls++;
+    const tool = o.tools[action.kind]!;
+    const observation = String(await tool.invoke({ input: action.content }));
+    steps.push({ index: turn, kind: action.kind, content: action.content, observation });
+    const obs = observationTurn(action.content, observation);
+    messages.push(new HumanMessage(obs));
+    turns.push({ role: 'user', content: obs });
+  }
+}

@@ -1,0 +1,159 @@
+// swirl's LangChain chat model over node-llama-cpp: the embedded default.
+// (@langchain/community's ChatLlamaCpp cannot bind tools, hard-codes a Llama-2
+// prompt format and leaks sequences; see ../shared/stack-notes.md §2.)
+// One model and one context per (file, settings) per process; calls take a
+// context sequence from a small pool, so concurrent episodes do not collide.
+import { BaseChatModel, type BaseChatModelCallOptions, type BaseChatModelParams } from '@langchain/core/language_models/chat_models';
+import { AIMessage, type BaseMessage } from '@langchain/core/messages';
+import type { ChatResult } from '@langchain/core/outputs';
+import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
+import { getLlama, LlamaCompletion, readGgufFileInfo, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
+
+export type ChatTemplate = 'gemma' | 'chatml';
+
+export interface LlamaCppChatParams extends BaseChatModelParams {
+  modelPath: string;
+  /** Name shown in trajectories and ledgers. */
+  modelName?: string;
+  contextSize?: number;
+  threads?: number;
+  /** Parallel sequences (concurrent calls) per context. 1 keeps sampling bit-reproducible. */
+  sequences?: number;
+  temperature?: number;
+  maxTokens?: number;
+  seed?: number;
+  topP?: number;
+  /** Prompt format; read from the GGUF when absent. */
+  template?: ChatTemplate;
+  /** LoRA adapter GGUF applied on top of the base model. */
+  loraPath?: string;
+}
+
+export interface LlamaCppCallOptions extends BaseChatModelCallOptions {
+  temperature?: number;
+  maxTokens?: number;
+  seed?: number;
+}
+
+interface Runtime {
+  model: LlamaModel;
+  context: LlamaContext;
+  template: ChatTemplate;
+  free: LlamaContextSequence[];
+  waiters: Array<(s: LlamaContextSequence) => void>;
+}
+
+let llamaPromise: Promise<Llama> | undefined;
+const runtimes = new Map<string, Promise<Runtime>>();
+
+async function detectTemplate(modelPath: string): Promise<ChatTemplate> {
+  const info = await readGgufFileInfo(modelPath, { readTensorInfo: false });
+  const md = info.metadata as { general?: { architecture?: string }; tokenizer?: { chat_template?: string } };
+  const tpl = md.tokenizer?.chat_template ?? '';
+  if (tpl.includes('<|im_start|>')) return 'chatml';
+  if (tpl.includes('<start_of_turn>') || String(md.general?.architecture ?? '').startsWith('gemma')) return 'gemma';
+  return 'chatml';
+}
+
+function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
+  const key = JSON.stringify([p.modelPath, p.loraPath ?? '', p.contextSize ?? 4096, p.sequences ?? 1, p.threads ?? 0]);
+  let rt = runtimes.get(key);
+  if (!rt) {
+    rt = (async () => {
+      llamaPromise ??= getLlama({ gpu: false, logLevel: 'error' as never });
+      const llama = await llamaPromise;
+      const model = await llama.loadModel({ modelPath: p.modelPath });
+      const context = await model.createContext({
+        contextSize: p.contextSize ?? 4096,
+        sequences: p.sequences ?? 1,
+        ...(p.threads ? { threads: p.threads } : {}),
+        ...(p.loraPath ? { lora: { adapters: [{ filePath: p.loraPath }] } } : {}),
+      });
+      const free = Array.from({ length: p.sequences ?? 1 }, () => context.getSequence());
+      return { model, context, template: p.template ?? (await detectTemplate(p.modelPath)), free, waiters: [] };
+    })();
+    runtimes.set(key, rt);
+    rt.catch(() => runtimes.delete(key));
+  }
+  return rt;
+}
+
+async function acquire(rt: Runtime): Promise<LlamaContextSequence> {
+  const s = rt.free.pop();
+  if (s) return s;
+  return new Promise((resolve) => rt.waiters.push(resolve));
+}
+
+function release(rt: Runtime, s: LlamaContextSequence): void {
+  const w = rt.waiters.shift();
+  if (w) w(s);
+  else rt.free.push(s);
+}
+
+function roleOf(m: BaseMessage): 'system' | 'user' | 'assistant' {
+  const t = m._getType();
+  return t === 'system' ? 'system' : t === 'ai' ? 'assistant' : 'user';
+}
+
+/** Renders a conversation in the model's own turn format, ending with an open assistant turn. */
+export function renderPrompt(messages: BaseMessage[], template: ChatTemplate): { prompt: string; endOfTurn: string } {
+  const turns = messages.map((m) => ({ role: roleOf(m), content: typeof m.content === 'string' ? m.content : JSON.stringify(m.content) }));
+  if (template === 'gemma') {
+    // Gemma has no system role: the system text opens the first user turn.
+    const sys = turns.filter((t) => t.role === 'system').map((t) => t.content);
+    const rest = turns.filter((t) => t.role !== 'system');
+    if (sys.length && rest[0]?.role === 'user') rest[0] = { role: 'user', content: `${sys.join('\n\n')}\n\n${rest[0].content}` };
+    const body = rest.map((t) => `<start_of_turn>${t.role === 'assistant' ? 'model' : 'user'}\n${t.content}<end_of_turn>\n`).join('');
+    return { prompt: `${body}<start_of_turn>model\n`, endOfTurn: '<end_of_turn>' };
+  }
+  const body = turns.map((t) => `<|im_start|>${t.role}\n${t.content}<|im_end|>\n`).join('');
+  return { prompt: `${body}<|im_start|>assistant\n`, endOfTurn: '<|im_end|>' };
+}
+
+export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
+  readonly params: LlamaCppChatParams;
+
+  constructor(params: LlamaCppChatParams) {
+    super(params);
+    this.params = params;
+  }
+
+  override _llmType(): string {
+    return 'swirl-llama-cpp';
+  }
+
+  get modelName(): string {
+    return this.params.modelName ?? this.params.modelPath;
+  }
+
+  /** Loads the model now (the first call would otherwise pay for it). */
+  async warmUp(): Promise<void> {
+    await runtimeFor(this.params);
+  }
+
+  override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    const rt = await runtimeFor(this.params);
+    const { prompt, endOfTurn } = renderPrompt(messages, rt.template);
+    const seq = await acquire(rt);
+    try {
+      const completion = new LlamaCompletion({ contextSequence: seq });
+      const temperature = options.temperature ?? this.params.temperature ?? 0;
+      const seed = options.seed ?? this.params.seed;
+      const text = await completion.generateCompletion(prompt, {
+        maxTokens: options.maxTokens ?? this.params.maxTokens ?? 512,
+        temperature,
+        ...(temperature > 0 && seed !== undefined ? { seed } : {}),
+        ...(this.params.topP ? { topP: this.params.topP } : {}),
+        customStopTriggers: [...(options.stop ?? []), endOfTurn],
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      await runManager?.handleLLMNewToken(text);
+      const inputTokens = rt.model.tokenize(prompt, true).length;
+      const outputTokens = rt.model.tokenize(text).length;
+      const message = new AIMessage({ content: text, usage_metadata: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens } });
+      return { generations: [{ text, message }], llmOutput: { tokenUsage: { promptTokens: inputTokens, completionTokens: outputTokens } } };
+    } finally {
+      release(rt, seq);
+    }
+  }
+}

@@ -1,0 +1,36 @@
+// Builds LangChain tools from the Plan's tool configs. Each tool takes
+// `{ input: string }` (the tag's content) and returns observation text.
+import path from 'node:path';
+import { tool, type StructuredToolInterface } from '@langchain/core/tools';
+import { z } from 'zod';
+import type { ToolKind } from '../agents/protocol.js';
+import { calculate } from './calculator.js';
+import { corpusIndex, formatResults } from './search.js';
+
+export interface ToolConfig {
+  kind: string;
+  corpus?: string;
+  split?: string;
+  topK?: number;
+}
+
+const input = z.object({ input: z.string().describe('the expression or query, as written between the action tags') });
+
+export function makeTool(name: string, cfg: ToolConfig, projectRoot: string): { kind: ToolKind; tool: StructuredToolInterface } {
+  if (cfg.kind === 'calculator') {
+    return {
+      kind: 'calculator',
+      tool: tool(async ({ input: expr }) => calculate(expr), { name, description: 'Evaluates an arithmetic expression and returns the number.', schema: input }),
+    };
+  }
+  if (cfg.kind === 'search') {
+    if (!cfg.corpus) throw new Error(`search tool ${name} has no corpus`);
+    const index = corpusIndex(path.resolve(projectRoot, cfg.corpus), cfg.split);
+    const k = cfg.topK ?? 1;
+    return {
+      kind: 'search',
+      tool: tool(async ({ input: q }) => formatResults(index.search(q, k)), { name, description: 'Searches the corpus and returns the best matching article(s).', schema: input }),
+    };
+  }
+  throw new Error(`tool kind ${cfg.kind} is not available in this version of swirl`);
+}
