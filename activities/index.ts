@@ -8,6 +8,8 @@ import type { StageCache } from '../store/stage-cache.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { lookupStageCache, type CacheLookupInput } from './stage-cache.js';
 import { concatArtifacts, ItemCache, processShard, type ItemProcessor } from './fanout.js';
+import { expandSamples, rolloutProcessor, summarizeTrajectories } from './rollout.js';
+import { swirlPaths } from '../runtime/paths.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ShardSpec } from '../workflows/fanout-types.js';
 
@@ -16,17 +18,26 @@ export interface ActivityDeps {
   cache: StageCache;
   /** Scratch files of running shards (resume state). */
   scratchDir: string;
-  /** Per-item work, by processor name (rollout, judge, …). */
+  /** Per-item work, by processor name (rollout, judge, …); defaults to swirl's own. */
   processors?: Record<string, ItemProcessor>;
+  /** Where embedded models live (default .swirl/models). */
+  modelsDir?: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
   const items = new ItemCache();
-  const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors: deps.processors ?? {}, items };
+  const processors: Record<string, ItemProcessor> = { rollout: rolloutProcessor(deps.modelsDir ?? swirlPaths().models), ...deps.processors };
+  const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors, items };
   return {
     async processShard(spec: ShardSpec) {
       guardPayload('processShard input', spec);
       return guardPayload('processShard result', await processShard(shardDeps, spec));
+    },
+    async summarizeTrajectories(ref: ArtifactRef) {
+      return summarizeTrajectories(deps.store, ref);
+    },
+    async expandSamples(input: { questions: ArtifactRef; samples: number }) {
+      return expandSamples(deps.store, input);
     },
     async concatArtifacts(input: { parts: ArtifactRef[]; kind: ArtifactKind }) {
       guardPayload('concatArtifacts input', input);
@@ -53,6 +64,8 @@ export const ACTIVITY_QUEUES: Record<keyof Activities, QueueRole> = {
   // Shards do the per-item work (LLM calls): they run where the models are.
   processShard: 'llm',
   concatArtifacts: 'orchestration',
+  expandSamples: 'orchestration',
+  summarizeTrajectories: 'orchestration',
   lookupStageCache: 'orchestration',
   recordStageCache: 'orchestration',
 };

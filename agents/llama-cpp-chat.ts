@@ -7,6 +7,7 @@ import { BaseChatModel, type BaseChatModelCallOptions, type BaseChatModelParams 
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
+import { availableParallelism } from 'node:os';
 import { getLlama, LlamaCompletion, readGgufFileInfo, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 
 export type ChatTemplate = 'gemma' | 'chatml';
@@ -66,7 +67,9 @@ function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
       const context = await model.createContext({
         contextSize: p.contextSize ?? 4096,
         sequences: p.sequences ?? 1,
-        ...(p.threads ? { threads: p.threads } : {}),
+        // node-llama-cpp's default counts hardware threads; on small machines that
+        // oversubscribes the cores and generation slows down by an order of magnitude.
+        threads: p.threads ?? Math.max(1, availableParallelism()),
         ...(p.loraPath ? { lora: { adapters: [{ filePath: p.loraPath }] } } : {}),
       });
       const free = Array.from({ length: p.sequences ?? 1 }, () => context.getSequence());

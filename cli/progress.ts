@@ -45,8 +45,10 @@ export function describeStages(stages: StageState[]): string[] {
   return stages.map((s) => {
     const mark = s.status === 'completed' ? color.green(MARK[s.status]!) : s.status === 'failed' ? color.red(MARK[s.status]!) : MARK[s.status] ?? '?';
     const took = s.startedAt && s.finishedAt ? formatMs(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '';
-    const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}  artifact ${shortHash(s.output.hash)}` : '';
+    const counts = s.counts ? ` (${s.counts.succeeded} ok${s.counts.failed ? `, ${s.counts.failed} failed` : ''}${s.counts.filtered ? `, ${s.counts.filtered} filtered` : ''})` : '';
+    const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}${counts}  artifact ${shortHash(s.output.hash)}` : '';
+    const stats = s.stats && s.output?.kind === 'trajectories' ? `  [answered ${s.stats.answered ?? 0}, no action ${s.stats.no_action ?? 0}, max steps ${s.stats.max_steps ?? 0}; ${s.stats.toolCalls ?? 0} tool calls]` : '';
     const why = s.error ? `${s.error.type}: ${s.error.message}` : '';
-    return `  ${mark} ${s.id} (${s.type})  ${[outp, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
+    return `  ${mark} ${s.id} (${s.type})  ${[outp + stats, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
   });
 }

@@ -25,7 +25,7 @@ try {
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
   const queues = taskQueues('record');
-  const workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store: new FsArtifactStore(path.join(dir, 'artifacts')), cache: new FsStageCache(path.join(dir, 'cache')), scratchDir: path.join(dir, 'scratch') } });
+  const workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration', 'llm'], queues, deps: { store: new FsArtifactStore(path.join(dir, 'artifacts')), cache: new FsStageCache(path.join(dir, 'cache')), scratchDir: path.join(dir, 'scratch') } });
   const running = Promise.all(workers.map((w) => w.run()));
   const compiled = compileFile(path.join(packageRoot, 'pipelines', `${name}.yaml`));
   if (!compiled.ok) throw new Error(`${name}.yaml does not compile`);

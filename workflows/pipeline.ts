@@ -52,6 +52,8 @@ function summarize(status: RunSummary['status'], stages: StageState[]): RunSumma
       status: s.status,
       ...(s.output ? { output: s.output } : {}),
       ...(s.cached ? { cached: true } : {}),
+      ...(s.counts ? { counts: s.counts } : {}),
+      ...(s.stats ? { stats: s.stats } : {}),
       ...(s.error ? { error: { type: s.error.type, message: s.error.message.slice(0, 500) } } : {}),
     })),
   };
@@ -116,10 +118,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
           return lookup.hit;
         }
       }
-      const out = await handler({ stage, input, inputs, isPaused: () => paused });
+      const outcome = await handler({ stage, input, inputs, isPaused: () => paused });
+      const out = outcome.output;
       if (useCache && key) await cacheActs.recordStageCache({ stageId: stage.id, key, output: out });
       state.status = 'completed';
       state.output = out;
+      if (outcome.counts) state.counts = outcome.counts;
+      if (outcome.failures) state.failures = outcome.failures;
+      if (outcome.stats) state.stats = outcome.stats;
       return out;
     } catch (err) {
       if (isCancellation(err)) {

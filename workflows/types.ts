@@ -1,6 +1,7 @@
 // Inputs, results and progress of the pipeline workflow. Pure types.
 import type { Plan } from '../compiler/plan-types.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
+import type { ItemCounts } from './fanout-types.js';
 
 export interface TaskQueues {
   orchestration: string;
@@ -26,6 +27,10 @@ export interface StageState {
   startedAt?: string;
   finishedAt?: string;
   output?: ArtifactRef;
+  /** Per-item stages: how many items succeeded, failed (with reasons in `failures`) or were filtered. */
+  counts?: ItemCounts;
+  failures?: ArtifactRef;
+  stats?: Record<string, number>;
   /** True when the output came from the stage cache (nothing was recomputed). */
   cached?: boolean;
   cacheKey?: string;
@@ -48,5 +53,5 @@ export interface PipelineResult {
 /** Kept in the run's memo under `swirl` when the run ends, so status needs no worker. */
 export interface RunSummary {
   status: 'completed' | 'failed' | 'cancelled';
-  stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'output' | 'cached' | 'error'>>;
+  stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'output' | 'cached' | 'error' | 'counts' | 'stats'>>;
 }

@@ -34,10 +34,10 @@ describe('embedded server lifecycle', () => {
     const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
     expect(ui.status).toBe(200);
 
-    const run = await swirl(['run', 'pipelines/quickstart.yaml'], env);
+    const run = await swirl(['run', 'tests/fixtures/specs/valid/dataset-only.yaml'], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(`using Temporal at 127.0.0.1:${port}`);
-    expect(run.stdout).toMatch(new RegExp(`open in the Temporal UI: http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/quickstart-`));
+    expect(run.stdout).toMatch(new RegExp(`open in the Temporal UI: http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/dataset-only-`));
     const id = /workflow id: (\S+)/.exec(run.stdout)![1]!;
 
     const stopped = await swirl(['server', 'stop'], env);

@@ -10,7 +10,7 @@ describe('TEMPORAL_ADDRESS', () => {
     const address = inject('temporalAddress');
     const state = tempStateDir();
     const before = temporalServers();
-    const r = await swirl(['run', 'pipelines/quickstart.yaml'], { TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: state });
+    const r = await swirl(['run', 'tests/fixtures/specs/valid/dataset-only.yaml'], { TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: state });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`using Temporal at ${address} (TEMPORAL_ADDRESS)`);
     expect(r.stdout).not.toMatch(/started the embedded Temporal server/);

@@ -41,7 +41,7 @@ describe('run control and audit', () => {
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
 
-  const compiled = compileFile(path.join(packageRoot, 'pipelines', 'quickstart.yaml'));
+  const compiled = compileFile(path.join(packageRoot, 'tests', 'fixtures', 'specs', 'valid', 'dataset-only.yaml'));
   if (!compiled.ok) throw new Error('quickstart must compile');
   const input = (): PipelineInput => {
     const plan = structuredClone(compiled.plan);

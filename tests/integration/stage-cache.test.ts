@@ -29,7 +29,7 @@ describe('stage cache', () => {
   mkdirSync(path.join(project, 'pipelines'));
   copyFileSync(path.join(packageRoot, 'data', 'gsm8k', 'test.jsonl'), path.join(project, 'data', 'test.jsonl'));
   const spec = path.join(project, 'pipelines', 'p.yaml');
-  const base = readFileSync(path.join(packageRoot, 'pipelines', 'quickstart.yaml'), 'utf8').replace('../data/gsm8k/train.jsonl', '../data/test.jsonl');
+  const base = readFileSync(path.join(packageRoot, 'tests', 'fixtures', 'specs', 'valid', 'dataset-only.yaml'), 'utf8').replace('../../../../data/gsm8k/train.jsonl', '../data/test.jsonl');
 
   async function run(text: string): Promise<{ id: string; stages: StageState[] }> {
     writeFileSync(spec, text);

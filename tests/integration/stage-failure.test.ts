@@ -37,7 +37,7 @@ describe('stage failures', () => {
   });
 
   it('a dataset that changed since compile fails non-retryably, with its type', async () => {
-    const compiled = compileFile(path.join(packageRoot, 'pipelines', 'quickstart.yaml'));
+    const compiled = compileFile(path.join(packageRoot, 'tests', 'fixtures', 'specs', 'valid', 'dataset-only.yaml'));
     if (!compiled.ok) throw new Error('quickstart must compile');
     const plan = structuredClone(compiled.plan);
     (plan.stages[0]!.config as { pathSha256: string }).pathSha256 = '0'.repeat(64);

@@ -57,7 +57,7 @@ describe('plans', () => {
 
   it('keeps secrets out: only the variable name reaches the plan', () => {
     process.env.SWIRL_TEST_SECRET = 'sk-should-never-appear-1234';
-    const src = readFileSync(pipelines[0]!, 'utf8').replace('stages:', 'models:\n  remote:\n    provider: openai\n    model: gpt-4o-mini\n    apiKey: ${env:SWIRL_TEST_SECRET}\n\nstages:');
+    const src = readFileSync(pipelines[0]!, 'utf8').replace('models:\n', 'models:\n  remote:\n    provider: openai\n    model: gpt-4o-mini\n    apiKey: ${env:SWIRL_TEST_SECRET}\n');
     const r = compileSource(src, pipelines[0]!);
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     const json = planJson(r.plan);

@@ -1,0 +1,92 @@
+// The rollout stage's per-item work: one SWiRL episode per (question, sample).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { StructuredToolInterface } from '@langchain/core/tools';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PlanModel } from '../compiler/plan-types.js';
+import { runEpisode } from '../agents/episode.js';
+import { chatModelFor } from '../agents/models.js';
+import type { ToolKind } from '../agents/protocol.js';
+import type { Trajectory } from '../agents/types.js';
+import type { ArtifactStore } from '../store/artifacts.js';
+import type { ArtifactRef } from '../store/artifact-ref.js';
+import { makeTool, type ToolConfig } from '../tools/registry.js';
+import type { Question } from './dataset-formats.js';
+import type { ItemProcessor } from './fanout.js';
+
+export interface RolloutConfig {
+  modelName: string;
+  model: PlanModel;
+  tools: Record<string, ToolConfig>;
+  maxSteps: number;
+  projectRoot: string;
+  /** Project-relative prompt template file (the spec's `prompt`), if any. */
+  promptPath?: string;
+}
+
+export interface RolloutItem {
+  question: Question;
+  sample: number;
+}
+
+/** questions × samples → one item per episode, in (question, sample) order. */
+export async function expandSamples(store: ArtifactStore, input: { questions: ArtifactRef; samples: number }): Promise<ArtifactRef> {
+  async function* items() {
+    for await (const q of store.read<Question>(input.questions)) for (let s = 0; s < input.samples; s++) yield { question: q, sample: s } satisfies RolloutItem;
+  }
+  return store.put('items', items());
+}
+
+const toolCache = new Map<string, { kind: ToolKind; tool: StructuredToolInterface }>();
+
+export function rolloutProcessor(modelsDir: string): ItemProcessor {
+  return async (item, ctx) => {
+    const cfg = ctx.config as unknown as RolloutConfig;
+    const { question, sample } = item as RolloutItem;
+    const tools: Partial<Record<ToolKind, StructuredToolInterface>> = {};
+    for (const [name, tc] of Object.entries(cfg.tools)) {
+      const key = JSON.stringify([name, tc, cfg.projectRoot]);
+      let t = toolCache.get(key);
+      if (!t) {
+        try {
+          t = makeTool(name, tc, cfg.projectRoot);
+        } catch (e) {
+          throw ApplicationFailure.nonRetryable((e as Error).message, 'ConfigError');
+        }
+        toolCache.set(key, t);
+      }
+      tools[t.kind] = t.tool;
+    }
+    const model = chatModelFor(cfg.modelName, cfg.model, { modelsDir, projectRoot: cfg.projectRoot });
+    try {
+      const trajectory = await runEpisode(model, question, {
+        tools,
+        maxSteps: cfg.maxSteps,
+        sample,
+        modelName: String(cfg.model.model ?? cfg.modelName),
+        ...(typeof cfg.model.seed === 'number' ? { seed: cfg.model.seed } : { seed: 0 }),
+        ...(typeof cfg.model.temperature === 'number' ? { temperature: cfg.model.temperature } : {}),
+        ...(typeof cfg.model.maxTokens === 'number' ? { maxTokens: cfg.model.maxTokens } : {}),
+        ...(cfg.promptPath ? { template: readFileSync(path.resolve(cfg.projectRoot, cfg.promptPath), 'utf8') } : {}),
+        signal: ctx.signal,
+      });
+      return { outcome: 'succeeded', row: trajectory };
+    } catch (e) {
+      // An episode that outgrows the context is this item's problem; anything else is retried.
+      const msg = (e as Error).message ?? String(e);
+      if (/context|too long|exceed/i.test(msg)) return { outcome: 'failed', reason: `episode ${question.id}#${sample}: ${msg}` };
+      throw e;
+    }
+  };
+}
+
+/** Counts by trajectory status, plus tool calls, for run summaries. */
+export async function summarizeTrajectories(store: ArtifactStore, ref: ArtifactRef): Promise<Record<string, number>> {
+  const stats: Record<string, number> = { answered: 0, no_action: 0, max_steps: 0, error: 0, toolCalls: 0, outputTokens: 0 };
+  for await (const t of store.read<Trajectory>(ref)) {
+    stats[t.status] = (stats[t.status] ?? 0) + 1;
+    stats.toolCalls! += t.steps.filter((s) => s.kind !== 'answer').length;
+    stats.outputTokens! += t.usage.outputTokens;
+  }
+  return stats;
+}
