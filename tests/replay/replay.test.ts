@@ -23,7 +23,8 @@ describe('replay of stored histories', () => {
 
   for (const f of files) {
     it(`${f} replays against the current workflow code`, async () => {
-      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(f), f);
+      // scripts/record-history.ts runs each pipeline as workflow `record-<pipeline>`; child ids derive from it.
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(f), `record-${f.split('-v')[0]}`);
     });
   }
 
