@@ -11,7 +11,13 @@ export function installQuietRuntime(level: 'WARN' | 'INFO' | 'DEBUG' = (process.
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    // Everything the SDK and its native core log goes to stderr, so stdout stays
+    // clean for --json output; core logs are forwarded through the same logger.
+    const logger = new DefaultLogger(level, (entry) => {
+      const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta, (_k, v: unknown) => (v instanceof Error ? v.message : v))}` : '';
+      process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
+    });
+    Runtime.install({ logger, telemetryOptions: { logging: { forward: {}, filter: { core: level, other: level } } } });
   } catch {
     /* already installed by the host process (tests) */
   }

