@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import type { Plan } from '../compiler/plan-types.js';
 import type { PipelineProgress, StageState } from '../workflows/types.js';
 import { err, color, shortHash, formatMs } from './output.js';
+import { describeProgress, type StageProgress } from './fanout-progress.js';
 
 export class ProgressView {
   private bar: cliProgress.SingleBar | undefined;
@@ -19,11 +20,16 @@ export class ProgressView {
     }
   }
 
-  update(p: PipelineProgress): void {
+  /** Item-level progress is shown on a TTY bar only (CI logs get one line per stage change). */
+  wantsItems(): boolean {
+    return this.bar !== undefined;
+  }
+
+  update(p: PipelineProgress, items: Record<string, StageProgress> = {}): void {
     const done = p.stages.filter((s) => s.status === 'completed' || s.status === 'failed' || s.status === 'skipped').length;
-    const running = p.stages.filter((s) => s.status === 'running').map((s) => s.id);
+    const running = p.stages.filter((s) => s.status === 'running').map((s) => (items[s.id] ? `${s.id} ${describeProgress(items[s.id]!)}` : s.id));
     if (this.bar) {
-      this.bar.update(done, { current: running.length ? `running ${running.join(', ')}` : p.status });
+      this.bar.update(done, { current: running.length ? `running ${running.join('; ')}` : p.status });
       return;
     }
     for (const s of p.stages) {

@@ -54,6 +54,16 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .option('--json', 'print the run summary as JSON')
     .action(async (file, opts) => (await import('./run.js')).runAction(file, opts, setCode));
 
+  program
+    .command('rerun')
+    .description('run the Plan of an earlier run again; unchanged stages come from the cache')
+    .argument('<workflowId>', 'the run to repeat')
+    .option('--from <stage>', 'rerun this stage and everything downstream of it')
+    .option('--no-worker', 'do not start an in-process worker')
+    .option('--detach', 'return after starting (needs --no-worker)')
+    .option('--json', 'print the run summary as JSON')
+    .action(async (id, opts) => (await import('./rerun.js')).rerunAction(id, opts, setCode));
+
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     const help = { pause: 'pause a run: running stages finish, no new stage or shard starts', resume: 'resume a paused run', cancel: 'cancel a run; artifacts written so far are kept' }[action];
     program

@@ -14,6 +14,7 @@ import type { PipelineInput, PipelineProgress, PipelineResult } from '../../work
 import { activeRoles, createWorkers, taskQueues } from '../../worker.js';
 import { out, err, printJson, shortHash } from '../output.js';
 import { ProgressView, describeStages } from '../progress.js';
+import { fanoutProgress } from '../fanout-progress.js';
 
 export function newWorkflowId(pipeline: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -37,7 +38,7 @@ export async function followRun(client: Client, workflowId: string, view: Progre
     while (!finished) {
       try {
         const p = await handle.query<PipelineProgress>('progress');
-        view?.update(p);
+        view?.update(p, view.wantsItems() ? await fanoutProgress(client, workflowId, p.stages) : {});
       } catch {
         /* no worker answered yet, or the workflow just closed */
       }
@@ -68,18 +69,25 @@ export interface RunOptions {
 }
 
 export async function runAction(file: string, opts: RunOptions, setCode: (c: number) => void): Promise<void> {
-      if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits', { hint: 'start workers with `swirl worker`, then `swirl run FILE --no-worker --detach`' });
-      const compiled = compileFile(file);
-      if (!compiled.ok) {
-        for (const e of compiled.errors) err(formatErrorWithExcerpt(e, compiled.source));
-        if (opts.json) printJson({ ok: false, errors: compiled.errors });
-        setCode(EXIT.badInput);
-        return;
-      }
-      const { plan } = compiled;
+  if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits', { hint: 'start workers with `swirl worker`, then `swirl run FILE --no-worker --detach`' });
+  const compiled = compileFile(file);
+  if (!compiled.ok) {
+    for (const e of compiled.errors) err(formatErrorWithExcerpt(e, compiled.source));
+    if (opts.json) printJson({ ok: false, errors: compiled.errors });
+    setCode(EXIT.badInput);
+    return;
+  }
+  const { plan } = compiled;
+  const label = `compiled ${path.relative(process.cwd(), path.resolve(file)) || file}`;
+  await executePlan(plan, compiled.projectRoot, label, { ...opts, memo: { file: path.resolve(file) } }, setCode);
+}
+
+/** Starts a run of `plan` (starting the server and an in-process worker as needed) and follows it to the end. */
+export async function executePlan(plan: Plan, projectRoot: string, label: string, opts: RunOptions & { memo?: Record<string, unknown> }, setCode: (c: number) => void): Promise<void> {
+      if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits');
       assertRunnable(plan);
       const log = opts.json ? () => undefined : out;
-      log(`compiled ${path.relative(process.cwd(), path.resolve(file)) || file}: pipeline ${plan.pipeline.name}, ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, spec ${shortHash(plan.specHash)}`);
+      log(`${label}: pipeline ${plan.pipeline.name}, ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, spec ${shortHash(plan.specHash)}`);
 
       const target = await resolveTemporal({ autostart: true });
       if (target.startedServer) log(`started the embedded Temporal server at ${target.address} (stop it with \`swirl server stop\`)`);
@@ -98,12 +106,12 @@ export async function runAction(file: string, opts: RunOptions, setCode: (c: num
         }
         const workflowId = opts.id ?? newWorkflowId(plan.pipeline.name);
         const sa = searchAttributes(target, plan);
-        const input: PipelineInput = { plan, projectRoot: compiled.projectRoot, queues, searchAttributes: sa.typedSearchAttributes !== undefined };
+        const input: PipelineInput = { plan, projectRoot, queues, searchAttributes: sa.typedSearchAttributes !== undefined };
         const handle = await client.workflow.start('pipelineWorkflow', {
           taskQueue: queues.orchestration,
           workflowId,
           args: [input],
-          memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, file: path.resolve(file) },
+          memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, ...opts.memo },
           ...sa,
         });
         const ui = workflowUiUrl(target, workflowId, handle.firstExecutionRunId);

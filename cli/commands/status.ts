@@ -5,6 +5,7 @@ import { EXIT } from '../../runtime/errors.js';
 import type { PipelineProgress, PipelineResult, RunSummary, StageState } from '../../workflows/types.js';
 import { out, printJson } from '../output.js';
 import { describeStages } from '../progress.js';
+import { describeProgress, fanoutProgress, type StageProgress } from '../fanout-progress.js';
 
 export interface RunStatus {
   workflowId: string;
@@ -17,6 +18,8 @@ export interface RunStatus {
   stages: Array<Partial<StageState> & Pick<StageState, 'id' | 'type' | 'status'>>;
   failure?: string;
   note?: string;
+  /** Per-item stages still running: items done, shards, throughput, ETA. */
+  progress?: Record<string, StageProgress>;
 }
 
 export async function statusAction(workflowId: string, opts: { json?: boolean }, setCode: (c: number) => void): Promise<void> {
@@ -40,6 +43,7 @@ export async function statusAction(workflowId: string, opts: { json?: boolean },
       if (p) {
         st.stages = p.stages;
         if (p.status === 'paused') st.status = 'PAUSED';
+        st.progress = await fanoutProgress(client, workflowId, p.stages);
       } else st.note = 'no worker answered the progress query; start one with `swirl worker`';
     } else if (summary) {
       st.stages = summary.stages; // written by the workflow when it ended: no worker needed
@@ -62,6 +66,7 @@ export async function statusAction(workflowId: string, opts: { json?: boolean },
       out(`  started ${st.startTime}${st.closeTime ? `, closed ${st.closeTime}` : ''}`);
       if (st.uiUrl) out(`  web UI: ${st.uiUrl}`);
       for (const line of describeStages(st.stages as StageState[])) out(line);
+      for (const [id, p] of Object.entries(st.progress ?? {})) out(`    ${id}: ${describeProgress(p)}`);
       if (st.failure) out(`  failure: ${st.failure}`);
       if (st.note) out(`  note: ${st.note}`);
     }

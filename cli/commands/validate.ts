@@ -35,7 +35,9 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
     .description('compile a spec and print its Plan (the IR the workflow runs)')
     .argument('<file>', 'pipeline spec file (YAML)')
     .option('--json', 'print the Plan as canonical JSON')
-    .action((file: string, opts: { json?: boolean }) => {
+    .option('--against <workflowId>', 'say which stages would rerun compared with an earlier run, and why')
+    .action(async (file: string, opts: { json?: boolean; against?: string }) => {
+      if (opts.against) return (await import('./plan-against.js')).planAgainstAction(file, opts.against, opts, setCode);
       const r = compileFile(file);
       if (!r.ok) {
         for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));

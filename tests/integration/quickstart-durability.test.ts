@@ -49,6 +49,13 @@ describe('quickstart survives server restarts', () => {
       )
       .not.toBe('');
     await connection0.close();
+    // Live per-item progress of the running fan-out, as `swirl status` shows it.
+    await expect
+      .poll(async () => {
+        const st = await swirl(['status', workflowId, '--json'], { TEMPORAL_ADDRESS: server!.address, SWIRL_STATE_DIR: env.SWIRL_STATE_DIR });
+        return (JSON.parse(st.stdout) as { progress?: Record<string, { totalItems: number; shards: number }> }).progress?.rollouts;
+      }, { timeout: 60_000, interval: 1000 })
+      .toMatchObject({ totalItems: 16, shards: 4 });
     await server.stop();
     await new Promise((r) => setTimeout(r, 3000));
     server = await start(); // same port, same SQLite file

@@ -57,5 +57,26 @@ describe('stage cache', () => {
     expect(optOut.stages[0]!.cached).toBeUndefined();
     expect(await activityNames(address, optOut.id)).toContain('loadDataset');
     expect(optOut.stages[0]!.output!.hash).toBe(first.stages[0]!.output!.hash); // same work, same content
+
+    // What would rerun, before anything runs.
+    writeFileSync(spec, base.replace('seed: 7', 'seed: 9'));
+    const diff = await swirl(['plan', spec, '--against', first.id, '--json'], env);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(JSON.parse(diff.stdout).stages).toEqual([{ id: 'questions', verdict: 'rerun', reason: 'config changed: seed' }]);
+    const same = await swirl(['plan', spec, '--against', changed.id], env);
+    expect(same.stdout).toMatch(/questions\s+rerun\s+config changed: seed/);
+
+    // rerun: same Plan, served from the cache; --from forces the stage again.
+    const again = await swirl(['rerun', first.id, '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).stages[0]).toMatchObject({ cached: true, output: first.stages[0]!.output });
+    const forced = await swirl(['rerun', first.id, '--from', 'questions', '--json'], env);
+    const forcedOut = JSON.parse(forced.stdout) as { workflowId: string; stages: StageState[] };
+    expect(forcedOut.stages[0]!.cached).toBeUndefined();
+    expect(forcedOut.stages[0]!.output).toEqual(first.stages[0]!.output);
+    expect(await activityNames(address, forcedOut.workflowId)).toContain('loadDataset');
+    const bad = await swirl(['rerun', first.id, '--from', 'nope'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/has no stage `nope`/);
   });
 });
