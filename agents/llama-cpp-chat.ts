@@ -139,6 +139,10 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
     const { prompt, endOfTurn } = renderPrompt(messages, rt.template);
     const seq = await acquire(rt);
     try {
+      // Evaluate every prompt from an empty sequence: reusing a cached prefix
+      // changes how the prompt is batched, and with it the floating-point
+      // results, so the same seed would not give the same sample.
+      await seq.clearHistory();
       const completion = new LlamaCompletion({ contextSequence: seq });
       const temperature = options.temperature ?? this.params.temperature ?? 0;
       const seed = options.seed ?? this.params.seed;

@@ -3,15 +3,12 @@
 // and continue-as-new that does not change a single output byte.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { installQuietRuntime } from '../../runtime/clients.js';
+import type { Client } from '@temporalio/client';
 import { FsArtifactStore, readAll } from '../../store/artifacts.js';
 import { MemoryStageCache } from '../../store/stage-cache.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
 import type { FanoutInput, FanoutResult } from '../../workflows/fanout-types.js';
-import { createWorkers } from '../../worker.js';
-import { tempStateDir } from './helpers.js';
+import { tempStateDir, testWorkers } from './helpers.js';
 import { expectedCounts, items, stubProcessors } from './fixtures/stub-processors.js';
 
 describe('sharded fan-out', () => {
@@ -20,34 +17,20 @@ describe('sharded fan-out', () => {
   const queues = { orchestration: `${tag}.orchestration`, llm: `${tag}.llm`, train: `${tag}.train` };
   const state = tempStateDir();
   const store = new FsArtifactStore(path.join(state, 'artifacts'));
-  let native: NativeConnection;
-  let connection: Connection;
   let client: Client;
-  let workers: Worker[] = [];
-  let running: Promise<unknown>;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    installQuietRuntime();
-    native = await NativeConnection.connect({ address });
-    connection = await Connection.connect({ address });
-    client = new Client({ connection });
-    workers = await createWorkers({
-      connection: native,
-      namespace: 'default',
+    ({ client, stop } = await testWorkers({
+      address,
       roles: ['orchestration', 'llm'],
       queues,
       deps: { store, cache: new MemoryStageCache(), scratchDir: path.join(state, 'scratch'), processors: stubProcessors() },
       workerOptions: { maxConcurrentActivityTaskExecutions: 16 },
-    });
-    running = Promise.all(workers.map((w) => w.run()));
+    }));
   });
 
-  afterAll(async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-  });
+  afterAll(() => stop());
 
   const input = (ref: ArtifactRef, over: Partial<FanoutInput>): FanoutInput => ({
     keyPrefix: `${tag}/x`,

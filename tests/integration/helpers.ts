@@ -40,3 +40,31 @@ export function temporalServers(): string[] {
   const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
   return out.split('\n').filter((l) => /temporal server start-dev/.test(l));
 }
+
+/** Workers for tests, in this process, on their own queues; `stop()` shuts them down and closes connections. */
+export async function testWorkers(opts: {
+  address: string;
+  queues: import('../../workflows/types.js').TaskQueues;
+  roles: import('../../activities/queues.js').QueueRole[];
+  deps: import('../../activities/index.js').ActivityDeps;
+  workerOptions?: Partial<import('@temporalio/worker').WorkerOptions>;
+}): Promise<{ client: import('@temporalio/client').Client; stop: () => Promise<void> }> {
+  const { NativeConnection } = await import('@temporalio/worker');
+  const { Client, Connection } = await import('@temporalio/client');
+  const { installQuietRuntime } = await import('../../runtime/clients.js');
+  const { createWorkers } = await import('../../worker.js');
+  installQuietRuntime();
+  const native = await NativeConnection.connect({ address: opts.address });
+  const connection = await Connection.connect({ address: opts.address });
+  const workers = await createWorkers({ connection: native, namespace: 'default', roles: opts.roles, queues: opts.queues, deps: opts.deps, ...(opts.workerOptions ? { workerOptions: opts.workerOptions } : {}) });
+  const running = Promise.all(workers.map((w) => w.run()));
+  return {
+    client: new Client({ connection }),
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+    },
+  };
+}

@@ -2,39 +2,25 @@
 // and the failure's type and message reach the workflow result and `swirl status`.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { compileFile } from '../../compiler/index.js';
-import { installQuietRuntime } from '../../runtime/clients.js';
 import { packageRoot } from '../../runtime/paths.js';
-import { createWorkers } from '../../worker.js';
 import { MemoryArtifactStore } from '../../store/artifacts.js';
 import { MemoryStageCache } from '../../store/stage-cache.js';
 import type { PipelineInput, PipelineResult } from '../../workflows/types.js';
-import { swirl, tempStateDir } from './helpers.js';
+import { swirl, tempStateDir, testWorkers } from './helpers.js';
 
 describe('stage failures', () => {
   const address = inject('temporalAddress');
   const queues = { orchestration: `it-fail-${process.pid}.orchestration`, llm: `it-fail-${process.pid}.llm`, train: `it-fail-${process.pid}.train` };
-  let native: NativeConnection;
-  let connection: Connection;
-  let workers: Worker[] = [];
-  let running: Promise<unknown>;
+  let client: Client;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    installQuietRuntime();
-    native = await NativeConnection.connect({ address });
-    connection = await Connection.connect({ address });
-    workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore(), cache: new MemoryStageCache(), scratchDir: tempStateDir() } });
-    running = Promise.all(workers.map((w) => w.run()));
+    ({ client, stop } = await testWorkers({ address, roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore(), cache: new MemoryStageCache(), scratchDir: tempStateDir() } }));
   });
 
-  afterAll(async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-  });
+  afterAll(() => stop());
 
   it('a dataset that changed since compile fails non-retryably, with its type', async () => {
     const compiled = compileFile(path.join(packageRoot, 'tests', 'fixtures', 'specs', 'valid', 'dataset-only.yaml'));
@@ -42,7 +28,6 @@ describe('stage failures', () => {
     const plan = structuredClone(compiled.plan);
     (plan.stages[0]!.config as { pathSha256: string }).pathSha256 = '0'.repeat(64);
     const input: PipelineInput = { plan, projectRoot: compiled.projectRoot, queues };
-    const client = new Client({ connection });
     const workflowId = `it-fail-${Date.now()}`;
     const handle = await client.workflow.start('pipelineWorkflow', { taskQueue: queues.orchestration, workflowId, args: [input] });
     const err = await handle.result().then(

@@ -1,0 +1,23 @@
+// Rollouts are reproducible: the same Plan run twice (no cache) gives
+// byte-identical trajectories, whatever order the shards ran in. This is what
+// lets a crashed rollout shard resume without changing the result.
+import { describe, expect, inject, it } from 'vitest';
+import type { StageState } from '../../workflows/types.js';
+import { swirl, tempStateDir } from './helpers.js';
+
+describe('rollout determinism', () => {
+  it('two runs of the same Plan give the same trajectories', async () => {
+    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: tempStateDir() };
+    const run = async () => {
+      const r = await swirl(['run', 'tests/fixtures/specs/valid/rollout-small.yaml', '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { stages: StageState[] }).stages.find((s) => s.id === 'rollouts')!;
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.cached).toBeUndefined();
+    expect(b.cached).toBeUndefined();
+    expect(a.output).toMatchObject({ kind: 'trajectories', rows: 4 });
+    expect(b.output!.hash).toBe(a.output!.hash);
+  });
+});
