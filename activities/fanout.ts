@@ -30,6 +30,9 @@ export interface ItemContext {
  */
 export type ItemProcessor = (item: unknown, ctx: ItemContext) => Promise<ItemOutcome>;
 
+/** Shard activities heartbeat at least this often; fan-outs use a heartbeat timeout of a few of these. */
+export const HEARTBEAT_EVERY_MS = 2_000;
+
 interface ScratchLine {
   i: number;
   o: ItemOutcome;
@@ -88,6 +91,9 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   const scratch = path.join(deps.scratchDir, `${id}.jsonl`);
   const done = await readScratch(scratch);
   const fh = await open(scratch, 'a');
+  // Heartbeat on a timer as well as per item: one item (an episode) can take
+  // longer than the heartbeat timeout, and a live worker must not look dead.
+  const beat = setInterval(() => ctx.heartbeat({ done: done.length, of: spec.end - spec.start }), HEARTBEAT_EVERY_MS);
   try {
     for (let i = spec.start + done.length; i < spec.end; i++) {
       const outcome = await processor(items[i], { index: i, shardKey: spec.shardKey, stageId: spec.stageId, config: spec.config, signal: ctx.cancellationSignal });
@@ -98,6 +104,7 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
     }
     await fh.sync();
   } finally {
+    clearInterval(beat);
     await fh.close();
   }
   const counts: ItemCounts = { succeeded: 0, failed: 0, filtered: 0 };

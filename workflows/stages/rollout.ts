@@ -48,7 +48,8 @@ export async function runRollout(ctx: StageContext): Promise<StageOutcome> {
         activity: {
           taskQueue: input.queues.llm,
           startToCloseTimeoutMs: stage.timeoutMs,
-          heartbeatTimeoutMs: Math.min(stage.timeoutMs, 5 * 60_000),
+          // Shards heartbeat every 2 s (activities/fanout.ts): 20 s of silence means the worker is gone.
+          heartbeatTimeoutMs: Math.min(stage.timeoutMs, 20_000),
           retry: { maximumAttempts: stage.retry.maximumAttempts, initialIntervalMs: stage.retry.initialIntervalMs, backoffCoefficient: stage.retry.backoffCoefficient, maximumIntervalMs: stage.retry.maximumIntervalMs },
         },
       },

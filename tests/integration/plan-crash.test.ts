@@ -1,0 +1,63 @@
+// kill -9 of a real `swirl worker` process at five points of a Plan run with
+// rollouts on the embedded model; fresh workers pick the run up, and the
+// final trajectories are byte-identical to an uninterrupted run of the Plan.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { describe, expect, inject, it } from 'vitest';
+import { packageRoot } from '../../runtime/paths.js';
+import type { StageState } from '../../workflows/types.js';
+import { bin, swirl, tempStateDir } from './helpers.js';
+
+const spec = 'tests/fixtures/specs/valid/rollout-small.yaml';
+
+function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'worker'], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('stop with Ctrl-C')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+  });
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
+}
+
+describe('a Plan run survives kill -9 of its worker', () => {
+  it('completes after 5 kills with the same trajectories as an uninterrupted run', async () => {
+    const address = inject('temporalAddress');
+    const env = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: tempStateDir(), SWIRL_TASK_QUEUE_PREFIX: `it-plan-crash-${process.pid}` };
+
+    const clean = await swirl(['run', spec, '--json'], env);
+    expect(clean.code, clean.stderr).toBe(0);
+    const cleanRollouts = (JSON.parse(clean.stdout) as { stages: StageState[] }).stages.find((s) => s.id === 'rollouts')!;
+
+    let worker = await startWorker(env);
+    try {
+      const started = await swirl(['run', spec, '--no-worker', '--detach', '--json'], env);
+      expect(started.code, started.stderr).toBe(0);
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      for (const delay of [3000, 5000, 4000, 6000, 3500]) {
+        await new Promise((r) => setTimeout(r, delay));
+        await kill9(worker);
+        worker = await startWorker(env);
+      }
+      await expect
+        .poll(async () => JSON.parse((await swirl(['status', workflowId, '--json'], env)).stdout).status as string, { timeout: 240_000, interval: 2000 })
+        .toBe('COMPLETED');
+      const st = JSON.parse((await swirl(['status', workflowId, '--json'], env)).stdout) as { stages: StageState[] };
+      const rollouts = st.stages.find((s) => s.id === 'rollouts')!;
+      expect(rollouts.counts).toEqual({ succeeded: 4, failed: 0, filtered: 0 });
+      expect(rollouts.output!.hash).toBe(cleanRollouts.output!.hash);
+      const hist = JSON.parse((await swirl(['history', workflowId, '--json'], env)).stdout) as { status: string };
+      expect(hist.status).toBe('COMPLETED');
+    } finally {
+      await kill9(worker);
+    }
+  });
+});
