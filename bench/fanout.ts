@@ -40,6 +40,8 @@ async function promisePool(): Promise<number> {
   return performance.now() - t;
 }
 
+let memory: number[] = [];
+
 async function engine(): Promise<{ ms: number; result: FanoutResult }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'swirl-bench-'));
   installQuietRuntime('WARN');
@@ -53,6 +55,8 @@ async function engine(): Promise<{ ms: number; result: FanoutResult }> {
     const running = Promise.all(workers.map((w) => w.run()));
     const ref = await store.put('items', items);
     const client = new Client({ connection });
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(process.memoryUsage().rss), 500);
     const t = performance.now();
     const result = (await client.workflow.execute('fanoutWorkflow', {
       taskQueue: queues.orchestration,
@@ -60,6 +64,8 @@ async function engine(): Promise<{ ms: number; result: FanoutResult }> {
       args: [{ keyPrefix: 'bench-fanout', stageId: 'bench', processor: 'work', items: ref, outputKind: 'items', config: {}, shardSize, concurrency, orchestrationQueue: queues.orchestration, activity: { taskQueue: queues.llm, startToCloseTimeoutMs: 600_000, heartbeatTimeoutMs: 30_000, retry: { maximumAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 10_000 } } }],
     })) as FanoutResult;
     const ms = performance.now() - t;
+    clearInterval(sampler);
+    memory = samples;
     for (const w of workers) w.shutdown();
     await running;
     await native.close();
@@ -77,3 +83,10 @@ console.log(`${n} items, ${workMs} ms of work each, shard size ${shardSize}, con
 console.log(`  promise pool (in-process, not durable)   ${pool.toFixed(0)} ms   ${rate(pool)} items/s`);
 console.log(`  swirl fan-out (durable, ${eng.result.shards} shards)      ${eng.ms.toFixed(0)} ms   ${rate(eng.ms)} items/s   (${eng.result.continuedAsNew} continue-as-new)`);
 console.log(`  ratio engine/pool throughput: ${(pool / eng.ms).toFixed(2)}`);
+if (memory.length >= 4) {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const q = Math.floor(memory.length / 4);
+  const firstQuarter = Math.max(...memory.slice(0, q));
+  const lastQuarter = Math.max(...memory.slice(-q));
+  console.log(`  worker process RSS during the run: first quarter max ${mb(firstQuarter)}, last quarter max ${mb(lastQuarter)} (ratio ${(lastQuarter / firstQuarter).toFixed(2)}), ${memory.length} samples`);
+}
