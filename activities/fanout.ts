@@ -40,22 +40,23 @@ interface ScratchLine {
 
 /** Items of an artifact, parsed once per process (artifacts are immutable). */
 export class ItemCache {
-  private readonly entries = new Map<string, unknown[]>();
+  private readonly entries = new Map<string, { rows: unknown[]; bytes: number }>();
   private bytes = 0;
   constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
 
   async get(store: ArtifactStore, ref: ArtifactRef): Promise<unknown[]> {
     const hit = this.entries.get(ref.hash);
-    if (hit) return hit;
+    if (hit) return hit.rows;
     const rows: unknown[] = [];
     for await (const r of store.read(ref)) rows.push(r);
     if (ref.bytes <= this.maxBytes) {
-      while (this.bytes + ref.bytes > this.maxBytes && this.entries.size > 0) {
-        const first = this.entries.keys().next().value as string;
-        this.entries.delete(first);
-        this.bytes = 0; // approximate: the cache is small and rarely full
+      // Evict the oldest entries until the new one fits.
+      for (const [hash, e] of this.entries) {
+        if (this.bytes + ref.bytes <= this.maxBytes) break;
+        this.entries.delete(hash);
+        this.bytes -= e.bytes;
       }
-      this.entries.set(ref.hash, rows);
+      this.entries.set(ref.hash, { rows, bytes: ref.bytes });
       this.bytes += ref.bytes;
     }
     return rows;

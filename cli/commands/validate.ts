@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compileFile } from '../../compiler/index.js';
 import { formatErrorWithExcerpt } from '../../compiler/errors.js';
@@ -63,12 +62,4 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
       out(JSON.stringify(pipelineSchema, null, 2));
       setCode(EXIT.ok);
     });
-}
-
-export function readSource(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { packageRoot } from '../../runtime/paths.js';
 import { FsArtifactStore } from '../../store/artifacts.js';
 import type { FanoutInput, FanoutResult } from '../../workflows/fanout-types.js';
-import { tempStateDir } from './helpers.js';
+import { kill9, tempStateDir } from './helpers.js';
 import { expectedCounts, items } from './fixtures/stub-processors.js';
 
 const workerScript = path.join(packageRoot, 'tests', 'integration', 'fixtures', 'stub-worker.ts');
@@ -26,12 +26,6 @@ function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   });
 }
 
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await gone;
-}
 
 describe('fan-out survives kill -9 of its worker', () => {
   const address = inject('temporalAddress');

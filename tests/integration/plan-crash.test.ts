@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { packageRoot } from '../../runtime/paths.js';
 import type { StageState } from '../../workflows/types.js';
-import { bin, swirl, tempStateDir } from './helpers.js';
+import { bin, kill9, swirl, tempStateDir } from './helpers.js';
 
 const spec = 'tests/fixtures/specs/valid/rollout-small.yaml';
 
@@ -21,12 +21,6 @@ function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   });
 }
 
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await gone;
-}
 
 describe('a Plan run survives kill -9 of its worker', () => {
   it('completes after 5 kills with the same trajectories as an uninterrupted run', async () => {
