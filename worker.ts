@@ -15,7 +15,7 @@ export function taskQueues(prefix = process.env.SWIRL_TASK_QUEUE_PREFIX || 'swir
 
 export function defaultDeps(): ActivityDeps {
   const paths = swirlPaths();
-  return { store: new FsArtifactStore(paths.artifacts), cache: new FsStageCache(paths.stageCache), scratchDir: paths.scratch };
+  return { store: new FsArtifactStore(paths.artifacts, { compress: process.env.SWIRL_COMPRESS_ARTIFACTS === '1' }), cache: new FsStageCache(paths.stageCache), scratchDir: paths.scratch };
 }
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));

@@ -6,6 +6,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { createGunzip, gzipSync } from 'node:zlib';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ArtifactRef } from './artifact-ref.js';
 
@@ -41,11 +42,31 @@ function encodeRow(row: unknown): string {
   return line + '\n';
 }
 
-export class FsArtifactStore implements ArtifactStore {
-  constructor(readonly dir: string) {}
+export interface FsArtifactStoreOptions {
+  /** Store new artifacts gzip-compressed (`.jsonl.gz`). The address stays the sha256 of the uncompressed JSONL, so compressed and plain copies are the same artifact; reads handle both. */
+  compress?: boolean;
+}
 
-  pathOf(hash: string): string {
-    return path.join(this.dir, hash.slice(0, 2), `${hash}.jsonl`);
+export class FsArtifactStore implements ArtifactStore {
+  constructor(
+    readonly dir: string,
+    readonly options: FsArtifactStoreOptions = {},
+  ) {}
+
+  pathOf(hash: string, compressed = false): string {
+    return path.join(this.dir, hash.slice(0, 2), `${hash}.jsonl${compressed ? '.gz' : ''}`);
+  }
+
+  /** The stored file of an artifact, plain or compressed, if present. */
+  private async locate(hash: string): Promise<{ file: string; gz: boolean } | undefined> {
+    for (const gz of [false, true]) {
+      try {
+        if ((await stat(this.pathOf(hash, gz))).isFile()) return { file: this.pathOf(hash, gz), gz };
+      } catch {
+        /* try the other form */
+      }
+    }
+    return undefined;
   }
 
   async put(kind: ArtifactKind, rows: Iterable<unknown> | AsyncIterable<unknown>): Promise<ArtifactRef> {
@@ -55,23 +76,27 @@ export class FsArtifactStore implements ArtifactStore {
     const hasher = createHash('sha256');
     let count = 0;
     let bytes = 0;
+    const gz = this.options.compress === true;
+    // Each chunk becomes one gzip member; concatenated members are one valid gzip stream.
+    const writeChunk = async (text: string) => {
+      if (!text) return;
+      const b = Buffer.from(text);
+      hasher.update(b);
+      bytes += b.length;
+      await fh.write(gz ? gzipSync(b) : b);
+    };
     try {
       let buf = '';
       for await (const row of rows as AsyncIterable<unknown>) {
         buf += encodeRow(row);
         count++;
         if (buf.length > 1 << 20) {
-          const b = Buffer.from(buf);
-          hasher.update(b);
-          bytes += b.length;
-          await fh.write(b);
+          await writeChunk(buf);
           buf = '';
         }
       }
-      const b = Buffer.from(buf);
-      hasher.update(b);
-      bytes += b.length;
-      await fh.write(b);
+      await writeChunk(buf);
+      if (gz && bytes === 0) await fh.write(gzipSync(Buffer.alloc(0))); // an empty artifact is still a valid gzip file
       await fh.sync();
     } catch (err) {
       await fh.close();
@@ -80,8 +105,8 @@ export class FsArtifactStore implements ArtifactStore {
     }
     await fh.close();
     const hash = hasher.digest('hex');
-    const dest = this.pathOf(hash);
-    if (existsSync(dest)) {
+    const dest = this.pathOf(hash, gz);
+    if (existsSync(dest) || (await this.locate(hash))) {
       await rm(tmp, { force: true });
     } else {
       await mkdir(path.dirname(dest), { recursive: true });
@@ -91,30 +116,35 @@ export class FsArtifactStore implements ArtifactStore {
   }
 
   async has(hash: string): Promise<boolean> {
-    try {
-      return (await stat(this.pathOf(hash))).isFile();
-    } catch {
-      return false;
-    }
+    return (await this.locate(hash)) !== undefined;
   }
 
   async *read<T = unknown>(ref: Pick<ArtifactRef, 'hash'>): AsyncIterable<T> {
-    const file = this.pathOf(ref.hash);
-    if (!(await this.has(ref.hash))) throw new ArtifactMissingError(ref.hash);
+    const found = await this.locate(ref.hash);
+    if (!found) throw new ArtifactMissingError(ref.hash);
     const hasher = createHash('sha256');
-    const stream = createReadStream(file);
-    stream.on('data', (chunk) => hasher.update(chunk));
+    const raw = createReadStream(found.file);
+    const stream: NodeJS.ReadableStream = found.gz ? raw.pipe(createGunzip()) : raw;
+    let streamError: Error | undefined;
+    stream.on('error', (e: Error) => void (streamError = e));
+    stream.on('data', (chunk: Buffer) => hasher.update(chunk));
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     const rows: T[] = [];
     let n = 0;
-    for await (const line of lines) {
-      n++;
-      try {
-        rows.push(JSON.parse(line) as T);
-      } catch {
-        throw new ArtifactCorruptError(ref.hash, `line ${n} is not JSON`);
+    try {
+      for await (const line of lines) {
+        n++;
+        try {
+          rows.push(JSON.parse(line) as T);
+        } catch {
+          throw new ArtifactCorruptError(ref.hash, `line ${n} is not JSON`);
+        }
       }
+    } catch (e) {
+      if (e instanceof ArtifactCorruptError) throw e;
+      throw new ArtifactCorruptError(ref.hash, `cannot read: ${(e as Error).message}`);
     }
+    if (streamError) throw new ArtifactCorruptError(ref.hash, `cannot read: ${streamError.message}`);
     // Rows are released only after the whole file matched its address.
     if (hasher.digest('hex') !== ref.hash) throw new ArtifactCorruptError(ref.hash, 'content does not match its hash');
     yield* rows;

@@ -9,6 +9,7 @@ const rows = [{ id: 'a', n: 1 }, { id: 'b', text: 'ünïcode ✓', nested: { x: 
 
 const stores: Array<[string, () => ArtifactStore]> = [
   ['FsArtifactStore', () => new FsArtifactStore(mkdtempSync(path.join(tmpdir(), 'swirl-art-')))],
+  ['FsArtifactStore (gzip)', () => new FsArtifactStore(mkdtempSync(path.join(tmpdir(), 'swirl-art-')), { compress: true })],
   ['MemoryArtifactStore', () => new MemoryArtifactStore()],
 ];
 
@@ -80,5 +81,29 @@ describe('MemoryArtifactStore', () => {
     const ref = await store.put('questions', rows);
     store.tamper(ref.hash, '{"id":"z"}\n');
     await expect(readAll(store, ref)).rejects.toBeInstanceOf(ArtifactCorruptError);
+  });
+});
+
+describe('FsArtifactStore compression', () => {
+  it('gives the same address compressed or not, and reads either form', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'swirl-art-'));
+    const plain = new FsArtifactStore(dir);
+    const gz = new FsArtifactStore(mkdtempSync(path.join(tmpdir(), 'swirl-art-')), { compress: true });
+    const big = Array.from({ length: 30_000 }, (_, i) => ({ i, text: `row ${i} `.repeat(8) }));
+    const a = await plain.put('items', big);
+    const b = await gz.put('items', big);
+    expect(b).toEqual(a);
+    expect(readFileSync(gz.pathOf(b.hash, true)).length).toBeLessThan(a.bytes / 4);
+    expect(await readAll(gz, b)).toEqual(big);
+  });
+
+  it('detects a damaged compressed file', async () => {
+    const gz = new FsArtifactStore(mkdtempSync(path.join(tmpdir(), 'swirl-art-')), { compress: true });
+    const ref = await gz.put('questions', rows);
+    const file = gz.pathOf(ref.hash, true);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff;
+    writeFileSync(file, bytes);
+    await expect(readAll(gz, ref)).rejects.toBeInstanceOf(ArtifactCorruptError);
   });
 });
