@@ -50,6 +50,7 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .argument('<file>', 'pipeline spec file (YAML)')
     .option('--no-worker', 'do not start an in-process worker (use workers started with `swirl worker`)')
     .option('--detach', 'print the workflow id and return without waiting (needs --no-worker)')
+    .option('--follow', 'wait for the end and show progress (the default unless --detach)')
     .option('--id <workflowId>', 'workflow id to use (default: <pipeline>-<time>-<random>)')
     .option('--json', 'print the run summary as JSON')
     .action(async (file, opts) => (await import('./run.js')).runAction(file, opts, setCode));
@@ -94,6 +95,7 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .command('status')
     .description('show the state of a run: overall status and each stage')
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')
+    .option('--follow', 'wait until the run ends, showing progress, then print its status')
     .option('--json', 'print the status as JSON')
     .action(async (id, opts) => (await import('./status.js')).statusAction(id, opts, setCode));
 }

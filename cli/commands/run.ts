@@ -64,6 +64,7 @@ export async function followRun(client: Client, workflowId: string, view: Progre
 export interface RunOptions {
   worker: boolean;
   detach?: boolean;
+  follow?: boolean;
   json?: boolean;
   id?: string;
 }
@@ -85,6 +86,7 @@ export async function runAction(file: string, opts: RunOptions, setCode: (c: num
 /** Starts a run of `plan` (starting the server and an in-process worker as needed) and follows it to the end. */
 export async function executePlan(plan: Plan, projectRoot: string, label: string, opts: RunOptions & { memo?: Record<string, unknown> }, setCode: (c: number) => void): Promise<void> {
       if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits');
+      if (opts.detach && opts.follow) throw new SwirlError('E_USAGE', '--detach and --follow contradict each other', { hint: 'use one of them' });
       assertRunnable(plan);
       const log = opts.json ? () => undefined : out;
       log(`${label}: pipeline ${plan.pipeline.name}, ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, spec ${shortHash(plan.specHash)}`);

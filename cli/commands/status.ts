@@ -4,7 +4,9 @@ import { existingRun, withClient } from '../../runtime/run-client.js';
 import { EXIT } from '../../runtime/errors.js';
 import type { PipelineProgress, PipelineResult, RunSummary, StageState } from '../../workflows/types.js';
 import { out, printJson } from '../output.js';
-import { describeStages } from '../progress.js';
+import { describeStages, ProgressView } from '../progress.js';
+import { runInput } from '../../runtime/run-input.js';
+import { followRun } from './run.js';
 import { describeProgress, fanoutProgress, type StageProgress } from '../fanout-progress.js';
 
 export interface RunStatus {
@@ -22,9 +24,17 @@ export interface RunStatus {
   progress?: Record<string, StageProgress>;
 }
 
-export async function statusAction(workflowId: string, opts: { json?: boolean }, setCode: (c: number) => void): Promise<void> {
+export async function statusAction(workflowId: string, opts: { json?: boolean; follow?: boolean }, setCode: (c: number) => void): Promise<void> {
   await withClient(async (client, target) => {
-    const { handle, desc } = await existingRun(client, target, workflowId);
+    let { handle, desc } = await existingRun(client, target, workflowId);
+    if (opts.follow && desc.status.name === 'RUNNING') {
+      // Progress while waiting (needs a worker somewhere), then the final status below.
+      const plan = (await runInput(client, workflowId)).plan;
+      const view = opts.json ? undefined : new ProgressView(plan);
+      await followRun(client, workflowId, view);
+      view?.stop();
+      ({ handle, desc } = await existingRun(client, target, workflowId));
+    }
     const ui = workflowUiUrl(target, workflowId, desc.runId);
     const st: RunStatus = {
       workflowId,

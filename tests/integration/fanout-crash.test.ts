@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { packageRoot } from '../../runtime/paths.js';
 import { FsArtifactStore } from '../../store/artifacts.js';
 import type { FanoutInput, FanoutResult } from '../../workflows/fanout-types.js';
-import { kill9, tempStateDir } from './helpers.js';
+import { kill9, maxShardAttempt, tempStateDir } from './helpers.js';
 import { expectedCounts, items } from './fixtures/stub-processors.js';
 
 const workerScript = path.join(packageRoot, 'tests', 'integration', 'fixtures', 'stub-worker.ts');
@@ -84,6 +84,8 @@ describe('fan-out survives kill -9 of its worker', () => {
       expect(extra).toBeGreaterThanOrEqual(0);
       expect(extra).toBeLessThanOrEqual(kills.length * 3); // at most one in-flight item per concurrent shard per kill
       expect(existsSync(path.join(state, 'scratch'))).toBe(true);
+      // At least one kill landed inside a shard, which then resumed on a new attempt.
+      expect(await maxShardAttempt(client, `${tag}-crashy`)).toBeGreaterThan(1);
     } finally {
       await connection.close();
     }

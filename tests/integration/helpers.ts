@@ -76,3 +76,13 @@ export async function kill9(child: ChildProcess): Promise<void> {
   child.kill('SIGKILL');
   await gone;
 }
+
+/** The highest activity attempt among the shard workflows of a fan-out (attempt > 1: a shard was resumed after a crash). */
+export async function maxShardAttempt(client: import('@temporalio/client').Client, fanoutId: string): Promise<number> {
+  let max = 0;
+  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH '${fanoutId}/shard-'` })) {
+    const h = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for (const e of h.events ?? []) if (e.activityTaskStartedEventAttributes) max = Math.max(max, e.activityTaskStartedEventAttributes.attempt ?? 1);
+  }
+  return max;
+}

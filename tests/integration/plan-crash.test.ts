@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { packageRoot } from '../../runtime/paths.js';
 import type { StageState } from '../../workflows/types.js';
-import { bin, kill9, swirl, tempStateDir } from './helpers.js';
+import { Client, Connection } from '@temporalio/client';
+import { bin, kill9, maxShardAttempt, swirl, tempStateDir } from './helpers.js';
 
 const spec = 'tests/fixtures/specs/valid/rollout-small.yaml';
 
@@ -41,15 +42,23 @@ describe('a Plan run survives kill -9 of its worker', () => {
         await kill9(worker);
         worker = await startWorker(env);
       }
-      await expect
-        .poll(async () => JSON.parse((await swirl(['status', workflowId, '--json'], env)).stdout).status as string, { timeout: 240_000, interval: 2000 })
-        .toBe('COMPLETED');
-      const st = JSON.parse((await swirl(['status', workflowId, '--json'], env)).stdout) as { stages: StageState[] };
+      // `status --follow` waits for the end, then reports.
+      const followed = await swirl(['status', workflowId, '--follow', '--json'], env, 300_000);
+      expect(followed.code, followed.stderr).toBe(0);
+      const st = JSON.parse(followed.stdout) as { status: string; stages: StageState[] };
+      expect(st.status).toBe('COMPLETED');
       const rollouts = st.stages.find((s) => s.id === 'rollouts')!;
       expect(rollouts.counts).toEqual({ succeeded: 4, failed: 0, filtered: 0 });
       expect(rollouts.output!.hash).toBe(cleanRollouts.output!.hash);
       const hist = JSON.parse((await swirl(['history', workflowId, '--json'], env)).stdout) as { status: string };
       expect(hist.status).toBe('COMPLETED');
+      // At least one kill landed inside a rollout shard, which resumed on a new attempt.
+      const connection = await Connection.connect({ address });
+      try {
+        expect(await maxShardAttempt(new Client({ connection }), `${workflowId}/rollouts`)).toBeGreaterThan(1);
+      } finally {
+        await connection.close();
+      }
     } finally {
       await kill9(worker);
     }
