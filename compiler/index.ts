@@ -37,7 +37,7 @@ export function compileSource(source: string, file: string, opts: CompileOptions
   const projectRoot = opts.projectRoot ?? findProjectRoot(specDir);
   const parsed = parseSpec(source, display);
   if (!parsed.doc || parsed.errors.length > 0) return { ok: false, errors: sortErrors(parsed.errors), file: display, source };
-  const data = parsed.doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const data = parsed.data;
   const schemaErrors = validateSchema(data, parsed.doc, parsed.lineCounter, display);
   if (schemaErrors.length > 0) return { ok: false, errors: sortErrors(schemaErrors), file: display, source };
   const spec = data as RawSpec;

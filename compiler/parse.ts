@@ -11,6 +11,8 @@ export interface ParsedSpec {
   file: string;
   source: string;
   doc: Document.Parsed | undefined;
+  /** The document as plain data (aliases expanded once, within MAX_ALIAS_COUNT). */
+  data: unknown;
   lineCounter: LineCounter;
   errors: SpecError[];
 }
@@ -34,7 +36,7 @@ export function parseSpec(source: string, file: string): ParsedSpec {
   const lineCounter = new LineCounter();
   const errors: SpecError[] = [];
   const at = (offset: number) => lineCounter.linePos(Math.max(0, Math.min(offset, source.length)));
-  const out: ParsedSpec = { file, source, doc: undefined, lineCounter, errors };
+  const out: ParsedSpec = { file, source, doc: undefined, data: undefined, lineCounter, errors };
 
   if (Buffer.byteLength(source, 'utf8') > MAX_SPEC_BYTES) {
     errors.push({ code: 'E_FILE_TOO_LARGE', message: `spec is larger than ${MAX_SPEC_BYTES} bytes`, path: '', file, line: 1, column: 1, hint: 'split large data into files referenced by path' });
@@ -69,8 +71,9 @@ export function parseSpec(source: string, file: string): ParsedSpec {
   });
   if (unresolved) return out;
   // Expanding aliases is where a bomb would explode; toJS enforces maxAliasCount.
+  let data: unknown;
   try {
-    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
     const pos = at(0);
     errors.push({ code: 'E_ALIAS_LIMIT', message: `YAML aliases expand too much (${(err as Error).message.split('\n')[0]})`, path: '', file, line: pos.line, column: pos.col, hint: 'write the values out instead of nesting aliases' });
@@ -82,5 +85,6 @@ export function parseSpec(source: string, file: string): ParsedSpec {
     return out;
   }
   out.doc = doc;
+  out.data = data;
   return out;
 }

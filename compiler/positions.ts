@@ -52,8 +52,3 @@ export function positionOf(doc: Document, lc: LineCounter, pointer: string, opts
   const pos = lc.linePos(offset);
   return { line: pos.line, column: pos.col };
 }
-
-/** Position of the key of `pointer`'s parent mapping entry, e.g. the `- id:` of a stage for a missing field. */
-export function containerPosition(doc: Document, lc: LineCounter, pointer: string): { line: number; column: number } {
-  return positionOf(doc, lc, pointer, { key: true });
-}

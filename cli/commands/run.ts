@@ -70,7 +70,6 @@ export interface RunOptions {
 }
 
 export async function runAction(file: string, opts: RunOptions, setCode: (c: number) => void): Promise<void> {
-  if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits', { hint: 'start workers with `swirl worker`, then `swirl run FILE --no-worker --detach`' });
   const compiled = compileFile(file);
   if (!compiled.ok) {
     for (const e of compiled.errors) err(formatErrorWithExcerpt(e, compiled.source));
@@ -85,71 +84,71 @@ export async function runAction(file: string, opts: RunOptions, setCode: (c: num
 
 /** Starts a run of `plan` (starting the server and an in-process worker as needed) and follows it to the end. */
 export async function executePlan(plan: Plan, projectRoot: string, label: string, opts: RunOptions & { memo?: Record<string, unknown> }, setCode: (c: number) => void): Promise<void> {
-      if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits');
-      if (opts.detach && opts.follow) throw new SwirlError('E_USAGE', '--detach and --follow contradict each other', { hint: 'use one of them' });
-      assertRunnable(plan);
-      const log = opts.json ? () => undefined : out;
-      log(`${label}: pipeline ${plan.pipeline.name}, ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, spec ${shortHash(plan.specHash)}`);
+  if (opts.detach && opts.worker) throw new SwirlError('E_USAGE', '--detach needs --no-worker: an in-process worker stops when swirl exits', { hint: 'start workers with `swirl worker`, then run with --no-worker --detach' });
+  if (opts.detach && opts.follow) throw new SwirlError('E_USAGE', '--detach and --follow contradict each other', { hint: 'use one of them' });
+  assertRunnable(plan);
+  const log = opts.json ? () => undefined : out;
+  log(`${label}: pipeline ${plan.pipeline.name}, ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, spec ${shortHash(plan.specHash)}`);
 
-      const target = await resolveTemporal({ autostart: true });
-      if (target.startedServer) log(`started the embedded Temporal server at ${target.address} (stop it with \`swirl server stop\`)`);
-      else log(`using Temporal at ${target.address}${target.external ? ' (TEMPORAL_ADDRESS)' : ''}, namespace ${target.namespace}`);
+  const target = await resolveTemporal({ autostart: true });
+  if (target.startedServer) log(`started the embedded Temporal server at ${target.address} (stop it with \`swirl server stop\`)`);
+  else log(`using Temporal at ${target.address}${target.external ? ' (TEMPORAL_ADDRESS)' : ''}, namespace ${target.namespace}`);
 
-      const { client, connection } = await openClient(target);
-      const queues = taskQueues();
-      let workers: Worker[] = [];
-      let workersDone: Promise<unknown> = Promise.resolve();
-      let nativeConn: Awaited<ReturnType<typeof openNativeConnection>> | undefined;
-      try {
-        if (opts.worker) {
-          nativeConn = await openNativeConnection(target);
-          workers = await createWorkers({ connection: nativeConn, namespace: target.namespace, roles: activeRoles(), queues });
-          workersDone = Promise.all(workers.map((w) => w.run()));
-        }
-        const workflowId = opts.id ?? newWorkflowId(plan.pipeline.name);
-        const sa = searchAttributes(target, plan);
-        const input: PipelineInput = { plan, projectRoot, queues, searchAttributes: sa.typedSearchAttributes !== undefined };
-        const handle = await client.workflow.start('pipelineWorkflow', {
-          taskQueue: queues.orchestration,
-          workflowId,
-          args: [input],
-          memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, ...opts.memo },
-          ...sa,
-        });
-        const ui = workflowUiUrl(target, workflowId, handle.firstExecutionRunId);
-        log(`workflow id: ${workflowId}`);
-        if (ui) log(`open in the Temporal UI: ${ui}`);
-        else log(`inspect it with: swirl status ${workflowId}`);
-        if (opts.detach) {
-          if (opts.json) printJson({ ok: true, workflowId, runId: handle.firstExecutionRunId, uiUrl: ui, status: 'running' });
-          setCode(EXIT.ok);
-          return;
-        }
-        const started = Date.now();
-        const view = opts.json ? undefined : new ProgressView(plan);
-        const interrupted = workersDone.then(() => 'workers-stopped' as const);
-        const outcome = await Promise.race([followRun(client, workflowId, view), opts.worker ? interrupted : new Promise<never>(() => undefined)]);
-        view?.stop();
-        if (outcome === 'workers-stopped') {
-          err(`worker stopped before the run finished; the run is durable and continues when a worker polls ${queues.orchestration}`);
-          err(`  resume: swirl worker   then   swirl status ${workflowId}`);
-          setCode(EXIT.runFailed);
-          return;
-        }
-        const status = outcome.result?.status ?? 'failed';
-        if (opts.json) printJson({ ok: status === 'completed', workflowId, runId: handle.firstExecutionRunId, uiUrl: ui, status, failure: outcome.failure, stages: outcome.result?.stages ?? [] });
-        else {
-          for (const line of describeStages(outcome.result?.stages ?? [])) out(line);
-          if (outcome.failure) err(`run failed: ${outcome.failure}`);
-          out(`run ${status} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${workflowId}`);
-        }
-        setCode(status === 'completed' ? EXIT.ok : EXIT.runFailed);
-      } finally {
-        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-        await workersDone.catch(() => undefined);
-        await nativeConn?.close().catch(() => undefined);
-        await connection.close().catch(() => undefined);
-      }
+  const { client, connection } = await openClient(target);
+  const queues = taskQueues();
+  let workers: Worker[] = [];
+  let workersDone: Promise<unknown> = Promise.resolve();
+  let nativeConn: Awaited<ReturnType<typeof openNativeConnection>> | undefined;
+  try {
+    if (opts.worker) {
+      nativeConn = await openNativeConnection(target);
+      workers = await createWorkers({ connection: nativeConn, namespace: target.namespace, roles: activeRoles(), queues });
+      workersDone = Promise.all(workers.map((w) => w.run()));
+    }
+    const workflowId = opts.id ?? newWorkflowId(plan.pipeline.name);
+    const sa = searchAttributes(target, plan);
+    const input: PipelineInput = { plan, projectRoot, queues, searchAttributes: sa.typedSearchAttributes !== undefined };
+    const handle = await client.workflow.start('pipelineWorkflow', {
+      taskQueue: queues.orchestration,
+      workflowId,
+      args: [input],
+      memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, ...opts.memo },
+      ...sa,
+    });
+    const ui = workflowUiUrl(target, workflowId, handle.firstExecutionRunId);
+    log(`workflow id: ${workflowId}`);
+    if (ui) log(`open in the Temporal UI: ${ui}`);
+    else log(`inspect it with: swirl status ${workflowId}`);
+    if (opts.detach) {
+      if (opts.json) printJson({ ok: true, workflowId, runId: handle.firstExecutionRunId, uiUrl: ui, status: 'running' });
+      setCode(EXIT.ok);
+      return;
+    }
+    const started = Date.now();
+    const view = opts.json ? undefined : new ProgressView(plan);
+    const interrupted = workersDone.then(() => 'workers-stopped' as const);
+    const outcome = await Promise.race([followRun(client, workflowId, view), opts.worker ? interrupted : new Promise<never>(() => undefined)]);
+    view?.stop();
+    if (outcome === 'workers-stopped') {
+      err(`worker stopped before the run finished; the run is durable and continues when a worker polls ${queues.orchestration}`);
+      err(`  resume: swirl worker   then   swirl status ${workflowId}`);
+      setCode(EXIT.runFailed);
+      return;
+    }
+    const status = outcome.result?.status ?? 'failed';
+    if (opts.json) printJson({ ok: status === 'completed', workflowId, runId: handle.firstExecutionRunId, uiUrl: ui, status, failure: outcome.failure, stages: outcome.result?.stages ?? [] });
+    else {
+      for (const line of describeStages(outcome.result?.stages ?? [])) out(line);
+      if (outcome.failure) err(`run failed: ${outcome.failure}`);
+      out(`run ${status} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${workflowId}`);
+    }
+    setCode(status === 'completed' ? EXIT.ok : EXIT.runFailed);
+  } finally {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await workersDone.catch(() => undefined);
+    await nativeConn?.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+  }
     }
 
 const SA_PIPELINE = defineSearchAttributeKey('SwirlPipeline', SearchAttributeType.KEYWORD);

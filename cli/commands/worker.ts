@@ -17,18 +17,18 @@ export function parseRoles(value: string): QueueRole[] {
 }
 
 export async function workerAction(opts: { queue: string }, setCode: (c: number) => void): Promise<void> {
-      const roles = parseRoles(opts.queue);
-      const target = await resolveTemporal({ autostart: false });
-      const connection = await openNativeConnection(target);
-      const queues = taskQueues();
-      const workers = await createWorkers({ connection, namespace: target.namespace, roles, queues });
-      if (workers.length === 0) throw new SwirlError('E_NOTHING_TO_RUN', `no workflows or activities are registered for ${roles.join(', ')} yet`, { hint: 'run an orchestration worker: `swirl worker --queue orchestration`' });
-      out(`worker connected to ${target.address} (namespace ${target.namespace})`);
-      for (const w of workers) out(`  polling ${w.options.taskQueue}`);
-      out('stop with Ctrl-C (SIGINT) or SIGTERM; running activities get 10s to finish');
-      // The SDK runtime shuts every worker down on SIGINT/SIGTERM; run() resolves after that.
-      await Promise.all(workers.map((w) => w.run()));
-      await connection.close();
-      out('worker stopped');
-      setCode(EXIT.ok);
+  const roles = parseRoles(opts.queue);
+  const target = await resolveTemporal({ autostart: false });
+  const connection = await openNativeConnection(target);
+  const queues = taskQueues();
+  const workers = await createWorkers({ connection, namespace: target.namespace, roles, queues });
+  if (workers.length === 0) throw new SwirlError('E_NOTHING_TO_RUN', `no workflows or activities are registered for ${roles.join(', ')} yet`, { hint: 'run an orchestration worker: `swirl worker --queue orchestration`' });
+  out(`worker connected to ${target.address} (namespace ${target.namespace})`);
+  for (const w of workers) out(`  polling ${w.options.taskQueue}`);
+  out('stop with Ctrl-C (SIGINT) or SIGTERM; running activities get 10s to finish');
+  // The SDK runtime shuts every worker down on SIGINT/SIGTERM; run() resolves after that.
+  await Promise.all(workers.map((w) => w.run()));
+  await connection.close();
+  out('worker stopped');
+  setCode(EXIT.ok);
     }
