@@ -149,7 +149,7 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
     await nativeConn?.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
   }
-    }
+}
 
 const SA_PIPELINE = defineSearchAttributeKey('SwirlPipeline', SearchAttributeType.KEYWORD);
 const SA_SPEC_HASH = defineSearchAttributeKey('SwirlSpecHash', SearchAttributeType.KEYWORD);

@@ -31,4 +31,4 @@ export async function workerAction(opts: { queue: string }, setCode: (c: number)
   await connection.close();
   out('worker stopped');
   setCode(EXIT.ok);
-    }
+}
