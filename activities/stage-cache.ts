@@ -11,6 +11,8 @@ import { stageCacheKey, type StageCache } from '../store/stage-cache.js';
  */
 export const STAGE_IMPL_VERSIONS: Record<string, string> = {
   dataset: 'dataset-1',
+  // rollout-2: trajectories carry the question text and the GSM8K reference solution.
+  rollout: 'rollout-2',
 };
 
 export interface CacheLookupInput {

@@ -15,6 +15,8 @@ export interface EpisodeQuestion {
   question: string;
   answer: string;
   dataset: string;
+  /** GSM8K worked solution (its <<a*b=c>> calculations feed the reference judge). */
+  solution?: string;
 }
 
 export interface EpisodeOptions {
@@ -52,6 +54,8 @@ export async function runEpisode(model: BaseChatModel, q: EpisodeQuestion, o: Ep
     messages: turns,
     steps,
     gold: q.answer,
+    question: q.question,
+    ...(q.solution ? { reference: q.solution } : {}),
     usage,
     model: o.modelName,
     ...extra,

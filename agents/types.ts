@@ -29,6 +29,10 @@ export interface Trajectory {
   steps: Step[];
   answer?: string;
   gold: string;
+  /** The question text as the dataset gave it (judges need it without the instructions). */
+  question?: string;
+  /** GSM8K worked solution with its <<a*b=c>> annotations, for the reference judge. */
+  reference?: string;
   /** Raw text of a final model turn that held no action (status no_action). */
   lastText?: string;
   usage: { inputTokens: number; outputTokens: number; modelCalls: number };
