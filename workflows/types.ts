@@ -18,6 +18,9 @@ export interface PipelineInput {
   searchAttributes?: boolean;
 }
 
+/** Stage-specific numbers for summaries and reports (small JSON: counts, rates, short lists). */
+export type StageStats = Record<string, unknown>;
+
 export type StageStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
 
 export interface StageState {
@@ -30,7 +33,7 @@ export interface StageState {
   /** Per-item stages: how many items succeeded, failed (with reasons in `failures`) or were filtered. */
   counts?: ItemCounts;
   failures?: ArtifactRef;
-  stats?: Record<string, number>;
+  stats?: StageStats;
   /** True when the output came from the stage cache (nothing was recomputed). */
   cached?: boolean;
   cacheKey?: string;

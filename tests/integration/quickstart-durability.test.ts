@@ -69,7 +69,7 @@ describe('quickstart survives server restarts', () => {
     const rollouts = summary.stages.find((s) => s.id === 'rollouts')!;
     expect(rollouts.output).toMatchObject({ kind: 'trajectories', rows: 16 });
     expect(rollouts.counts).toEqual({ succeeded: 16, failed: 0, filtered: 0 });
-    const st = rollouts.stats!;
+    const st = rollouts.stats as Record<string, number>;
     expect((st.answered ?? 0) + (st.no_action ?? 0) + (st.max_steps ?? 0) + (st.error ?? 0)).toBe(16);
 
     await server.stop();

@@ -1,7 +1,7 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { PlanStage } from '../../compiler/plan-types.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
-import type { PipelineInput } from '../types.js';
+import type { PipelineInput, StageStats } from '../types.js';
 import type { ItemCounts } from '../fanout-types.js';
 
 /** What a stage handler returns: its output, and for per-item stages the failures and counts. */
@@ -10,7 +10,7 @@ export interface StageOutcome {
   failures?: ArtifactRef;
   counts?: ItemCounts;
   /** Stage-specific numbers for summaries (e.g. trajectories by status). */
-  stats?: Record<string, number>;
+  stats?: StageStats;
 }
 
 export interface StageContext {

@@ -1,0 +1,210 @@
+// Judges: process (one step → GOOD/BAD) and outcome (answer vs key → YES/NO).
+// A judge is either a matcher (no model) or an LLM runnable: prompt file →
+// chat model → verdict parser. The same process judges are the trainer's
+// reward model (GOOD = 1, BAD = 0). Which chat model an LLM judge calls (and
+// whether its calls go through the ledger) is decided by the caller.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HumanMessage, type AIMessage } from '@langchain/core/messages';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import type { ActionKind } from '../protocol.js';
+import type { ChatTurn } from '../types.js';
+import { judgeWithReference } from './gsm8k-reference.js';
+import { matchAnswer, type MatcherName } from './matchers.js';
+import { parseOutcomeVerdict, parseProcessVerdict } from './verdicts.js';
+
+/** A judge as the Plan gives it, after normalization (`judge: name` → `{ model: name }`). */
+export type JudgeSpec = { matcher: MatcherName | 'gsm8k-reference'; threshold?: number } | { model: string; prompt?: string };
+
+export function normalizeJudge(ref: unknown): JudgeSpec | undefined {
+  if (ref === undefined || ref === null) return undefined;
+  if (typeof ref === 'string') return { model: ref };
+  const r = ref as { model?: string; matcher?: string; prompt?: string; threshold?: number };
+  if (r.matcher) return { matcher: r.matcher as JudgeSpec extends { matcher: infer M } ? M : never, ...(r.threshold !== undefined ? { threshold: r.threshold } : {}) };
+  if (r.model) return { model: r.model, ...(r.prompt ? { prompt: r.prompt } : {}) };
+  return undefined;
+}
+
+export function judgeLabel(j: JudgeSpec): string {
+  return 'matcher' in j ? j.matcher : `llm:${j.model}`;
+}
+
+/** What a process judge sees: the task, the state and the one action to judge. */
+export interface StepView {
+  question: string;
+  gold: string;
+  reference?: string;
+  /** Conversation up to and including the judged action. */
+  messages: ChatTurn[];
+  actionKind: ActionKind;
+  content: string;
+  observation?: string;
+  /** Tools the agent had (shapes the judge's wording). */
+  toolKinds: readonly ActionKind[];
+}
+
+export interface ProcessVerdict {
+  verdict: 'GOOD' | 'BAD';
+  reason: string;
+  /** False when an LLM judge's output held no verdict (counted as BAD). */
+  parsed: boolean;
+}
+
+export interface OutcomeInput {
+  question: string;
+  gold: string;
+  aliases?: string[];
+  answer: string | undefined;
+  dataset: string;
+}
+
+export interface OutcomeVerdict {
+  correct: boolean;
+  score: number;
+  f1: number;
+  reason: string;
+  parsed: boolean;
+}
+
+export interface ProcessJudge {
+  label: string;
+  judgeStep(v: StepView, signal?: AbortSignal): Promise<ProcessVerdict>;
+}
+
+export interface OutcomeJudge {
+  label: string;
+  judgeOutcome(o: OutcomeInput, signal?: AbortSignal): Promise<OutcomeVerdict>;
+}
+
+const PROMPT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prompts');
+export const DEFAULT_PROCESS_PROMPT = readFileSync(path.join(PROMPT_DIR, 'process.txt'), 'utf8');
+export const DEFAULT_OUTCOME_PROMPT = readFileSync(path.join(PROMPT_DIR, 'outcome.txt'), 'utf8');
+
+function fill(template: string, vars: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (all, k: string) => (k in vars ? vars[k]! : all));
+}
+
+/** The conversation after the instruction turn, labelled for the judge. */
+export function renderConversation(messages: readonly ChatTurn[]): string {
+  return messages
+    .slice(1)
+    .map((m) => (m.role === 'assistant' ? `STUDENT: ${m.content}` : `RESULT: ${m.content}`))
+    .join('\n\n');
+}
+
+const isMath = (kinds: readonly ActionKind[]) => kinds.includes('calculator') && !kinds.includes('search');
+
+function processCriterion(v: StepView): string {
+  const math = isMath(v.toolKinds);
+  switch (v.actionKind) {
+    case 'search':
+      return 'The last message is a search query. Is it likely to help answer the question? It is BAD if it is irrelevant, repeats an earlier query, or cannot move the search forward.';
+    case 'calculator':
+      return 'The last message is a calculation. Is the expression correct and useful for solving the problem? It is BAD if it computes the wrong thing or contains an arithmetic mistake in how the problem is set up.';
+    case 'answer':
+      return math
+        ? 'The last message is the final answer. Judge whether it follows from the problem and the calculations shown. It is BAD if the calculations do not support it.'
+        : 'The last message is the final answer. Judge ONLY whether it follows from the search results shown in the conversation, not whether it is true by your own knowledge. It is BAD if the results do not contain enough information to support it; watch for answers that only look supported.';
+  }
+}
+
+function outcomeCriterion(dataset: string): string {
+  return dataset === 'gsm8k'
+    ? 'Numbers written in equivalent formats count as equal (10, 10.00, $10, 10 dollars).'
+    : 'Check the answer only against the answer key; do not use your own knowledge. Small wording differences that keep the meaning are fine.';
+}
+
+export interface LlmJudgeOptions {
+  model: BaseChatModel;
+  label: string;
+  /** Prompt template text (defaults to the built-in prompt). */
+  template?: string;
+  maxTokens?: number;
+}
+
+function textOf(m: AIMessage): string {
+  return typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
+}
+
+export function llmProcessJudge(o: LlmJudgeOptions): ProcessJudge {
+  const template = o.template ?? DEFAULT_PROCESS_PROMPT;
+  return {
+    label: o.label,
+    async judgeStep(v, signal) {
+      const prompt = fill(template, {
+        question: v.question,
+        conversation: renderConversation(v.messages),
+        criterion: processCriterion(v),
+        toolDescription: v.toolKinds.includes('search') ? 'a search engine' : 'a calculator',
+      });
+      const res = (await o.model.invoke([new HumanMessage(prompt)], { ...(signal ? { signal } : {}), ...({ temperature: 0, seed: 0, maxTokens: o.maxTokens ?? 256 } as object) })) as AIMessage;
+      const p = parseProcessVerdict(textOf(res));
+      return { verdict: p.verdict, reason: p.reason, parsed: p.parsed };
+    },
+  };
+}
+
+export function llmOutcomeJudge(o: LlmJudgeOptions): OutcomeJudge {
+  const template = o.template ?? DEFAULT_OUTCOME_PROMPT;
+  return {
+    label: o.label,
+    async judgeOutcome(x, signal) {
+      const golds = [x.gold, ...(x.aliases ?? [])];
+      const f1 = matchAnswer('f1', x.answer, golds).f1;
+      if (x.answer === undefined || x.answer.trim() === '') return { correct: false, score: 0, f1, reason: 'no answer', parsed: true };
+      const prompt = fill(template, { question: x.question, gold: golds.join(' / '), answer: x.answer, criterion: outcomeCriterion(x.dataset) });
+      const res = (await o.model.invoke([new HumanMessage(prompt)], { ...(signal ? { signal } : {}), ...({ temperature: 0, seed: 0, maxTokens: o.maxTokens ?? 256 } as object) })) as AIMessage;
+      const p = parseOutcomeVerdict(textOf(res));
+      return { correct: p.verdict === 'YES', score: p.verdict === 'YES' ? 1 : 0, f1, reason: p.reason, parsed: p.parsed };
+    },
+  };
+}
+
+export function matcherOutcomeJudge(matcher: MatcherName, threshold?: number): OutcomeJudge {
+  return {
+    label: matcher,
+    async judgeOutcome(x) {
+      const r = matchAnswer(matcher, x.answer, [x.gold, ...(x.aliases ?? [])], threshold);
+      return { ...r, reason: `${matcher} match ${r.correct ? 'succeeded' : 'failed'}${matcher === 'f1' ? ` (F1 ${r.f1.toFixed(2)})` : ''}`, parsed: true };
+    },
+  };
+}
+
+/**
+ * Matchers as process judges: `gsm8k-reference` judges every step against the
+ * gold solution; `exact`/`numeric`/`f1` judge the answer step against the key
+ * and, having no view on tool calls, count tool steps as GOOD.
+ */
+export function matcherProcessJudge(matcher: MatcherName | 'gsm8k-reference', threshold?: number): ProcessJudge {
+  return {
+    label: matcher,
+    async judgeStep(v) {
+      if (matcher === 'gsm8k-reference') {
+        const r = judgeWithReference({ kind: v.actionKind, content: v.content, ...(v.observation !== undefined ? { observation: v.observation } : {}) }, v.reference, v.gold);
+        return { ...r, parsed: true };
+      }
+      if (v.actionKind !== 'answer') return { verdict: 'GOOD', reason: `${matcher} judges answers only`, parsed: true };
+      const r = matchAnswer(matcher, v.content, [v.gold], threshold);
+      return { verdict: r.correct ? 'GOOD' : 'BAD', reason: `${matcher} match ${r.correct ? 'succeeded' : 'failed'}`, parsed: true };
+    },
+  };
+}
+
+/** Cohen's kappa between two judges' binary verdicts on the same items. */
+export function cohensKappa(a: readonly boolean[], b: readonly boolean[]): number {
+  if (a.length !== b.length) throw new Error('cohensKappa: the two verdict lists differ in length');
+  const n = a.length;
+  if (n === 0) return NaN;
+  let agree = 0;
+  let aYes = 0;
+  let bYes = 0;
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) agree++;
+    if (a[i]) aYes++;
+    if (b[i]) bYes++;
+  }
+  const po = agree / n;
+  const pe = (aYes / n) * (bYes / n) + (1 - aYes / n) * (1 - bYes / n);
+  return pe === 1 ? (po === 1 ? 1 : 0) : (po - pe) / (1 - pe);
+}
