@@ -98,4 +98,13 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .option('--follow', 'wait until the run ends, showing progress, then print its status')
     .option('--json', 'print the status as JSON')
     .action(async (id, opts) => (await import('./status.js')).statusAction(id, opts, setCode));
+
+  program
+    .command('report')
+    .description('write a self-contained HTML report of a run (pipeline graph, yield, judges, training, accuracy with 95% CIs); works offline')
+    .argument('<workflowId>', 'the workflow id printed by `swirl run`')
+    .option('--out <file>', 'where to write the HTML (default: .swirl/reports/<workflowId>.html)')
+    .option('--open <when>', 'open it in a browser: auto (only on an interactive desktop), always, never', 'auto')
+    .option('--json', 'print {file, status} as JSON')
+    .action(async (id, opts) => (await import('./report.js')).reportAction(id, opts, setCode));
 }

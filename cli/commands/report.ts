@@ -1,0 +1,56 @@
+// `swirl report RUN`: writes the run's self-contained HTML report (works
+// offline from file://) and prints its path.
+import { spawn } from 'node:child_process';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { collectReportData } from '../../report/collect.js';
+import { renderReport } from '../../report/render.js';
+import { EXIT, SwirlError } from '../../runtime/errors.js';
+import { swirlPaths } from '../../runtime/paths.js';
+import { withClient } from '../../runtime/run-client.js';
+import { out, printJson } from '../output.js';
+
+export const OPEN_MODES = ['auto', 'always', 'never'] as const;
+type OpenMode = (typeof OPEN_MODES)[number];
+
+/** Default report file: `<state dir>/reports/<workflow id>.html` (unsafe characters replaced). */
+export function defaultReportPath(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(swirlPaths(env).state, 'reports', `${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.html`);
+}
+
+function openInBrowser(file: string): boolean {
+  try {
+    const child = spawn('xdg-open', [file], { detached: true, stdio: 'ignore' });
+    child.on('error', () => undefined);
+    child.unref();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function reportAction(workflowId: string, opts: { out?: string; open?: string; json?: boolean }, setCode: (c: number) => void): Promise<void> {
+  const open = (opts.open ?? 'auto') as OpenMode;
+  if (!OPEN_MODES.includes(open)) throw new SwirlError('E_USAGE', `--open must be one of ${OPEN_MODES.join(', ')}, got ${opts.open}`, { hint: 'use --open never to only write the file' });
+  const file = path.resolve(opts.out ?? defaultReportPath(workflowId));
+  if (!file.endsWith('.html') && !file.endsWith('.htm')) throw new SwirlError('E_USAGE', `--out must name an .html file, got ${opts.out}`, { hint: `e.g. --out ${workflowId}.html` });
+  const data = await withClient((client, target) => collectReportData(client, workflowId, { target }));
+  const html = renderReport(data);
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    await writeFile(tmp, html);
+    await rename(tmp, file);
+  } catch (e) {
+    throw new SwirlError('E_REPORT_WRITE', `cannot write ${file}: ${(e as Error).message}`, { hint: 'choose a writable path with --out', exitCode: EXIT.environment });
+  }
+  // Open only for a person at a desktop: never in CI, never when piped.
+  const interactive = process.stdout.isTTY && process.env.CI !== 'true' && Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+  const opened = !opts.json && (open === 'always' || (open === 'auto' && interactive)) && openInBrowser(file);
+  if (opts.json) printJson({ ok: true, workflowId, status: data.run.status, file, bytes: Buffer.byteLength(html) });
+  else {
+    out(file);
+    if (opened) out(`  opened in your browser`);
+  }
+  setCode(EXIT.ok);
+}

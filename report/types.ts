@@ -1,0 +1,133 @@
+// ReportData: everything the HTML run report shows, and nothing else. Pure
+// types, no I/O: `collectReportData` / `buildReportData` (report/collect.ts)
+// produce it, `renderReport` (report/render.ts) turns it into one HTML page.
+//
+// Stable contract (the `report` pipeline stage and `swirl report` use it):
+//   - every list is present (possibly empty); optional fields mean "not
+//     measured", and the page says so instead of drawing an empty chart;
+//   - numbers are plain JSON numbers; times are ISO-8601 strings;
+//   - rates (accuracy, goodRate, ci95 bounds, diff) are fractions in [0, 1]
+//     (diff in [-1, 1]); the page prints them as percentages.
+
+export const REPORT_DATA_VERSION = 1;
+
+export interface ReportRun {
+  /** The workflow id (what `swirl run` printed). */
+  id: string;
+  /** Temporal run id, when known. */
+  runId?: string;
+  pipeline: string;
+  description?: string;
+  /** Temporal status name: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT (or PAUSED). */
+  status: string;
+  startedAt?: string;
+  closedAt?: string;
+  specHash?: string;
+  /** Why the run failed, when it did (first 500 characters). */
+  failure?: string;
+}
+
+export interface ReportStage {
+  id: string;
+  type: string;
+  /** Ids of the stages this one consumes (the pipeline graph's edges). */
+  inputs: string[];
+  /** pending, running, completed, failed, skipped, cancelled. */
+  status: string;
+  startedAt?: string;
+  durationMs?: number;
+  /** True when the output came from the stage cache. */
+  cacheHit: boolean;
+  /** Highest activity attempt seen for this stage in the run's history (1 = no retry). */
+  attempts?: number;
+  /** Per-item stages: items succeeded / failed / filtered. */
+  counts?: { succeeded: number; failed: number; filtered: number };
+  /** Rows and bytes of the stage's output artifact. */
+  output?: { kind: string; rows: number; bytes: number; hash: string };
+  /** The stage's own statistics, as it reported them (numbers are shown in the stage table). */
+  stats?: Record<string, unknown>;
+  error?: { type: string; message: string };
+}
+
+/** The yield funnel. `kept` counts the steps (per-step examples) a filter stage kept. */
+export interface ReportFunnel {
+  questions?: number;
+  trajectories?: number;
+  steps?: number;
+  kept?: number;
+}
+
+export interface ReportFilter {
+  stageId: string;
+  mode: string;
+  trajectoriesIn?: number;
+  stepsJudged?: number;
+  /** Share of judged steps that were GOOD. */
+  goodRate?: number;
+  /** Trajectories kept. */
+  kept?: number;
+  /** Trajectories dropped, per reason. */
+  dropped: Record<string, number>;
+}
+
+export interface TrainingPoint {
+  iteration: number;
+  loss?: number;
+  meanReward?: number;
+  kl?: number;
+}
+
+export interface TrainingCurve {
+  stageId: string;
+  points: TrainingPoint[];
+}
+
+export interface ReportEvaluation {
+  stageId: string;
+  /** 'base' or the id of the train stage whose policy was evaluated. */
+  policy: string;
+  dataset: string;
+  n: number;
+  correct: number;
+  accuracy: number;
+  ci95: [number, number];
+  f1?: number;
+  avgSteps?: number;
+  toolCallsPerQuestion?: number;
+  /** Mean per-step GOOD rate (SWiRL Tab. 3 process-quality score). */
+  processScore?: number;
+}
+
+/** Accuracy of b minus accuracy of a on the same data set (a is the base policy when one side is). */
+export interface PairedComparison {
+  /** Evaluate stage ids. */
+  a: string;
+  b: string;
+  policyA: string;
+  policyB: string;
+  dataset: string;
+  n: number;
+  diff: number;
+  ci95: [number, number];
+  /** 'paired': from per-question outcomes (same questions); 'unpaired': from the two accuracies only (wider, conservative). */
+  method: 'paired' | 'unpaired';
+}
+
+export interface ReportData {
+  version: typeof REPORT_DATA_VERSION;
+  generatedAt: string;
+  run: ReportRun;
+  /** In topological order (inputs before consumers). */
+  stages: ReportStage[];
+  funnel: ReportFunnel;
+  filter: ReportFilter[];
+  /** Per-trajectory GOOD-rate values (histogram), from filter stages. */
+  goodRates?: number[];
+  /** Reward values (histogram), from train stages. */
+  rewards?: number[];
+  training?: TrainingCurve[];
+  evaluations: ReportEvaluation[];
+  comparisons?: PairedComparison[];
+  /** Caveats about what could not be collected (shown under the header). */
+  notes?: string[];
+}
