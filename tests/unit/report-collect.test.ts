@@ -1,0 +1,179 @@
+// buildReportData over fake run summaries: funnel, filter yield, evaluations
+// with intervals, paired/unpaired comparisons, training curves, and tolerance
+// of missing or malformed stage stats.
+import { describe, expect, it } from 'vitest';
+import type { AuditReport } from '../../cli/audit.js';
+import { buildReportData, compareEvaluations, wilson, type ReportSources } from '../../report/collect.js';
+import type { ReportEvaluation } from '../../report/types.js';
+import { fixtureSources } from './report-fixture.js';
+
+const ev = (stageId: string, policy: string, n: number, correct: number, outcomes?: boolean[]): ReportEvaluation & { outcomes?: boolean[] } => ({
+  stageId,
+  policy,
+  dataset: 'gsm8k',
+  n,
+  correct,
+  accuracy: correct / n,
+  ci95: wilson(correct, n),
+  ...(outcomes ? { outcomes } : {}),
+});
+
+describe('buildReportData on a finished run', () => {
+  const src = fixtureSources();
+  const data = buildReportData(src);
+
+  it('keeps the plan order, edges, times, cache hits and errors of every stage', () => {
+    expect(data.stages.map((s) => s.id)).toEqual(src.plan!.stages.map((s) => s.id));
+    const byId = Object.fromEntries(data.stages.map((s) => [s.id, s]));
+    expect(byId['eval-trained']!.inputs).toEqual(['gsm8k-test', 'train']);
+    expect(byId.rollouts!.durationMs).toBe(1448_000);
+    expect(byId['gsm8k-train']!.cacheHit).toBe(true);
+    expect(byId.rollouts!.cacheHit).toBe(false);
+    expect(byId.rollouts!.counts).toEqual({ succeeded: 252, failed: 4, filtered: 0 });
+    expect(byId.report!.error?.type).toBe('ReportFailed');
+    expect(data.run).toMatchObject({ id: src.workflowId, pipeline: 'gsm8k', status: 'FAILED', specHash: src.plan!.specHash });
+    expect(data.run.failure).toContain('ReportFailed');
+  });
+
+  it('builds the yield funnel from output rows (questions that fed rollouts, not the test set)', () => {
+    expect(data.funnel).toEqual({ questions: 64, trajectories: 256, steps: 843, kept: 391 });
+  });
+
+  it('reads filter, train and evaluate stats', () => {
+    expect(data.filter).toEqual([{ stageId: 'filter', mode: 'process+outcome', trajectoriesIn: 256, stepsJudged: 843, goodRate: 0.71, kept: 118, dropped: { process: 87, outcome: 39, no_action: 12 } }]);
+    expect(data.goodRates).toHaveLength(256);
+    expect(data.rewards).toHaveLength(843);
+    expect(data.training).toHaveLength(1);
+    expect(data.training![0]!.points).toHaveLength(30);
+    expect(data.evaluations.map((e) => [e.stageId, e.policy, e.n, e.correct])).toEqual([
+      ['eval-base', 'base', 300, 134],
+      ['eval-trained', 'train', 300, 158],
+    ]);
+    expect(data.evaluations[0]!.ci95).toEqual([0.385, 0.497]); // as reported by the stage
+    const [lo, hi] = data.evaluations[1]!.ci95; // not reported: Wilson
+    expect(lo).toBeCloseTo(0.4702, 3);
+    expect(hi).toBeCloseTo(0.5825, 3);
+    expect(data.evaluations[1]).not.toHaveProperty('outcomes'); // per-question outcomes stay out of the page data
+  });
+
+  it('pairs the two evaluations of the same questions, base first', () => {
+    expect(data.comparisons).toHaveLength(1);
+    const c = data.comparisons![0]!;
+    expect(c).toMatchObject({ a: 'eval-base', b: 'eval-trained', policyA: 'base', policyB: 'train', n: 300, method: 'paired' });
+    expect(c.diff).toBeCloseTo(24 / 300, 10);
+    expect(c.ci95[0]).toBeGreaterThan(0);
+  });
+});
+
+describe('comparisons', () => {
+  it('paired interval from per-question differences', () => {
+    const [c] = compareEvaluations([ev('a', 'base', 4, 2, [true, true, false, false]), ev('b', 't', 4, 3, [true, false, true, true])]);
+    // d = [0, -1, 1, 1]: mean 0.25, sample variance 11/12, half-width 1.96·√(11/48).
+    expect(c!.method).toBe('paired');
+    expect(c!.diff).toBeCloseTo(0.25, 10);
+    expect(c!.ci95[0]).toBeCloseTo(0.25 - 1.959964 * Math.sqrt(11 / 48), 6);
+    expect(c!.ci95[1]).toBe(1); // clamped
+  });
+
+  it('unpaired interval when outcomes are missing; base is always side a; other n or data set: no comparison', () => {
+    const [c] = compareEvaluations([ev('t1', 'train', 100, 60), ev('b', 'base', 100, 50)]);
+    expect(c).toMatchObject({ a: 'b', b: 't1', method: 'unpaired' });
+    expect(c!.diff).toBeCloseTo(0.1, 10);
+    expect(c!.ci95[1] - c!.diff).toBeCloseTo(1.959964 * Math.sqrt(0.0025 + 0.0024), 6);
+    expect(compareEvaluations([ev('a', 'base', 100, 50), ev('b', 't', 99, 50)])).toEqual([]);
+    expect(compareEvaluations([ev('a', 'base', 100, 50), { ...ev('b', 't', 100, 50), dataset: 'hotpotqa' }])).toEqual([]);
+  });
+
+  it('wilson interval at the edges', () => {
+    expect(wilson(0, 10)[0]).toBe(0);
+    expect(wilson(0, 10)[1]).toBeCloseTo(0.2775, 4);
+    expect(wilson(10, 10)[0]).toBeCloseTo(0.7225, 4);
+    expect(wilson(0, 0)).toEqual([0, 1]);
+  });
+});
+
+describe('buildReportData on partial data', () => {
+  const plan = (stages: Array<{ id: string; type: string; inputs?: string[]; config?: Record<string, unknown> }>): ReportSources['plan'] => ({
+    pipeline: { name: 'p', labels: {} },
+    specHash: 'ab'.repeat(32),
+    stages: stages.map((s) => ({ inputs: [], config: {}, ...s }) as never),
+  });
+
+  it('tolerates missing and malformed stats', () => {
+    const data = buildReportData({
+      workflowId: 'w',
+      status: 'COMPLETED',
+      plan: plan([
+        { id: 'f', type: 'filter' },
+        { id: 't', type: 'train' },
+        { id: 'e', type: 'evaluate' },
+        { id: 'e2', type: 'evaluate' },
+      ]),
+      stages: [
+        { id: 'f', type: 'filter', status: 'completed', stats: { mode: 5, dropped: 'x', goodRates: 'no', 'dropped.judge_error': 4 } },
+        { id: 't', type: 'train', status: 'completed', stats: { curve: 'bad', rewards: [1, 'x', null, 0] } },
+        { id: 'e', type: 'evaluate', status: 'completed', stats: {} },
+        { id: 'e2', type: 'evaluate', status: 'completed', stats: { ci95: 'wide', outcomes: [true, 'x'] } as never },
+      ],
+    });
+    expect(data.filter).toEqual([{ stageId: 'f', mode: '?', dropped: { judge_error: 4 } }]);
+    expect(data.goodRates).toBeUndefined();
+    expect(data.rewards).toEqual([1, 0]);
+    expect(data.training).toBeUndefined();
+    expect(data.evaluations).toEqual([]);
+    expect(data.funnel).toEqual({});
+  });
+
+  it('evaluate stats per data set (results[]), with policy and data set from the plan when the stage omits them', () => {
+    const data = buildReportData({
+      workflowId: 'w',
+      status: 'COMPLETED',
+      plan: plan([
+        { id: 'qs', type: 'dataset' },
+        { id: 'train', type: 'train' },
+        { id: 'ev', type: 'evaluate', inputs: ['qs', 'train'] },
+      ]),
+      stages: [{ id: 'ev', type: 'evaluate', status: 'completed', stats: { results: [{ dataset: 'gsm8k', n: 10, correct: 7 }, { n: 4, outcomes: [true, false, true, true] }] } }],
+    });
+    expect(data.evaluations.map((e) => [e.policy, e.dataset, e.n, e.correct, e.accuracy])).toEqual([
+      ['train', 'gsm8k', 10, 7, 0.7],
+      ['train', 'qs', 4, 3, 0.75],
+    ]);
+  });
+
+  it('a memo-only run: stage times and attempts come from the history audit, with a note', () => {
+    const audit: AuditReport = {
+      workflowId: 'w',
+      status: 'CANCELLED',
+      startTime: '2026-11-27T10:00:00.000Z',
+      entries: [
+        { time: '', offsetMs: 3000, kind: 'activity', event: 'completed', name: 'loadDataset', stage: 'qs', attempt: 1, durationMs: 2000 },
+        { time: '', offsetMs: 9000, kind: 'activity', event: 'completed', name: 'x', stage: 'qs', attempt: 3, durationMs: 1000 },
+      ],
+      activities: { scheduled: 2, completed: 2, failed: 0, retried: 2, cacheHits: 0 },
+      events: 20,
+    };
+    const data = buildReportData({ workflowId: 'w', status: 'CANCELLED', plan: plan([{ id: 'qs', type: 'dataset' }]), stages: [{ id: 'qs', type: 'dataset', status: 'completed' }], audit });
+    expect(data.stages[0]).toMatchObject({ startedAt: '2026-11-27T10:00:01.000Z', durationMs: 8000, attempts: 3 });
+    expect(data.notes?.join(' ')).toMatch(/estimated from the activities/);
+    expect(data.run.startedAt).toBe('2026-11-27T10:00:00.000Z');
+  });
+
+  it('a running run: pending stages from the plan, running stage timed up to now, and a note', () => {
+    const data = buildReportData({
+      workflowId: 'w',
+      status: 'RUNNING',
+      plan: plan([
+        { id: 'qs', type: 'dataset' },
+        { id: 'r', type: 'rollout', inputs: ['qs'] },
+      ]),
+      stages: [{ id: 'r', type: 'rollout', status: 'running', startedAt: '2026-11-27T10:00:00.000Z' }],
+      now: new Date('2026-11-27T10:00:05.000Z'),
+    });
+    expect(data.stages.map((s) => [s.id, s.status, s.durationMs])).toEqual([
+      ['qs', 'pending', undefined],
+      ['r', 'running', 5000],
+    ]);
+    expect(data.notes?.join(' ')).toMatch(/still in progress/);
+  });
+});
