@@ -9,6 +9,10 @@ import type { ArtifactRef } from '../store/artifact-ref.js';
 import { lookupStageCache, type CacheLookupInput } from './stage-cache.js';
 import { concatArtifacts, ItemCache, processShard, type ItemProcessor } from './fanout.js';
 import { expandSamples, rolloutProcessor, summarizeTrajectories } from './rollout.js';
+import { decomposeTrajectories } from './decompose.js';
+import { filterProcessor, finishFilter, type FilterMode } from './judge.js';
+import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
+import { readPolicy } from './policy.js';
 import { swirlPaths } from '../runtime/paths.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ShardSpec } from '../workflows/fanout-types.js';
@@ -26,7 +30,14 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const items = new ItemCache();
-  const processors: Record<string, ItemProcessor> = { rollout: rolloutProcessor(deps.modelsDir ?? swirlPaths().models), ...deps.processors };
+  const modelsDir = deps.modelsDir ?? swirlPaths().models;
+  const rollout = deps.processors?.rollout ?? rolloutProcessor(modelsDir);
+  const processors: Record<string, ItemProcessor> = {
+    rollout,
+    filter: filterProcessor({ modelsDir }),
+    evaluate: evaluateProcessor(rollout, { modelsDir }),
+    ...deps.processors,
+  };
   const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors, items };
   return {
     async processShard(spec: ShardSpec) {
@@ -50,6 +61,18 @@ export function createActivities(deps: ActivityDeps) {
     async lookupStageCache(input: CacheLookupInput) {
       return guardPayload('lookupStageCache result', await lookupStageCache(deps.cache, deps.store, input));
     },
+    async decomposeTrajectories(input: { trajectories: ArtifactRef }) {
+      return guardPayload('decomposeTrajectories result', await decomposeTrajectories(deps.store, input));
+    },
+    async finishFilter(input: { judged: ArtifactRef; mode: FilterMode }) {
+      return guardPayload('finishFilter result', await finishFilter(deps.store, input));
+    },
+    async summarizeEvaluation(input: { records: ArtifactRef; policy: string }) {
+      return guardPayload('summarizeEvaluation result', await summarizeEvaluation(deps.store, input));
+    },
+    async readPolicy(input: { policy: ArtifactRef }) {
+      return readPolicy(deps.store, input.policy);
+    },
     async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef }): Promise<void> {
       await deps.cache.put(input.key, input.output);
     },
@@ -66,6 +89,10 @@ export const ACTIVITY_QUEUES: Record<keyof Activities, QueueRole> = {
   concatArtifacts: 'orchestration',
   expandSamples: 'orchestration',
   summarizeTrajectories: 'orchestration',
+  decomposeTrajectories: 'orchestration',
+  finishFilter: 'orchestration',
+  summarizeEvaluation: 'orchestration',
+  readPolicy: 'orchestration',
   lookupStageCache: 'orchestration',
   recordStageCache: 'orchestration',
 };

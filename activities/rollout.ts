@@ -22,6 +22,8 @@ export interface RolloutConfig {
   projectRoot: string;
   /** Project-relative prompt template file (the spec's `prompt`), if any. */
   promptPath?: string;
+  /** LoRA adapter GGUF of a trained policy, applied on the base model. */
+  loraPath?: string;
 }
 
 export interface RolloutItem {
@@ -57,7 +59,7 @@ export function rolloutProcessor(modelsDir: string): ItemProcessor {
       }
       tools[t.kind] = t.tool;
     }
-    const model = chatModelFor(cfg.modelName, cfg.model, { modelsDir, projectRoot: cfg.projectRoot });
+    const model = chatModelFor(cfg.modelName, cfg.model, { modelsDir, projectRoot: cfg.projectRoot, ...(cfg.loraPath ? { loraPath: cfg.loraPath } : {}) });
     try {
       const trajectory = await runEpisode(model, question, {
         tools,
