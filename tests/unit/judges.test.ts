@@ -1,0 +1,165 @@
+// Matchers on real GSM8K/HotPotQA answers, verdict parsing on messy judge
+// output, the GSM8K reference judge, Cohen's kappa, confidence intervals.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FakeListChatModel } from '@langchain/core/utils/testing';
+import { cohensKappa, llmOutcomeJudge, llmProcessJudge, matcherProcessJudge, normalizeJudge } from '../../agents/judges/index.js';
+import { bestF1, exactMatch, extractNumber, matchAnswer, normalizeText, numericMatch, tokenF1 } from '../../agents/judges/matchers.js';
+import { judgeWithReference, referenceValues } from '../../agents/judges/gsm8k-reference.js';
+import { parseOutcomeVerdict, parseProcessVerdict } from '../../agents/judges/verdicts.js';
+import { ci95, pairedDifference } from '../../activities/evaluate.js';
+import { gsm8kFinalAnswer } from '../../activities/dataset-formats.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const lines = (f: string, n: number) => readFileSync(path.join(root, f), 'utf8').split('\n').filter(Boolean).slice(0, n).map((l) => JSON.parse(l) as Record<string, string>);
+
+describe('matchers', () => {
+  it('numeric: GSM8K normalization of $, commas, units, trailing text', () => {
+    expect(numericMatch('$18', ['18'])).toBe(true);
+    expect(numericMatch('18 dollars', ['18'])).toBe(true);
+    expect(numericMatch('1,000', ['1000'])).toBe(true);
+    expect(numericMatch('$1,234.00.', ['1234'])).toBe(true);
+    expect(numericMatch('The answer is 42.', ['42'])).toBe(true);
+    expect(numericMatch('50%', ['50'])).toBe(true);
+    expect(numericMatch('1/2', ['0.5'])).toBe(true);
+    expect(numericMatch('-3', ['3'])).toBe(false);
+    expect(numericMatch('19', ['18'])).toBe(false);
+    expect(numericMatch('eighteen', ['18'])).toBe(false);
+    expect(extractNumber('no numbers here')).toBeUndefined();
+  });
+
+  it('numeric: every gold answer of the first 200 GSM8K test rows matches itself, with $ and commas added', () => {
+    for (const row of lines('data/gsm8k/test.jsonl', 200)) {
+      const gold = gsm8kFinalAnswer(row.answer!)!;
+      expect(numericMatch(gold, [gold])).toBe(true);
+      const dressed = `$${Number(gold).toLocaleString('en-US')} in total`;
+      expect(numericMatch(dressed, [gold]), dressed).toBe(true);
+      expect(numericMatch(String(Number(gold) + 1), [gold])).toBe(false);
+    }
+  });
+
+  it('exact and F1 on real HotPotQA answers', () => {
+    for (const row of lines('data/hotpotqa/questions.jsonl', 200)) {
+      const gold = row.answer!;
+      expect(exactMatch(gold.toUpperCase(), [gold])).toBe(true);
+      expect(exactMatch(`The ${gold}.`, [gold])).toBe(normalizeText(`The ${gold}.`) === normalizeText(gold));
+      expect(tokenF1(gold, gold)).toBe(1);
+    }
+    expect(exactMatch('the Stephen King', ['Stephen King'])).toBe(true);
+    expect(tokenF1('Stephen King novel', 'Stephen King')).toBeCloseTo(0.8, 6);
+    expect(tokenF1('Latin', 'Greek')).toBe(0);
+    expect(bestF1('Latin language', ['Greek', 'Latin'])).toBeCloseTo(2 / 3, 6);
+    expect(matchAnswer('f1', 'Latin language', ['Latin'], 0.5).correct).toBe(true);
+    expect(matchAnswer('f1', 'Latin language', ['Latin'], 0.9).correct).toBe(false);
+    expect(matchAnswer('exact', undefined, ['x']).correct).toBe(false);
+  });
+});
+
+describe('verdict parsing', () => {
+  it('takes the last upper-case verdict word', () => {
+    expect(parseProcessVerdict('The query is relevant.\nGOOD').verdict).toBe('GOOD');
+    expect(parseProcessVerdict('It would be GOOD to search, but this query repeats an earlier one.\n**Verdict: BAD**').verdict).toBe('BAD');
+    expect(parseProcessVerdict('Reasoning...\n\nFinal verdict: **GOOD**').verdict).toBe('GOOD');
+    expect(parseOutcomeVerdict('The key says 18 and the student says $18. YES').verdict).toBe('YES');
+    expect(parseOutcomeVerdict('YES, the format differs... on reflection the number is wrong.\nNO').verdict).toBe('NO');
+  });
+  it('accepts a lower-case verdict phrase, and records why when there is none', () => {
+    expect(parseProcessVerdict('this step looks fine. verdict: good').verdict).toBe('GOOD');
+    expect(parseOutcomeVerdict('Answer: no').verdict).toBe('NO');
+    const none = parseProcessVerdict('I am not sure what to say here.');
+    expect(none).toMatchObject({ verdict: 'BAD', parsed: false });
+    expect(none.reason).toContain('no GOOD/BAD verdict');
+    expect(parseOutcomeVerdict('')).toMatchObject({ verdict: 'NO', parsed: false });
+    // Words that merely contain the verdict do not count.
+    expect(parseProcessVerdict('GOODNESS me, BADLY phrased').parsed).toBe(false);
+  });
+  it('keeps the reasoning before the verdict', () => {
+    expect(parseProcessVerdict('The expression computes the crates.\nGOOD').reason).toBe('The expression computes the crates.');
+  });
+});
+
+describe('GSM8K reference judge', () => {
+  const solution = 'Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\nShe makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18';
+  it('collects the reference values', () => {
+    expect(referenceValues(solution, '18')).toEqual([9, 18, 18]);
+  });
+  it('judges calculations by their result and answers by the gold answer', () => {
+    expect(judgeWithReference({ kind: 'calculator', content: '16-3-4', observation: '9.0' }, solution, '18').verdict).toBe('GOOD');
+    expect(judgeWithReference({ kind: 'calculator', content: '16-3', observation: '13.0' }, solution, '18').verdict).toBe('BAD');
+    expect(judgeWithReference({ kind: 'calculator', content: '1/0', observation: 'Error: division by zero' }, solution, '18').verdict).toBe('BAD');
+    expect(judgeWithReference({ kind: 'answer', content: '$18' }, solution, '18').verdict).toBe('GOOD');
+    expect(judgeWithReference({ kind: 'answer', content: '9' }, solution, '18').verdict).toBe('BAD');
+    expect(judgeWithReference({ kind: 'search', content: 'eggs' }, solution, '18').verdict).toBe('BAD');
+  });
+  it('every calculation of the first 100 GSM8K train solutions is GOOD when replayed', () => {
+    for (const row of lines('data/gsm8k/train.jsonl', 100)) {
+      const gold = gsm8kFinalAnswer(row.answer!)!;
+      for (const m of row.answer!.matchAll(/<<([^<>]*?)=([^<>=]*)>>/g)) {
+        expect(judgeWithReference({ kind: 'calculator', content: m[1]!, observation: m[2]! }, row.answer, gold).verdict).toBe('GOOD');
+      }
+      expect(judgeWithReference({ kind: 'answer', content: gold }, row.answer, gold).verdict).toBe('GOOD');
+    }
+  });
+});
+
+class Scripted extends FakeListChatModel {
+  override async _generate(messages: Parameters<FakeListChatModel['_generate']>[0], options: Parameters<FakeListChatModel['_generate']>[1], rm?: Parameters<FakeListChatModel['_generate']>[2]) {
+    return super._generate(messages, { ...options, stop: undefined } as typeof options, rm);
+  }
+}
+
+describe('LLM judges (scripted model)', () => {
+  const view = {
+    question: 'How many jars?',
+    gold: '41',
+    messages: [
+      { role: 'user' as const, content: 'instructions' },
+      { role: 'assistant' as const, content: 'First the crates. <math_exp>3*12</math_exp>' },
+    ],
+    actionKind: 'calculator' as const,
+    content: '3*12',
+    observation: '36.0',
+    toolKinds: ['calculator', 'answer'] as const,
+  };
+  it('parses the process verdict and records unparseable output as BAD', async () => {
+    const j = llmProcessJudge({ model: new Scripted({ responses: ['Correct setup.\nGOOD', 'hmm'] }), label: 'llm:judge' });
+    expect(await j.judgeStep(view)).toMatchObject({ verdict: 'GOOD', parsed: true });
+    expect(await j.judgeStep(view)).toMatchObject({ verdict: 'BAD', parsed: false });
+  });
+  it('outcome judge: YES/NO with F1 alongside', async () => {
+    const j = llmOutcomeJudge({ model: new Scripted({ responses: ['Same number.\nYES'] }), label: 'llm:judge' });
+    expect(await j.judgeOutcome({ question: 'q', gold: '41', answer: '41 jars', dataset: 'gsm8k' })).toMatchObject({ correct: true, score: 1 });
+    expect(await j.judgeOutcome({ question: 'q', gold: '41', answer: undefined, dataset: 'gsm8k' })).toMatchObject({ correct: false, reason: 'no answer' });
+  });
+  it('matcher process judges', async () => {
+    expect((await matcherProcessJudge('gsm8k-reference').judgeStep({ ...view, reference: '3*12=<<3*12=36>>36 +5 = <<36+5=41>>41\n#### 41' })).verdict).toBe('GOOD');
+    expect((await matcherProcessJudge('numeric').judgeStep(view)).verdict).toBe('GOOD');
+    expect((await matcherProcessJudge('numeric').judgeStep({ ...view, actionKind: 'answer', content: '40' })).verdict).toBe('BAD');
+  });
+  it('normalizes judge refs', () => {
+    expect(normalizeJudge('judge')).toEqual({ model: 'judge' });
+    expect(normalizeJudge({ matcher: 'f1', threshold: 0.5 })).toEqual({ matcher: 'f1', threshold: 0.5 });
+    expect(normalizeJudge(undefined)).toBeUndefined();
+  });
+});
+
+describe('statistics', () => {
+  it("Cohen's kappa", () => {
+    expect(cohensKappa([true, false, true, false], [true, false, true, false])).toBe(1);
+    // 10 items: both yes 4, both no 3, a-only 2, b-only 1 → po 0.7, pe 0.6·0.5+0.4·0.5 = 0.5, κ 0.4
+    const a = [1, 1, 1, 1, 0, 0, 0, 1, 1, 0].map(Boolean);
+    const b = [1, 1, 1, 1, 0, 0, 0, 0, 0, 1].map(Boolean);
+    expect(cohensKappa(a, b)).toBeCloseTo(0.4, 10);
+  });
+  it('95% interval and paired difference', () => {
+    const [lo, hi] = ci95(50, 100);
+    expect(lo).toBeCloseTo(0.5 - 1.96 * 0.05, 10);
+    expect(hi).toBeCloseTo(0.5 + 1.96 * 0.05, 10);
+    expect(ci95(0, 10)).toEqual([0, 0]);
+    const p = pairedDifference([false, false, true, true], [true, false, true, true]);
+    expect(p.diff).toBeCloseTo(0.25, 10);
+    expect(p.ci95[0]).toBeLessThan(0.25);
+    expect(p.ci95[1]).toBeGreaterThan(0.25);
+  });
+});
