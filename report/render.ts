@@ -99,8 +99,8 @@ export function histogram(values: number[], opts: { unit?: boolean } = {}): Hist
   const width = (hi - lo) / bins;
   const counts = new Array<number>(bins).fill(0);
   for (const x of xs) counts[Math.min(bins - 1, Math.max(0, Math.floor((x - lo) / width)))]!++;
-  const f = (x: number) => (unit ? `${Math.round(x * 100)}%` : Math.abs(width) >= 1 ? x.toFixed(0) : x.toPrecision(3));
-  const labels = counts.map((_, i) => `${f(lo + i * width)}–${f(lo + (i + 1) * width)}`);
+  const f = (x: number) => (unit ? `${Math.round(x * 100)}` : Math.abs(width) >= 1 ? x.toFixed(0) : x.toPrecision(3));
+  const labels = counts.map((_, i) => `${f(lo + i * width)}–${f(lo + (i + 1) * width)}${unit ? '%' : ''}`);
   return { labels, counts };
 }
 

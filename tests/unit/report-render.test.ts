@@ -100,7 +100,7 @@ describe('histogram', () => {
   it('rates get ten bins, 1.0 in the last', () => {
     const h = histogram([0, 0.05, 0.1, 0.5, 0.99, 1]);
     expect(h.counts).toEqual([2, 1, 0, 0, 0, 1, 0, 0, 0, 2]);
-    expect(h.labels[0]).toBe('0%–10%');
+    expect(h.labels[0]).toBe('0–10%');
   });
 
   it('other values span their range; one distinct value gives one bin; no values, no bins', () => {
