@@ -13,6 +13,8 @@ import { decomposeTrajectories } from './decompose.js';
 import { filterProcessor, finishFilter, type FilterMode } from './judge.js';
 import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
 import { readPolicy } from './policy.js';
+import { writeStageReport, type StageReportInput } from './report.js';
+import { prepareTrainBatches, sampleTrainBatch, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
 import { swirlPaths } from '../runtime/paths.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ShardSpec } from '../workflows/fanout-types.js';
@@ -73,6 +75,21 @@ export function createActivities(deps: ActivityDeps) {
     async readPolicy(input: { policy: ArtifactRef }) {
       return readPolicy(deps.store, input.policy);
     },
+    async prepareTrainBatches(input: { steps: ArtifactRef; batchStates: number; epochs: number; maxSteps?: number; seed: number }) {
+      return prepareTrainBatches(deps.store, input);
+    },
+    async sampleTrainBatch(input: SampleBatchInput) {
+      return guardPayload('sampleTrainBatch result', await sampleTrainBatch(deps.store, items, modelsDir, input));
+    },
+    async trainStep(input: TrainStepInput) {
+      return guardPayload('trainStep result', await trainStep(modelsDir, input));
+    },
+    async writePolicy(input: { modelName: string; step: TrainStepResult; iterations: number; curve: TrainCurvePoint[] }) {
+      return writePolicy(deps.store, input);
+    },
+    async writeStageReport(input: StageReportInput) {
+      return writeStageReport(deps.store, input);
+    },
     async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef }): Promise<void> {
       await deps.cache.put(input.key, input.output);
     },
@@ -93,6 +110,12 @@ export const ACTIVITY_QUEUES: Record<keyof Activities, QueueRole> = {
   finishFilter: 'orchestration',
   summarizeEvaluation: 'orchestration',
   readPolicy: 'orchestration',
+  prepareTrainBatches: 'orchestration',
+  // Sampling from the current policy and scoring it needs the models.
+  sampleTrainBatch: 'llm',
+  trainStep: 'train',
+  writePolicy: 'orchestration',
+  writeStageReport: 'orchestration',
   lookupStageCache: 'orchestration',
   recordStageCache: 'orchestration',
 };

@@ -2,3 +2,4 @@
 export { pipelineWorkflow, progressQuery } from './pipeline.js';
 export { fanoutWorkflow, fanoutProgressQuery, fanoutPauseSignal } from './fanout.js';
 export { shardWorkflow } from './shard.js';
+export { trainLoopWorkflow, trainProgressQuery, trainPauseSignal } from './train.js';

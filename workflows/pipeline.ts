@@ -118,7 +118,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
           return lookup.hit;
         }
       }
-      const outcome = await handler({ stage, input, inputs, isPaused: () => paused });
+      const outcome = await handler({ stage, input, inputs, isPaused: () => paused, snapshot: () => [...states.values()].map((s) => ({ ...s })) });
       const out = outcome.output;
       if (useCache && key) await cacheActs.recordStageCache({ stageId: stage.id, key, output: out });
       state.status = 'completed';

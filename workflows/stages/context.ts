@@ -1,7 +1,7 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { PlanStage } from '../../compiler/plan-types.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
-import type { PipelineInput, StageStats } from '../types.js';
+import type { PipelineInput, StageState, StageStats } from '../types.js';
 import type { ItemCounts } from '../fanout-types.js';
 
 /** What a stage handler returns: its output, and for per-item stages the failures and counts. */
@@ -20,6 +20,8 @@ export interface StageContext {
   inputs: Record<string, ArtifactRef>;
   /** True while the run is paused: fan-out handlers start no new shards. */
   isPaused: () => boolean;
+  /** The run's stage states right now (the report stage draws them). */
+  snapshot: () => StageState[];
 }
 
 /** Per-stage activity options straight from the Plan. */

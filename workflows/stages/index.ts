@@ -6,6 +6,8 @@ import { runDecompose } from './decompose.js';
 import { runEvaluate } from './evaluate.js';
 import { runFilter } from './filter.js';
 import { runRollout } from './rollout.js';
+import { runTrain } from './train.js';
+import { runReport } from './report.js';
 
 export type StageHandler = (ctx: StageContext) => Promise<StageOutcome>;
 
@@ -15,6 +17,8 @@ export const STAGE_HANDLERS: Partial<Record<string, StageHandler>> = {
   decompose: runDecompose,
   filter: runFilter,
   evaluate: runEvaluate,
+  train: runTrain,
+  report: runReport,
 };
 
 export const RUNNABLE_STAGE_TYPES: readonly string[] = Object.keys(STAGE_HANDLERS);

@@ -1,0 +1,294 @@
+// The train stage's activities. One training iteration is
+//   sampleTrainBatch (llm queue): G actions per state from the current policy
+//     (base GGUF + the latest LoRA adapter), scored by the reward model;
+//   trainStep (train queue): one optimizer update by the Python trainer
+//     (`python -m swirl_trainer step`), whose JSON-lines output becomes
+//     heartbeats, metrics and a content-addressed checkpoint.
+// Files travel by path under the state dir: the llm and train workers share it.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { PlanModel } from '../compiler/plan-types.js';
+import { normalizeJudge } from '../agents/judges/index.js';
+import { detectTemplate, renderPrompt } from '../agents/llama-cpp-chat.js';
+import { chatModelFor, resolveModelPath } from '../agents/models.js';
+import { parseAction, stopSequences, type ActionKind, type ToolKind } from '../agents/protocol.js';
+import { stepAction, stepState, type StepGroup } from '../agents/steps.js';
+import type { ChatTurn } from '../agents/types.js';
+import { calculate } from '../tools/calculator.js';
+import type { ArtifactStore } from '../store/artifacts.js';
+import type { ArtifactRef } from '../store/artifact-ref.js';
+import { swirlPaths } from '../runtime/paths.js';
+import type { ItemCache } from './fanout.js';
+import { makeProcessJudge, toolKindsOf, type JudgeContext } from './judge.js';
+import { seededShuffle } from './rng.js';
+import { turnSeed } from '../agents/episode.js';
+import type { TrainSettings } from '../workflows/train-settings.js';
+
+export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
+
+interface StateRef {
+  /** Trajectory id and step index. */
+  t: string;
+  s: number;
+}
+
+/** Shuffles the filtered states per epoch (seeded) and cuts them into update batches. */
+export async function prepareTrainBatches(
+  store: ArtifactStore,
+  input: { steps: ArtifactRef; batchStates: number; epochs: number; maxSteps?: number; seed: number },
+): Promise<{ batches: ArtifactRef; count: number; states: number }> {
+  const states: StateRef[] = [];
+  for await (const g of store.read<StepGroup>(input.steps)) for (const s of g.steps) states.push({ t: g.trajectoryId, s: s.stepIndex });
+  if (states.length === 0) throw ApplicationFailure.nonRetryable('no states to train on: the input steps artifact is empty (did the filter keep nothing?)', 'DataError', 'loosen the filter (mode, keepStatuses) or generate more rollouts');
+  const order: StateRef[] = [];
+  const full = Math.floor(input.epochs);
+  for (let e = 0; e < full; e++) order.push(...seededShuffle(states, input.seed * 1000 + e));
+  const frac = input.epochs - full;
+  if (frac > 0) order.push(...seededShuffle(states, input.seed * 1000 + full).slice(0, Math.max(1, Math.round(frac * states.length))));
+  const batches: StateRef[][] = [];
+  for (let i = 0; i < order.length; i += input.batchStates) batches.push(order.slice(i, i + input.batchStates));
+  const kept = input.maxSteps ? batches.slice(0, input.maxSteps) : batches;
+  const ref = await store.put('items', kept.map((b) => ({ states: b })));
+  return { batches: ref, count: kept.length, states: states.length };
+}
+
+export interface SampleBatchInput extends JudgeContext {
+  /** Key of this training run (workflow id + stage), names its files. */
+  runKey: string;
+  steps: ArtifactRef;
+  batches: ArtifactRef;
+  index: number;
+  modelName: string;
+  model: PlanModel;
+  /** Current policy's adapter (none before the first update). */
+  adapterGguf?: string;
+  settings: TrainSettings;
+}
+
+export interface BatchFile {
+  path: string;
+  sha256: string;
+  states: number;
+  actions: number;
+  meanReward: number;
+  /** Share of sampled actions that held a valid action tag. */
+  validActions: number;
+  /** Rewards of this batch (first 256), for the report's histogram. */
+  rewards: number[];
+}
+
+function toMessages(turns: ChatTurn[]): BaseMessage[] {
+  return turns.map((t) => (t.role === 'assistant' ? new AIMessage(t.content) : new HumanMessage(t.content)));
+}
+
+function writeAtomic(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+export function trainDir(runKey: string): string {
+  return path.join(swirlPaths().state, 'train', runKey.replace(/[^A-Za-z0-9._-]+/g, '_'));
+}
+
+/** Samples G actions per state with the current policy and scores them; writes the trainer's batch file. */
+export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput): Promise<BatchFile> {
+  const groups = new Map<string, StepGroup>();
+  for (const g of (await items.get(store, input.steps)) as StepGroup[]) groups.set(g.trajectoryId, g);
+  const batchRows = (await items.get(store, input.batches)) as Array<{ states: StateRef[] }>;
+  const batch = batchRows[input.index];
+  if (!batch) throw ApplicationFailure.nonRetryable(`train batch ${input.index} does not exist`, 'DataError');
+  const s = input.settings;
+  const modelFile = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot });
+  const template = await detectTemplate(modelFile);
+  const rewardSpec = normalizeJudge(s.rewardModel) ?? { matcher: 'gsm8k-reference' as const };
+  const reward = s.objective === 'swirl' ? makeProcessJudge(rewardSpec, input, { modelsDir }) : undefined;
+  const policy =
+    s.objective === 'swirl'
+      ? chatModelFor(input.modelName, { ...input.model, temperature: typeof input.model.temperature === 'number' ? input.model.temperature : 1.0 }, { modelsDir, projectRoot: input.projectRoot, ...(input.adapterGguf ? { loraPath: input.adapterGguf } : {}) })
+      : undefined;
+  const lines: string[] = [];
+  const rewards: number[] = [];
+  let valid = 0;
+  for (const [k, ref] of batch.states.entries()) {
+    Context.current().heartbeat({ state: k, of: batch.states.length });
+    const g = groups.get(ref.t);
+    if (!g) throw ApplicationFailure.nonRetryable(`state ${ref.t}/${ref.s} is not in the steps artifact`, 'DataError');
+    const state = stepState(g, ref.s);
+    const prompt = renderPrompt(toMessages(state), template).prompt;
+    const stateId = `${ref.t}/${ref.s}`;
+    const actions: Array<{ text: string; reward: number }> = [];
+    if (s.objective === 'swirl') {
+      const toolKinds = toolKindsOf(g);
+      const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
+      for (let j = 0; j < s.samplesPerState; j++) {
+        const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
+        const res = (await policy!.invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
+        const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+        const action = parseAction(text, toolKinds as ActionKind[]);
+        let r = 0;
+        if (action) {
+          valid++;
+          const observation = action.kind === 'calculator' ? calculate(action.content) : undefined;
+          const v = await reward!.judgeStep({
+            question: g.question,
+            gold: g.gold,
+            ...(g.reference ? { reference: g.reference } : {}),
+            messages: [...state, { role: 'assistant', content: action.turn }],
+            actionKind: action.kind,
+            content: action.content,
+            ...(observation !== undefined ? { observation } : {}),
+            toolKinds,
+          });
+          r = v.verdict === 'GOOD' ? 1 : 0;
+        }
+        actions.push({ text: action ? action.turn : text, reward: r });
+        rewards.push(r);
+      }
+    } else {
+      const step = g.steps[ref.s]!;
+      const r = step.verdict === 'BAD' ? 0 : 1;
+      valid++;
+      actions.push({ text: stepAction(g, ref.s), reward: r });
+      rewards.push(r);
+    }
+    lines.push(JSON.stringify({ stateId, trajectoryId: ref.t, prompt, actions }));
+  }
+  const text = lines.join('\n') + '\n';
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const file = path.join(trainDir(input.runKey), `batch-${String(input.index).padStart(5, '0')}-${sha256.slice(0, 12)}.jsonl`);
+  if (!existsSync(file)) writeAtomic(file, text);
+  return {
+    path: file,
+    sha256,
+    states: batch.states.length,
+    actions: rewards.length,
+    meanReward: rewards.length ? rewards.reduce((a, b) => a + b, 0) / rewards.length : 0,
+    validActions: rewards.length ? valid / rewards.length : 0,
+    rewards: rewards.slice(0, 256),
+  };
+}
+
+export interface TrainStepInput {
+  runKey: string;
+  index: number;
+  modelName: string;
+  model: PlanModel;
+  projectRoot: string;
+  batch: BatchFile;
+  /** PEFT checkpoint folder of the previous update (none before the first). */
+  inputAdapter?: string;
+  settings: TrainSettings;
+}
+
+export interface TrainStepResult {
+  checkpoint: string;
+  ggufAdapter: string;
+  hash: string;
+  reused: boolean;
+  metrics: Record<string, number>;
+}
+
+interface TrainerEvent {
+  event: 'progress' | 'metrics' | 'done' | 'error';
+  [k: string]: unknown;
+}
+
+/** Runs one trainer update as a child process; progress lines become heartbeats. */
+export async function trainStep(modelsDir: string, input: TrainStepInput): Promise<TrainStepResult> {
+  const paths = swirlPaths();
+  if (!existsSync(paths.venvPython)) throw ApplicationFailure.nonRetryable(`the Python trainer is not installed (${paths.venvPython} missing)`, 'ConfigError', 'run `npm run setup` on this worker');
+  const s = input.settings;
+  const base = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot });
+  const config = {
+    version: 1,
+    base: { gguf: base },
+    inputAdapter: input.inputAdapter ?? null,
+    outputRoot: path.join(paths.state, 'checkpoints'),
+    batch: input.batch.path,
+    objective: s.objective,
+    lora: { rank: s.lora.rank, alpha: s.lora.alpha, dropout: s.lora.dropout, ...(s.lora.targetModules ? { targetModules: s.lora.targetModules } : {}) },
+    optim: { learningRate: s.learningRate, weightDecay: 0, gradClip: s.gradClip },
+    klBeta: s.klBeta,
+    baseline: s.baseline,
+    seed: s.seed,
+    stepIndex: input.index,
+    packing: true,
+    maxContextTokens: typeof input.model.contextSize === 'number' ? input.model.contextSize : 8192,
+  };
+  const cfgFile = path.join(trainDir(input.runKey), `step-${String(input.index).padStart(5, '0')}.json`);
+  writeAtomic(cfgFile, JSON.stringify(config, null, 2));
+  const ctx = Context.current();
+  const child = spawn(paths.venvPython, ['-m', 'swirl_trainer', 'step', '--config', cfgFile], {
+    cwd: paths.root,
+    env: { ...process.env, PYTHONPATH: path.join(paths.root, 'trainer'), HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const onCancel = () => child.kill('SIGKILL');
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
+  let done: TrainerEvent | undefined;
+  let error: TrainerEvent | undefined;
+  let metrics: Record<string, number> = {};
+  const heartbeat = setInterval(() => ctx.heartbeat({ step: input.index, alive: true }), 5_000);
+  try {
+    const rl = createInterface({ input: child.stdout });
+    for await (const line of rl) {
+      if (!line.trim().startsWith('{')) continue;
+      let ev: TrainerEvent;
+      try {
+        ev = JSON.parse(line) as TrainerEvent;
+      } catch {
+        continue;
+      }
+      if (ev.event === 'progress') ctx.heartbeat({ step: input.index, ...ev });
+      else if (ev.event === 'metrics') metrics = numbersOf(ev);
+      else if (ev.event === 'done') done = ev;
+      else if (ev.event === 'error') error = ev;
+    }
+    const code: number | null = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('close', (c) => resolve(c))));
+    if (done && code === 0) {
+      return { checkpoint: String(done.checkpoint), ggufAdapter: String(done.ggufAdapter), hash: String(done.hash), reused: Boolean(done.reused), metrics: { ...metrics, ...numbersOf((done.metrics ?? {}) as Record<string, unknown>) } };
+    }
+    const message = error ? String(error.message) : `trainer exited with code ${code}${stderr ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`;
+    const type = error ? String(error.type) : 'TrainerCrashed';
+    // Bad config or data cannot succeed on retry; anything else (a crash, OOM, a kill) may.
+    if (code === 2 || type === 'ConfigError' || type === 'DataError') throw ApplicationFailure.nonRetryable(message, type, ...(error?.hint ? [String(error.hint)] : []));
+    throw ApplicationFailure.retryable(message, type);
+  } finally {
+    clearInterval(heartbeat);
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+function numbersOf(o: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
+}
+
+export interface TrainCurvePoint {
+  iteration: number;
+  loss?: number;
+  meanReward: number;
+  kl?: number;
+  validActions: number;
+}
+
+/** The policy artifact: the base model and the final adapter. */
+export async function writePolicy(
+  store: ArtifactStore,
+  input: { modelName: string; step: TrainStepResult; iterations: number; curve: TrainCurvePoint[] },
+): Promise<ArtifactRef> {
+  if (!existsSync(input.step.ggufAdapter)) throw ApplicationFailure.nonRetryable(`adapter ${input.step.ggufAdapter} is missing`, 'ConfigError');
+  const adapterSha = createHash('sha256').update(readFileSync(input.step.ggufAdapter)).digest('hex');
+  return store.put('policy', [{ model: input.modelName, adapterGguf: input.step.ggufAdapter, checkpoint: input.step.checkpoint, hash: input.step.hash, adapterSha, iterations: input.iterations, curve: input.curve }]);
+}

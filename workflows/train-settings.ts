@@ -1,0 +1,40 @@
+// The train stage's knobs with the method doc's defaults (swirl-method.md §4).
+// Pure: the workflow resolves them once and hands them to every activity.
+
+export type TrainObjective = 'swirl' | 'sft' | 'stored-actions';
+
+/** The train stage's knobs with the method doc's defaults filled in (swirl-method.md §4). */
+export interface TrainSettings {
+  objective: TrainObjective;
+  samplesPerState: number;
+  learningRate: number;
+  batchStates: number;
+  epochs: number;
+  maxSteps?: number;
+  klBeta: number;
+  baseline: 'rloo' | 'none';
+  lora: { rank: number; alpha: number; dropout: number; targetModules?: string[] };
+  gradClip: number;
+  seed: number;
+  /** Reward model ref as the Plan gives it (model name or `{ matcher }`). */
+  rewardModel?: unknown;
+}
+
+export function trainSettings(c: Record<string, unknown>): TrainSettings {
+  const lora = (c.lora ?? {}) as { rank?: number; alpha?: number; dropout?: number; targetModules?: string[] };
+  const rank = lora.rank ?? 16;
+  return {
+    objective: (c.objective as TrainObjective) ?? 'swirl',
+    samplesPerState: (c.samplesPerState as number) ?? 4,
+    learningRate: (c.learningRate as number) ?? 1e-5,
+    batchStates: (c.batchStates as number) ?? 64,
+    epochs: (c.epochs as number) ?? 1,
+    ...(typeof c.maxSteps === 'number' ? { maxSteps: c.maxSteps } : {}),
+    klBeta: (c.klBeta as number) ?? 0.05,
+    baseline: (c.baseline as 'rloo' | 'none') ?? 'rloo',
+    lora: { rank, alpha: lora.alpha ?? 2 * rank, dropout: lora.dropout ?? 0, ...(lora.targetModules ? { targetModules: lora.targetModules } : {}) },
+    gradClip: (c.gradClip as number) ?? 1.0,
+    seed: (c.seed as number) ?? 0,
+    ...(c.rewardModel !== undefined ? { rewardModel: c.rewardModel } : {}),
+  };
+}
