@@ -7,7 +7,10 @@ import { BaseChatModel, type BaseChatModelCallOptions, type BaseChatModelParams 
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { getLlama, LlamaCompletion, readGgufFileInfo, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 
 export type ChatTemplate = 'gemma' | 'chatml';
@@ -44,10 +47,24 @@ interface Runtime {
   waiters: Array<(s: LlamaContextSequence) => void>;
 }
 
+const fileIds = new Map<string, string>();
+
+/** sha256 of a file's content, cached by path, size and mtime (adapters are rewritten in place sometimes). */
+export function fileIdentity(file: string): string {
+  const st = statSync(file);
+  const k = `${file}:${st.size}:${st.mtimeMs}`;
+  let id = fileIds.get(k);
+  if (!id) {
+    id = `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
+    fileIds.set(k, id);
+  }
+  return id;
+}
+
 let llamaPromise: Promise<Llama> | undefined;
 const runtimes = new Map<string, Promise<Runtime>>();
 
-async function detectTemplate(modelPath: string): Promise<ChatTemplate> {
+export async function detectTemplate(modelPath: string): Promise<ChatTemplate> {
   const info = await readGgufFileInfo(modelPath, { readTensorInfo: false });
   const md = info.metadata as { general?: { architecture?: string }; tokenizer?: { chat_template?: string } };
   const tpl = md.tokenizer?.chat_template ?? '';
@@ -56,14 +73,46 @@ async function detectTemplate(modelPath: string): Promise<ChatTemplate> {
   return 'chatml';
 }
 
+const models = new Map<string, Promise<LlamaModel>>();
+/** Contexts with a LoRA adapter, oldest first: a training run makes a new adapter per update. */
+const loraKeys: string[] = [];
+const MAX_LORA_CONTEXTS = 2;
+
+function modelFor(modelPath: string): Promise<LlamaModel> {
+  let m = models.get(modelPath);
+  if (!m) {
+    m = (async () => {
+      llamaPromise ??= getLlama({ gpu: false, logLevel: 'error' as never });
+      const llama = await llamaPromise;
+      return llama.loadModel({ modelPath });
+    })();
+    models.set(modelPath, m);
+    m.catch(() => models.delete(modelPath));
+  }
+  return m;
+}
+
+/** Drops the oldest adapter contexts once their sequences are all back (the base model stays loaded). */
+function evictLoraContexts(): void {
+  while (loraKeys.length > MAX_LORA_CONTEXTS) {
+    const key = loraKeys.shift()!;
+    const rt = runtimes.get(key);
+    runtimes.delete(key);
+    void rt?.then(async (r) => {
+      const total = r.context.totalSequences;
+      while (r.free.length < total) await new Promise((res) => setTimeout(res, 100));
+      await r.context.dispose();
+    });
+  }
+}
+
 function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
   const key = JSON.stringify([p.modelPath, p.loraPath ?? '', p.contextSize ?? 4096, p.sequences ?? 1, p.threads ?? 0]);
   let rt = runtimes.get(key);
   if (!rt) {
     rt = (async () => {
-      llamaPromise ??= getLlama({ gpu: false, logLevel: 'error' as never });
-      const llama = await llamaPromise;
-      const model = await llama.loadModel({ modelPath: p.modelPath });
+      // One copy of the weights per file: adapters get their own context on the shared model.
+      const model = await modelFor(p.modelPath);
       const context = await model.createContext({
         contextSize: p.contextSize ?? 4096,
         sequences: p.sequences ?? 1,
@@ -77,6 +126,10 @@ function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
     })();
     runtimes.set(key, rt);
     rt.catch(() => runtimes.delete(key));
+    if (p.loraPath) {
+      loraKeys.push(key);
+      evictLoraContexts();
+    }
   }
   return rt;
 }
@@ -127,6 +180,17 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
 
   get modelName(): string {
     return this.params.modelName ?? this.params.modelPath;
+  }
+
+  /** What the ledger keys calls by: the model name, the adapter's content hash, the default decoding parameters. */
+  ledgerIdentity(): { provider: string; model: string; adapter?: string; params: Record<string, unknown> } {
+    return {
+      provider: 'llama-cpp',
+      // The GGUF's name and size stand for its weights (hashing ~250 MB per process start is not worth it).
+      model: `${this.modelName}@${path.basename(this.params.modelPath)}:${statSync(this.params.modelPath).size}`,
+      ...(this.params.loraPath ? { adapter: fileIdentity(this.params.loraPath) } : {}),
+      params: { temperature: this.params.temperature ?? 0, maxTokens: this.params.maxTokens ?? 512, topP: this.params.topP, seed: this.params.seed, template: this.params.template },
+    };
   }
 
   /** Loads the model now (the first call would otherwise pay for it). */
