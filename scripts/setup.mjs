@@ -93,4 +93,19 @@ else {
   log(`embedded model: ${path.relative(root, done.path)} (${(done.bytes / 1e6).toFixed(0)} MB, ${done.assembled ? 'assembled' : 'verified'} in ${r.secs}s)`);
 }
 
+// 6. Chromium, for the HTML report's browser test (playwright-core drives the
+// Debian package; no browser download). Cold install ~100 s, then a no-op.
+const chromium = process.env.SWIRL_CHROMIUM ?? '/usr/bin/chromium';
+if (existsSync(chromium)) log(`chromium: ${chromium} (in place)`);
+else {
+  const hint = 'install it yourself (Debian/Ubuntu: `sudo apt-get update && sudo apt-get install -y chromium`) or set SWIRL_CHROMIUM to a Chromium binary, then rerun `npm run setup`';
+  if (!existsSync('/usr/bin/apt-get') || process.getuid?.() !== 0) fail('install Chromium', `${chromium} is missing and setup can only install it as root on Debian/Ubuntu`, hint);
+  const t = Date.now();
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Refresh the package lists only when they do not offer chromium yet.
+  if (!/Candidate: (?!\(none\))/.test(spawnSync('apt-cache', ['policy', 'chromium'], { encoding: 'utf8' }).stdout ?? '')) run('update Debian package lists', 'apt-get', ['update', '-qq'], hint, { env });
+  run('install Chromium', 'apt-get', ['install', '-y', '-q', 'chromium'], hint, { env });
+  log(`chromium: installed ${chromium} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
+}
+
 log(`done in ${((Date.now() - started) / 1000).toFixed(1)}s. Next: npm run quickstart   (or ./bin/swirl.js --help)`);
