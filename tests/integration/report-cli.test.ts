@@ -21,9 +21,9 @@ describe('swirl report', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'swirl-report-cli-'));
   const env = { TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: tempStateDir() };
   let client: Client;
-  let stopWorkers: () => Promise<void>;
+  let stopWorkers: (() => Promise<void>) | undefined;
   let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= stopWorkers());
+  const stop = () => (stopped ??= stopWorkers!());
 
   beforeAll(async () => {
     ({ client, stop: stopWorkers } = await testWorkers({ address, roles: ['orchestration'], queues, deps: { store: new MemoryArtifactStore(), cache: new MemoryStageCache(), scratchDir: tempStateDir() } }));
