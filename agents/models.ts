@@ -8,10 +8,22 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { PlanModel } from '../compiler/plan-types.js';
 import { LlamaCppChat } from './llama-cpp-chat.js';
 
-/** Embedded GGUF models that `npm run setup` installs, by the name specs use. */
+/**
+ * Embedded GGUF models by the name specs use (measured in docs/models.md).
+ * `npm run setup` installs gemma3-270m and smollm2-135m; qwen2.5-coder-1.5b
+ * (1.1 GB) only with `npm run setup -- --models qwen2.5-coder-1.5b`.
+ * Keep in step with MODELS in trainer/swirl_trainer/models.py.
+ */
 export const EMBEDDED_MODELS: Record<string, string> = {
   'gemma3-270m': 'gemma-3-270m-q4_k_m.gguf',
+  'smollm2-135m': 'SmolLM2-135M-Instruct.Q4_1.gguf',
+  'qwen2.5-coder-1.5b': 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
 };
+
+/** The command that installs an embedded model that is missing. */
+export function installCommand(model: string): string {
+  return model === 'gemma3-270m' ? 'npm run setup' : `npm run setup -- --models ${model}`;
+}
 
 export interface ModelContext {
   modelsDir: string;
@@ -27,9 +39,9 @@ export function resolveModelPath(model: string, ctx: ModelContext): string {
   const file = embedded ? path.join(ctx.modelsDir, embedded) : path.resolve(ctx.projectRoot, model);
   if (!existsSync(file)) {
     throw ApplicationFailure.nonRetryable(
-      embedded ? `embedded model ${model} is not installed (${file})` : `model file ${model} not found (${file})`,
+      embedded ? `embedded model ${model} is not installed (${file}); install it with \`${installCommand(model)}\` on this worker` : `model file ${model} not found (${file})`,
       'ConfigError',
-      embedded ? 'run `npm run setup` on this worker' : undefined,
+      embedded ? `run \`${installCommand(model)}\` on this worker` : undefined,
     );
   }
   return file;

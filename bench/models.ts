@@ -1,0 +1,487 @@
+// Measures the embedded models on the SWiRL tag protocol, to choose the default
+// by numbers (issue 6): for each model, episodes on seeded GSM8K test questions
+// (calculator, maxSteps 10 as pipelines/gsm8k.yaml) and HotPotQA dev questions
+// (BM25 top-1 search over the dev split, maxSteps 5 as pipelines/hotpotqa.yaml),
+// greedy decoding. Reports valid-action share, answered share, accuracy, turns,
+// and a separate speed probe (prompt and generation tokens/s).
+//
+//   npx tsx bench/models.ts [--n 50] [--models a,b,c] [--threads 2] [--max-tokens 256]
+//                           [--max-minutes M] [--speed-only] [--docs-only]
+//
+// Each run stores a model's numbers in docs/models-results/<model>.json
+// (replacing that model's previous file, so models can be measured by separate
+// processes) and regenerates docs/models.md from all files there. --speed-only
+// reruns only the speed probe of the named models (threads 1 and 2) and keeps
+// their episode numbers. Questions are interleaved (GSM8K 1, HotPotQA 1, GSM8K 2, …)
+// so that a run cut short by --max-minutes still covers both sets; the counts
+// actually run are recorded and printed, never extrapolated.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getLlama, LlamaCompletion } from 'node-llama-cpp';
+import { runEpisode, type EpisodeQuestion } from '../agents/episode.js';
+import { detectTemplate, LlamaCppChat, renderPrompt } from '../agents/llama-cpp-chat.js';
+import { EMBEDDED_MODELS } from '../agents/models.js';
+import { instructionPrompt } from '../agents/protocol.js';
+import type { Trajectory } from '../agents/types.js';
+import { toQuestion, type Question } from '../activities/dataset-formats.js';
+import { seededShuffle } from '../activities/rng.js';
+import { makeTool } from '../tools/registry.js';
+import { HumanMessage } from '@langchain/core/messages';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDir = path.join(root, 'docs', 'models-results');
+const docFile = path.join(root, 'docs', 'models.md');
+const modelsDir = path.resolve(process.env.SWIRL_MODELS_DIR ?? path.join(root, '.swirl', 'models'));
+
+function arg(name: string, fallback?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const flag = (name: string) => process.argv.includes(`--${name}`);
+
+const N = Number(arg('n', '50'));
+const THREADS = Number(arg('threads', '2'));
+const MAX_TOKENS = Number(arg('max-tokens', '256'));
+const CONTEXT = Number(arg('context', '4096'));
+const SEED = Number(arg('seed', '0'));
+const MAX_MINUTES = arg('max-minutes') === undefined ? Infinity : Number(arg('max-minutes'));
+const MODELS = (arg('models') ?? Object.keys(EMBEDDED_MODELS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+const GSM_STEPS = 10;
+const HOTPOT_STEPS = 5;
+
+// ---------- matchers (small, bench-local; the official ones live with the judges) ----------
+
+/** The last number in a text ("$1,234.50" → 1234.5), or undefined. */
+export function lastNumber(text: string): number | undefined {
+  const ms = text.replace(/(\d),(?=\d{3}\b)/g, '$1').match(/-?\d+(?:\.\d+)?/g);
+  return ms ? Number(ms[ms.length - 1]) : undefined;
+}
+
+export function gsm8kCorrect(answer: string | undefined, gold: string): boolean {
+  if (answer === undefined) return false;
+  const a = lastNumber(answer);
+  const g = Number(gold.replace(/,/g, ''));
+  return a !== undefined && Number.isFinite(g) && Math.abs(a - g) < 1e-6 * Math.max(1, Math.abs(g));
+}
+
+/** SQuAD/HotPotQA answer normalization: lower case, no punctuation, no articles, single spaces. */
+export function normalizeAnswer(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, ' ')
+    .replace(/\b(a|an|the)\b/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export function exactMatch(pred: string | undefined, gold: string): boolean {
+  return pred !== undefined && normalizeAnswer(pred) === normalizeAnswer(gold);
+}
+
+/** HotPotQA's official token F1 (yes/no/noanswer must match exactly). */
+export function tokenF1(pred: string | undefined, gold: string): number {
+  if (pred === undefined) return 0;
+  const p = normalizeAnswer(pred);
+  const g = normalizeAnswer(gold);
+  const special = ['yes', 'no', 'noanswer'];
+  if ((special.includes(p) || special.includes(g)) && p !== g) return 0;
+  const pt = p.split(' ').filter(Boolean);
+  const gt = g.split(' ').filter(Boolean);
+  const counts = new Map<string, number>();
+  for (const t of gt) counts.set(t, (counts.get(t) ?? 0) + 1);
+  let same = 0;
+  for (const t of pt) {
+    const c = counts.get(t) ?? 0;
+    if (c > 0) {
+      same++;
+      counts.set(t, c - 1);
+    }
+  }
+  if (same === 0) return 0;
+  const precision = same / pt.length;
+  const recall = same / gt.length;
+  return (2 * precision * recall) / (precision + recall);
+}
+
+// ---------- data ----------
+
+function loadQuestions(file: string, format: 'gsm8k' | 'hotpotqa', split: string | undefined, n: number): Question[] {
+  const rel = path.relative(root, file);
+  const rows: Question[] = [];
+  let index = 0;
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      const q = toQuestion(JSON.parse(line) as Record<string, unknown>, index, i + 1, { format, path: rel, ...(split ? { split } : {}) });
+      if (q) rows.push(q);
+      index++;
+    });
+  // The same seeded selection the dataset stage makes with `seed: 0`.
+  return seededShuffle(rows, SEED).slice(0, n);
+}
+
+// ---------- results ----------
+
+interface EpisodeRecord {
+  dataset: 'gsm8k' | 'hotpotqa';
+  id: string;
+  status: Trajectory['status'];
+  turns: number;
+  validTurns: number;
+  toolCalls: number;
+  answer?: string;
+  gold: string;
+  correct: boolean;
+  f1?: number;
+  seconds: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+interface SetSummary {
+  n: number;
+  turns: number;
+  validTurns: number;
+  validShare: number;
+  answered: number;
+  answeredShare: number;
+  noAction: number;
+  maxSteps: number;
+  errors: number;
+  accuracy: number;
+  f1?: number;
+  meanTurns: number;
+  meanToolCalls: number;
+  meanOutputTokensPerTurn: number;
+  secondsPerEpisode: number;
+}
+
+interface SpeedProbe {
+  threads: number;
+  measuredAt: string;
+  promptTokens: number;
+  promptTokensPerSecond: number;
+  generatedTokens: number;
+  generationTokensPerSecond: number;
+  runs: number;
+}
+
+interface ModelResult {
+  model: string;
+  file: string;
+  fileMB: number;
+  measuredAt: string;
+  command: string;
+  machine: string;
+  settings: Record<string, unknown>;
+  requested: number;
+  cutShort: boolean;
+  gsm8k: SetSummary;
+  hotpotqa: SetSummary;
+  speed: SpeedProbe[];
+  wallSeconds: number;
+  episodes: EpisodeRecord[];
+}
+
+function summarize(eps: EpisodeRecord[]): SetSummary {
+  const n = eps.length;
+  const sum = (f: (e: EpisodeRecord) => number) => eps.reduce((a, e) => a + f(e), 0);
+  const turns = sum((e) => e.turns);
+  const validTurns = sum((e) => e.validTurns);
+  const answered = eps.filter((e) => e.status === 'answered').length;
+  const hasF1 = eps.some((e) => e.f1 !== undefined);
+  return {
+    n,
+    turns,
+    validTurns,
+    validShare: turns ? validTurns / turns : 0,
+    answered,
+    answeredShare: n ? answered / n : 0,
+    noAction: eps.filter((e) => e.status === 'no_action').length,
+    maxSteps: eps.filter((e) => e.status === 'max_steps').length,
+    errors: eps.filter((e) => e.status === 'error').length,
+    accuracy: n ? eps.filter((e) => e.correct).length / n : 0,
+    ...(hasF1 ? { f1: n ? sum((e) => e.f1 ?? 0) / n : 0 } : {}),
+    meanTurns: n ? turns / n : 0,
+    meanToolCalls: n ? sum((e) => e.toolCalls) / n : 0,
+    meanOutputTokensPerTurn: turns ? sum((e) => e.outputTokens) / turns : 0,
+    secondsPerEpisode: n ? sum((e) => e.seconds) / n : 0,
+  };
+}
+
+// ---------- speed probe: prompt eval and generation timed apart ----------
+
+async function speedProbe(file: string, prompt: string, threads: number): Promise<SpeedProbe> {
+  const llama = await getLlama({ gpu: false, logLevel: 'error' as never });
+  const model = await llama.loadModel({ modelPath: file });
+  const context = await model.createContext({ contextSize: CONTEXT, sequences: 1, threads });
+  const seq = context.getSequence();
+  const runs: Array<{ pt: number; pps: number; gt: number; gps: number }> = [];
+  try {
+    for (let r = 0; r < 3; r++) {
+      await seq.clearHistory();
+      const completion = new LlamaCompletion({ contextSequence: seq });
+      const start = performance.now();
+      let first = 0;
+      let tokens = 0;
+      await completion.generateCompletion(prompt, {
+        maxTokens: 96,
+        temperature: 0,
+        onToken: (t) => {
+          if (!first) first = performance.now();
+          tokens += t.length;
+        },
+      });
+      const end = performance.now();
+      const pt = model.tokenize(prompt, true).length;
+      // Time to the first token = prompt evaluation (+ one sampling step).
+      runs.push({ pt, pps: pt / ((first - start) / 1000), gt: tokens, gps: tokens > 1 ? (tokens - 1) / ((end - first) / 1000) : 0 });
+    }
+  } finally {
+    await context.dispose();
+    await model.dispose();
+  }
+  const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return {
+    threads,
+    measuredAt: new Date().toISOString(),
+    promptTokens: runs[0]!.pt,
+    promptTokensPerSecond: median(runs.map((r) => r.pps)),
+    generatedTokens: median(runs.map((r) => r.gt)),
+    generationTokensPerSecond: median(runs.map((r) => r.gps)),
+    runs: runs.length,
+  };
+}
+
+/** The probe prompt: the first turn of a real question, in the model's own turn format. */
+async function speedProbes(file: string, q: Question, search: boolean): Promise<SpeedProbe[]> {
+  const text = instructionPrompt({ question: q.question, tools: search ? ['search'] : ['calculator'], maxSteps: search ? HOTPOT_STEPS : GSM_STEPS });
+  const { prompt } = renderPrompt([new HumanMessage(text)], await detectTemplate(file));
+  const out: SpeedProbe[] = [];
+  for (const threads of [1, 2]) out.push(await speedProbe(file, prompt, threads));
+  return out;
+}
+
+// ---------- one model ----------
+
+async function measure(name: string, gsm: Question[], hotpot: Question[]): Promise<ModelResult> {
+  const fileName = EMBEDDED_MODELS[name];
+  if (!fileName) throw new Error(`unknown embedded model ${name} (known: ${Object.keys(EMBEDDED_MODELS).join(', ')})`);
+  const file = path.join(modelsDir, fileName);
+  if (!existsSync(file)) throw new Error(`${name} is not installed (${file}); run: npm run setup -- --models ${name}`);
+  const chat = new LlamaCppChat({ modelPath: file, modelName: name, threads: THREADS, contextSize: CONTEXT, sequences: 1, temperature: 0, maxTokens: MAX_TOKENS });
+  await chat.warmUp();
+  const calculator = makeTool('calculator', { kind: 'calculator' }, root).tool;
+  const search = makeTool('search', { kind: 'search', corpus: 'data/hotpotqa/corpus.jsonl', split: 'dev', topK: 1 }, root).tool;
+
+  const order: Array<{ q: Question; set: 'gsm8k' | 'hotpotqa' }> = [];
+  for (let i = 0; i < Math.max(gsm.length, hotpot.length); i++) {
+    if (gsm[i]) order.push({ q: gsm[i]!, set: 'gsm8k' });
+    if (hotpot[i]) order.push({ q: hotpot[i]!, set: 'hotpotqa' });
+  }
+  const episodes: EpisodeRecord[] = [];
+  const trajectories: Trajectory[] = [];
+  const started = performance.now();
+  let cutShort = false;
+  for (const { q, set } of order) {
+    if ((performance.now() - started) / 60000 >= MAX_MINUTES) {
+      cutShort = true;
+      break;
+    }
+    const eq: EpisodeQuestion = { id: q.id, question: q.question, answer: q.answer, dataset: q.dataset };
+    const t0 = performance.now();
+    let traj: Trajectory;
+    try {
+      traj = await runEpisode(chat, eq, {
+        tools: set === 'gsm8k' ? { calculator } : { search },
+        maxSteps: set === 'gsm8k' ? GSM_STEPS : HOTPOT_STEPS,
+        sample: 0,
+        seed: SEED,
+        temperature: 0,
+        maxTokens: MAX_TOKENS,
+        modelName: name,
+      });
+    } catch (err) {
+      traj = { id: `${q.id}#0`, questionId: q.id, dataset: q.dataset, sample: 0, status: 'error', messages: [], steps: [], gold: q.answer, usage: { inputTokens: 0, outputTokens: 0, modelCalls: 0 }, model: name, lastText: String(err) };
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    trajectories.push(traj);
+    const turns = traj.usage.modelCalls;
+    const rec: EpisodeRecord = {
+      dataset: set,
+      id: q.id,
+      status: traj.status,
+      turns,
+      validTurns: turns - (traj.status === 'no_action' || traj.status === 'error' ? Math.min(1, turns) : 0),
+      toolCalls: traj.steps.filter((s) => s.observation !== undefined).length,
+      ...(traj.answer !== undefined ? { answer: traj.answer } : {}),
+      gold: q.answer,
+      correct: set === 'gsm8k' ? gsm8kCorrect(traj.answer, q.answer) : exactMatch(traj.answer, q.answer),
+      ...(set === 'hotpotqa' ? { f1: tokenF1(traj.answer, q.answer) } : {}),
+      seconds,
+      inputTokens: traj.usage.inputTokens,
+      outputTokens: traj.usage.outputTokens,
+    };
+    episodes.push(rec);
+    process.stderr.write(`${name} ${set} ${episodes.length}/${order.length} ${rec.status} turns=${turns} ${rec.correct ? 'correct' : 'wrong'} ${seconds.toFixed(1)}s answer=${JSON.stringify(rec.answer ?? '').slice(0, 40)} gold=${JSON.stringify(q.answer).slice(0, 30)}\n`);
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  const trajDir = path.join(root, '.swirl', 'bench');
+  mkdirSync(trajDir, { recursive: true });
+  writeFileSync(path.join(trajDir, `models-${name}.jsonl`), trajectories.map((t) => JSON.stringify(t)).join('\n') + '\n');
+
+  const speed = await speedProbes(file, hotpot[0] ?? gsm[0]!, hotpot[0] !== undefined);
+
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return {
+    model: name,
+    file: fileName,
+    fileMB: Math.round(statSync(file).size / 1e6),
+    measuredAt: new Date().toISOString(),
+    command: `npx tsx bench/models.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, shared with other engineers' test runs`,
+    settings: { threads: THREADS, contextSize: CONTEXT, maxTokens: MAX_TOKENS, temperature: 0, seed: SEED, sequences: 1, gsm8kMaxSteps: GSM_STEPS, hotpotqaMaxSteps: HOTPOT_STEPS, searchTopK: 1, maxMinutes: Number.isFinite(MAX_MINUTES) ? MAX_MINUTES : null },
+    requested: N,
+    cutShort,
+    gsm8k: summarize(episodes.filter((e) => e.dataset === 'gsm8k')),
+    hotpotqa: summarize(episodes.filter((e) => e.dataset === 'hotpotqa')),
+    speed,
+    wallSeconds,
+    episodes,
+  };
+}
+
+// ---------- report ----------
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const f1 = (x: number) => x.toFixed(1);
+
+function tables(results: ModelResult[]): string {
+  const lines: string[] = [];
+  lines.push('### GSM8K (test, calculator, maxSteps 10)', '');
+  lines.push('| model | episodes | turns with a valid action | answered | no_action / max_steps / error | accuracy (numeric) | mean turns | mean tool calls | s / episode |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const s = r.gsm8k;
+    lines.push(`| ${r.model} | ${s.n} | ${pct(s.validShare)} (${s.validTurns}/${s.turns}) | ${pct(s.answeredShare)} (${s.answered}) | ${s.noAction} / ${s.maxSteps} / ${s.errors} | ${pct(s.accuracy)} (${Math.round(s.accuracy * s.n)}/${s.n}) | ${s.meanTurns.toFixed(2)} | ${s.meanToolCalls.toFixed(2)} | ${f1(s.secondsPerEpisode)} |`);
+  }
+  lines.push('', '### HotPotQA (dev, hard; BM25 top-1 search over the dev paragraphs, maxSteps 5)', '');
+  lines.push('| model | episodes | turns with a valid action | answered | no_action / max_steps / error | exact match | token F1 | mean turns | mean tool calls | s / episode |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const s = r.hotpotqa;
+    lines.push(`| ${r.model} | ${s.n} | ${pct(s.validShare)} (${s.validTurns}/${s.turns}) | ${pct(s.answeredShare)} (${s.answered}) | ${s.noAction} / ${s.maxSteps} / ${s.errors} | ${pct(s.accuracy)} (${Math.round(s.accuracy * s.n)}/${s.n}) | ${(s.f1 ?? 0).toFixed(3)} | ${s.meanTurns.toFixed(2)} | ${s.meanToolCalls.toFixed(2)} | ${f1(s.secondsPerEpisode)} |`);
+  }
+  lines.push('', '### Speed (one sequence; median of 3 probes per thread count)', '');
+  lines.push('| model | GGUF file | size | threads | prompt tok/s | generation tok/s | probe prompt tokens | mean generated tokens per turn (episodes) |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const all = [...r.gsm8k.turns ? [r.gsm8k] : [], ...r.hotpotqa.turns ? [r.hotpotqa] : []];
+    const turns = all.reduce((a, s) => a + s.turns, 0);
+    const perTurn = turns ? all.reduce((a, s) => a + s.meanOutputTokensPerTurn * s.turns, 0) / turns : 0;
+    for (const sp of r.speed) {
+      lines.push(`| ${r.model} | ${r.file} | ${r.fileMB} MB | ${sp.threads} | ${f1(sp.promptTokensPerSecond)} | ${f1(sp.generationTokensPerSecond)} | ${sp.promptTokens} | ${f1(perTurn)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function renderDoc(results: ModelResult[]): string {
+  const runs = results
+    .map((r) => `- **${r.model}**: ${r.measuredAt.slice(0, 16).replace('T', ' ')} UTC, \`${r.command}\`, ${r.gsm8k.n} GSM8K + ${r.hotpotqa.n} HotPotQA episodes of ${r.requested} + ${r.requested} requested${r.cutShort ? ` (**cut short** by --max-minutes ${String(r.settings.maxMinutes)}: only these episodes were run; nothing is extrapolated)` : ''}, ${Math.round(r.wallSeconds)} s of episodes. Machine: ${r.machine}.`)
+    .join('\n');
+  const s = results[0]?.settings ?? {};
+  return `# Embedded models, measured
+
+Generated by \`bench/models.ts\` from \`docs/models-results.json\`; do not edit by hand (rerun the bench,
+or \`npx tsx bench/models.ts --docs-only\` to regenerate this page from the stored numbers).
+
+Every model runs the SWiRL tag protocol exactly as the rollout stage does (\`agents/episode.ts\`
+\`runEpisode\`, the default prompt of \`agents/protocol.ts\`, the model's own chat format from
+\`agents/llama-cpp-chat.ts\`): GSM8K test questions with the calculator and maxSteps 10
+(as \`pipelines/gsm8k.yaml\`), HotPotQA dev questions with BM25 top-1 search over the dev
+paragraphs and maxSteps 5 (as \`pipelines/hotpotqa.yaml\`). The questions are the first N of
+each set after the dataset stage's seeded shuffle with seed ${String(s.seed ?? 0)} (the same rows a
+\`dataset\` stage with \`seed: 0\` selects), taken interleaved. Decoding is greedy (temperature 0),
+maxTokens ${String(s.maxTokens)} per turn, context ${String(s.contextSize)}, ${String(s.threads)} threads, one sequence.
+
+- *Turns with a valid action*: model turns whose text holds a complete action tag
+  (\`<math_exp>\`, \`<search_query>\` or \`<answer>\`); a turn without one ends the episode as \`no_action\`.
+- *Answered*: episodes that end with \`<answer>\`. *max_steps*: the model kept calling tools past maxSteps.
+- *Accuracy* counts every episode (unanswered = wrong). GSM8K: the last number in the answer equals
+  the gold \`#### N\`. HotPotQA: SQuAD-normalized exact match and token F1 (bench-local matchers;
+  the official judges live under \`agents/judges/\`).
+- *s / episode*: wall time of one episode, including the tool calls.
+- *Speed*: a separate probe per model on a real first-turn prompt: prompt tok/s = prompt tokens ÷ time
+  to the first generated token; generation tok/s = further tokens ÷ the time after the first
+  (96 tokens at most, greedy). **Measured on a shared 2-core machine** (other engineers were running
+  tests at the same time, and the bench ran under \`nice -n 10\`): tok/s and seconds are lower than
+  on an idle machine and vary between runs; compare the models' ratios rather than the absolute numbers.
+
+## Results
+
+${tables(results)}
+
+## Runs
+
+${runs}
+`;
+}
+
+const resultFile = (model: string) => path.join(resultsDir, `${model}.json`);
+
+function loadResults(): Record<string, ModelResult> {
+  const out: Record<string, ModelResult> = {};
+  for (const m of Object.keys(EMBEDDED_MODELS)) if (existsSync(resultFile(m))) out[m] = JSON.parse(readFileSync(resultFile(m), 'utf8')) as ModelResult;
+  return out;
+}
+
+function saveResult(r: ModelResult): void {
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(resultFile(r.model), JSON.stringify(r, null, 1) + '\n');
+}
+
+function writeDoc(all: Record<string, ModelResult>): void {
+  const ordered = Object.keys(EMBEDDED_MODELS)
+    .filter((m) => all[m])
+    .map((m) => all[m]!);
+  writeFileSync(docFile, renderDoc(ordered));
+}
+
+async function main(): Promise<void> {
+  const all = loadResults();
+  if (flag('docs-only')) {
+    writeDoc(all);
+    console.log(tables(Object.values(all)));
+    return;
+  }
+  const gsm = loadQuestions(path.join(root, 'data/gsm8k/test.jsonl'), 'gsm8k', undefined, N);
+  const hotpot = loadQuestions(path.join(root, 'data/hotpotqa/questions.jsonl'), 'hotpotqa', 'dev', N);
+  const measured: ModelResult[] = [];
+  for (const name of MODELS) {
+    let r: ModelResult;
+    if (flag('speed-only')) {
+      const old = all[name];
+      if (!old) throw new Error(`no stored results for ${name}; run its episodes first`);
+      r = { ...old, speed: await speedProbes(path.join(modelsDir, old.file), hotpot[0]!, true) };
+    } else {
+      r = await measure(name, gsm, hotpot);
+    }
+    measured.push(r);
+    saveResult(r);
+    writeDoc(loadResults());
+  }
+  console.log(tables(measured));
+  console.log(`\nwrote ${path.relative(root, resultsDir)}/ and ${path.relative(root, docFile)}`);
+  process.exit(0);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
