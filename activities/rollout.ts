@@ -5,14 +5,16 @@ import type { StructuredToolInterface } from '@langchain/core/tools';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlanModel } from '../compiler/plan-types.js';
 import { runEpisode } from '../agents/episode.js';
-import { chatModelFor } from '../agents/models.js';
+import { ledgeredModelFor } from '../agents/models.js';
+import { defaultLedger } from '../store/ledger-sqlite.js';
+import type { CallPurpose, LlmLedger } from '../store/ledger.js';
 import type { ToolKind } from '../agents/protocol.js';
 import type { Trajectory } from '../agents/types.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { makeTool, type ToolConfig } from '../tools/registry.js';
 import type { Question } from './dataset-formats.js';
-import type { ItemProcessor } from './fanout.js';
+import type { ItemContext, ItemProcessor } from './fanout.js';
 
 export interface RolloutConfig {
   modelName: string;
@@ -24,6 +26,8 @@ export interface RolloutConfig {
   promptPath?: string;
   /** LoRA adapter GGUF of a trained policy, applied on the base model. */
   loraPath?: string;
+  /** What the ledger records the calls as (default rollout; evaluation passes eval). */
+  ledgerPurpose?: CallPurpose;
 }
 
 export interface RolloutItem {
@@ -41,7 +45,18 @@ export async function expandSamples(store: ArtifactStore, input: { questions: Ar
 
 const toolCache = new Map<string, { kind: ToolKind; tool: StructuredToolInterface }>();
 
-export function rolloutProcessor(modelsDir: string): ItemProcessor {
+/** The run (pipeline workflow id) of a shard: shard keys are `<run id>/<stage id>/shard-N`. */
+export function runIdOf(ctx: Pick<ItemContext, 'shardKey' | 'stageId'>): string {
+  const at = ctx.shardKey.lastIndexOf(`/${ctx.stageId}/shard-`);
+  return at > 0 ? ctx.shardKey.slice(0, at) : ctx.shardKey;
+}
+
+/**
+ * `ledger`: the LLM call ledger (default: the worker's SQLite ledger at
+ * swirlPaths().ledger, opened on first use).
+ */
+export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger): ItemProcessor {
+  const ledger = () => ledgerOrDefault ?? defaultLedger();
   return async (item, ctx) => {
     const cfg = ctx.config as unknown as RolloutConfig;
     const { question, sample } = item as RolloutItem;
@@ -59,7 +74,13 @@ export function rolloutProcessor(modelsDir: string): ItemProcessor {
       }
       tools[t.kind] = t.tool;
     }
-    const model = chatModelFor(cfg.modelName, cfg.model, { modelsDir, projectRoot: cfg.projectRoot, ...(cfg.loraPath ? { loraPath: cfg.loraPath } : {}) });
+    // Every model call goes through the ledger: a retried shard or a resumed run reuses completed calls.
+    const model = ledgeredModelFor(cfg.modelName, cfg.model, { modelsDir, projectRoot: cfg.projectRoot, ...(cfg.loraPath ? { loraPath: cfg.loraPath } : {}) }, ledger(), {
+      purpose: cfg.ledgerPurpose ?? 'rollout',
+      runId: runIdOf(ctx),
+      stageId: ctx.stageId,
+      sampleKey: `${question.id}#${sample}`,
+    });
     try {
       const trajectory = await runEpisode(model, question, {
         tools,

@@ -7,6 +7,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { PlanModel } from '../compiler/plan-types.js';
 import { LlamaCppChat } from './llama-cpp-chat.js';
+import { LedgeredChatModel, type LedgerContext } from './ledgered-model.js';
+import { modelGate, type GateLimits, type ModelGate } from './limits.js';
+import { SwirlChatOpenAI } from './providers/openai.js';
+import { parseDuration } from '../compiler/duration.js';
+import type { LlmLedger, ModelPrice } from '../store/ledger.js';
 
 /**
  * Embedded GGUF models by the name specs use (measured in docs/models.md).
@@ -30,6 +35,8 @@ export interface ModelContext {
   projectRoot: string;
   /** LoRA adapter to apply (a trained policy). */
   loraPath?: string;
+  /** Where API keys are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const cache = new Map<string, BaseChatModel>();
@@ -66,9 +73,75 @@ export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): Bas
       });
       break;
     }
+    case 'openai':
+    case 'openai-compatible':
+      model = openAIModel(name, m, ctx.env ?? process.env);
+      break;
+    case 'anthropic':
+    case 'google': {
+      const pkg = m.provider === 'anthropic' ? '@langchain/anthropic' : '@langchain/google-genai';
+      throw ApplicationFailure.nonRetryable(
+        `model provider ${m.provider} needs the package ${pkg}, which this version of swirl does not install (model ${name})`,
+        'ConfigError',
+        `serve the model through an OpenAI-compatible endpoint (provider openai-compatible with baseUrl), or add ${pkg} to swirl's dependencies`,
+      );
+    }
     default:
-      throw ApplicationFailure.nonRetryable(`model provider ${m.provider} is not available in this version of swirl (model ${name})`, 'ConfigError', 'use provider llama-cpp for now');
+      throw ApplicationFailure.nonRetryable(`model provider ${m.provider} is not available in this version of swirl (model ${name})`, 'ConfigError', 'use llama-cpp, openai-compatible or openai');
   }
   cache.set(key, model);
   return model;
+}
+
+// --- openai / openai-compatible (agents/providers/openai.ts) and the ledger ---
+
+function openAIModel(name: string, m: PlanModel, env: NodeJS.ProcessEnv): BaseChatModel {
+  const provider = m.provider as 'openai' | 'openai-compatible';
+  const baseUrl = typeof m.baseUrl === 'string' ? m.baseUrl : undefined;
+  if (provider === 'openai-compatible' && !baseUrl) throw ApplicationFailure.nonRetryable(`model ${name}: provider openai-compatible needs a baseUrl`, 'ConfigError', 'add `baseUrl: http://HOST:PORT/v1` to the model');
+  if (typeof m.model !== 'string') throw ApplicationFailure.nonRetryable(`model ${name}: provider ${provider} needs \`model\` (the name the endpoint serves)`, 'ConfigError');
+  let apiKey: string | undefined;
+  if (m.apiKeyEnv) {
+    apiKey = env[m.apiKeyEnv];
+    if (!apiKey) throw ApplicationFailure.nonRetryable(`model ${name}: environment variable ${m.apiKeyEnv} is not set on this worker`, 'ConfigError', `export ${m.apiKeyEnv}=… in the worker's environment`);
+  } else if (provider === 'openai') {
+    throw ApplicationFailure.nonRetryable(`model ${name}: provider openai needs \`apiKey: \${env:OPENAI_API_KEY}\``, 'ConfigError');
+  }
+  const timeout = typeof m.requestTimeout === 'string' ? parseDuration(m.requestTimeout) : undefined;
+  return new SwirlChatOpenAI({
+    provider,
+    model: m.model,
+    // Local endpoints (vLLM, llama-server, Ollama) accept any key; the SDK insists on one.
+    apiKey: apiKey ?? 'not-needed',
+    ...(baseUrl ? { baseUrl } : {}),
+    ...(typeof m.temperature === 'number' ? { temperature: m.temperature } : {}),
+    ...(typeof m.maxTokens === 'number' ? { maxTokens: m.maxTokens } : {}),
+    ...(typeof m.topP === 'number' ? { topP: m.topP } : {}),
+    ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
+  });
+}
+
+/** The worker-wide limits of a spec model (concurrency, rates, retries, breaker). */
+export function gateFor(name: string, m: PlanModel): ModelGate {
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  const limits: GateLimits = {};
+  for (const [k, v] of [['concurrency', num(m.concurrency)], ['requestsPerMinute', num(m.requestsPerMinute)], ['tokensPerMinute', num(m.tokensPerMinute)]] as const) if (v !== undefined) limits[k] = v;
+  // Local models retry nothing by default: their failures are not transient.
+  if (m.provider === 'llama-cpp') limits.maxAttempts = 1;
+  return modelGate(`${name}:${JSON.stringify(m)}`, limits);
+}
+
+export function priceOf(m: PlanModel): ModelPrice | undefined {
+  const p = m.price as Partial<ModelPrice> | undefined;
+  return p && typeof p.inputPerMTok === 'number' && typeof p.outputPerMTok === 'number' ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok } : undefined;
+}
+
+/**
+ * A spec model wrapped for exactly-once calls: the chat model of `chatModelFor`,
+ * behind the worker-wide gate of the model and the LLM call ledger. Use this
+ * for every model call in an activity (rollouts, judges, evaluation).
+ */
+export function ledgeredModelFor(name: string, m: PlanModel, ctx: ModelContext, ledger: LlmLedger, context: LedgerContext): LedgeredChatModel {
+  const price = priceOf(m);
+  return new LedgeredChatModel(chatModelFor(name, m, ctx), ledger, { ...context, gate: gateFor(name, m), ...(price ? { price } : {}) });
 }

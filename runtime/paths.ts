@@ -12,6 +12,8 @@ export interface SwirlPaths {
   artifacts: string;
   stageCache: string;
   scratch: string;
+  /** The LLM call ledger (SQLite, shared by the workers of this state dir). */
+  ledger: string;
   models: string;
   serverJson: string;
   serverLog: string;
@@ -29,6 +31,7 @@ export function swirlPaths(env: NodeJS.ProcessEnv = process.env): SwirlPaths {
     artifacts: path.join(state, 'artifacts'),
     stageCache: path.join(state, 'cache'),
     scratch: path.join(state, 'scratch'),
+    ledger: path.resolve(env.SWIRL_LEDGER ?? path.join(state, 'ledger.db')),
     // Models are part of the installation, not of a run's state: SWIRL_STATE_DIR does not move them.
     models: path.resolve(env.SWIRL_MODELS_DIR ?? path.join(root, '.swirl', 'models')),
     serverJson: path.join(state, 'server.json'),

@@ -60,6 +60,18 @@ else {
   log(`node dependencies: installed (${r.secs}s)`);
 }
 
+// 2b. better-sqlite3 (the LLM call ledger) is a native addon: its install script
+// tries a prebuilt binary from GitHub (unreachable here), then compiles SQLite
+// with node-gyp against the local Node headers (~2 CPU-minutes). If a blocked
+// install script or an interrupted build left no working binary, build it now.
+const sqliteOk = () => spawnSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"], { cwd: root, encoding: 'utf8' });
+if (sqliteOk().status !== 0) {
+  const r = run('build better-sqlite3', 'npm', ['rebuild', 'better-sqlite3', '--foreground-scripts'], 'install a C++ toolchain (make, g++, python3) and the Node.js headers (they come with the Node.js install), then rerun `npm run setup`');
+  const check = sqliteOk();
+  if (check.status !== 0) fail('load better-sqlite3', check.stderr, 'remove node_modules/better-sqlite3 and rerun `npm run setup`');
+  log(`better-sqlite3: built (${r.secs}s)`);
+}
+
 // 3. Python virtual environment with pinned packages (Temporal CLI, model chunks, pytest).
 const reqHash = sha(path.join(root, 'requirements.txt'));
 if (!existsSync(py)) {

@@ -1,0 +1,190 @@
+// The durable LLM call ledger: SQLite through better-sqlite3, in WAL mode so
+// several worker processes can share one file (.swirl/ledger.db): readers do
+// not block the writer, and each write is one short transaction with a busy
+// timeout. Every write is synchronous and committed before the call returns,
+// so a call recorded here survives a kill -9 of the worker a moment later.
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { swirlPaths } from '../runtime/paths.js';
+import { emptyTotals, type AuditCounts, type CallMeta, type CompletedCall, type LedgerStats, type LlmLedger } from './ledger.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS calls (
+  key TEXT PRIMARY KEY,
+  provider TEXT NOT NULL,
+  model TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  run_id TEXT,
+  stage_id TEXT,
+  response TEXT NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  latency_ms REAL NOT NULL,
+  cost_usd REAL NOT NULL,
+  completed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS completions (id INTEGER PRIMARY KEY, key TEXT NOT NULL, pid INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS completions_key ON completions(key);
+CREATE TABLE IF NOT EXISTS attempts (id INTEGER PRIMARY KEY, key TEXT NOT NULL, pid INTEGER NOT NULL, run_id TEXT, stage_id TEXT, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS uses (id INTEGER PRIMARY KEY, key TEXT NOT NULL, run_id TEXT, stage_id TEXT, purpose TEXT NOT NULL, reused INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS uses_run ON uses(run_id);
+`;
+
+interface CallRow {
+  key: string;
+  provider: string;
+  model: string;
+  purpose: string;
+  run_id: string | null;
+  stage_id: string | null;
+  response: string;
+  input_tokens: number;
+  output_tokens: number;
+  latency_ms: number;
+  cost_usd: number;
+  completed_at: string;
+}
+
+function fromRow(r: CallRow): CompletedCall {
+  return {
+    key: r.key,
+    provider: r.provider,
+    model: r.model,
+    purpose: r.purpose as CompletedCall['purpose'],
+    ...(r.run_id !== null ? { runId: r.run_id } : {}),
+    ...(r.stage_id !== null ? { stageId: r.stage_id } : {}),
+    response: JSON.parse(r.response),
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    latencyMs: r.latency_ms,
+    costUsd: r.cost_usd,
+    completedAt: r.completed_at,
+  };
+}
+
+/** Loads better-sqlite3, or says exactly what is missing. */
+function loadDriver(): typeof BetterSqlite3 {
+  const require = createRequire(import.meta.url);
+  try {
+    return require('better-sqlite3') as typeof BetterSqlite3;
+  } catch (e) {
+    throw new Error(`the LLM call ledger needs better-sqlite3 and its native build: ${(e as Error).message.split('\n')[0]} (run \`npm run setup\`, which rebuilds it)`);
+  }
+}
+
+export class SqliteLedger implements LlmLedger {
+  readonly kind = 'sqlite';
+  private readonly db: BetterSqlite3.Database;
+  private readonly st: Record<'lookup' | 'insertCall' | 'completion' | 'attempt' | 'use', BetterSqlite3.Statement>;
+  private readonly completeTx: BetterSqlite3.Transaction<(call: CompletedCall) => CallRow>;
+
+  constructor(readonly file: string) {
+    const Database = loadDriver();
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file, { timeout: 30_000 });
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable across process crashes in WAL mode (only a power cut can lose the last commits).
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    this.st = {
+      lookup: this.db.prepare('SELECT * FROM calls WHERE key = ?'),
+      insertCall: this.db.prepare(
+        `INSERT OR IGNORE INTO calls (key, provider, model, purpose, run_id, stage_id, response, input_tokens, output_tokens, latency_ms, cost_usd, completed_at)
+         VALUES (@key, @provider, @model, @purpose, @run_id, @stage_id, @response, @input_tokens, @output_tokens, @latency_ms, @cost_usd, @completed_at)`,
+      ),
+      completion: this.db.prepare('INSERT INTO completions (key, pid, at) VALUES (?, ?, ?)'),
+      attempt: this.db.prepare('INSERT INTO attempts (key, pid, run_id, stage_id, at) VALUES (?, ?, ?, ?, ?)'),
+      use: this.db.prepare('INSERT INTO uses (key, run_id, stage_id, purpose, reused, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    };
+    this.completeTx = this.db.transaction((call: CompletedCall) => {
+      this.st.completion.run(call.key, process.pid, call.completedAt);
+      this.st.insertCall.run({
+        key: call.key,
+        provider: call.provider,
+        model: call.model,
+        purpose: call.purpose,
+        run_id: call.runId ?? null,
+        stage_id: call.stageId ?? null,
+        response: JSON.stringify(call.response),
+        input_tokens: call.inputTokens,
+        output_tokens: call.outputTokens,
+        latency_ms: call.latencyMs,
+        cost_usd: call.costUsd,
+        completed_at: call.completedAt,
+      });
+      return this.st.lookup.get(call.key) as CallRow;
+    });
+  }
+
+  async lookup(key: string): Promise<CompletedCall | undefined> {
+    const r = this.st.lookup.get(key) as CallRow | undefined;
+    return r && fromRow(r);
+  }
+
+  async recordAttempt(key: string, meta: CallMeta): Promise<void> {
+    this.st.attempt.run(key, process.pid, meta.runId ?? null, meta.stageId ?? null, new Date().toISOString());
+  }
+
+  async recordCompletion(call: CompletedCall): Promise<CompletedCall> {
+    return fromRow(this.completeTx.immediate(call));
+  }
+
+  async recordUse(key: string, meta: CallMeta, reused: boolean): Promise<void> {
+    this.st.use.run(key, meta.runId ?? null, meta.stageId ?? null, meta.purpose, reused ? 1 : 0, new Date().toISOString());
+  }
+
+  async stats(filter: { runId?: string } = {}): Promise<LedgerStats> {
+    const rows = this.db
+      .prepare(
+        `SELECT u.stage_id AS stage, u.reused AS reused, COUNT(*) AS n,
+                SUM(c.input_tokens) AS tin, SUM(c.output_tokens) AS tout, SUM(c.cost_usd) AS cost, SUM(c.latency_ms) AS lat
+         FROM uses u LEFT JOIN calls c ON c.key = u.key
+         ${filter.runId !== undefined ? 'WHERE u.run_id = ?' : ''}
+         GROUP BY u.stage_id, u.reused`,
+      )
+      .all(...(filter.runId !== undefined ? [filter.runId] : [])) as Array<{ stage: string | null; reused: number; n: number; tin: number | null; tout: number | null; cost: number | null; lat: number | null }>;
+    const s: LedgerStats = { ...emptyTotals(), byStage: {} };
+    for (const r of rows) {
+      const stage = (s.byStage[r.stage ?? '-'] ??= emptyTotals());
+      for (const t of [s, stage]) {
+        if (r.reused) t.reused += r.n;
+        else {
+          t.calls += r.n;
+          t.inputTokens += r.tin ?? 0;
+          t.outputTokens += r.tout ?? 0;
+          t.costUsd += r.cost ?? 0;
+          t.latencyMs += r.lat ?? 0;
+        }
+      }
+    }
+    return s;
+  }
+
+  async audit(): Promise<AuditCounts> {
+    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    return {
+      keys: one('SELECT COUNT(*) AS n FROM calls'),
+      completions: one('SELECT COUNT(*) AS n FROM completions'),
+      attempts: one('SELECT COUNT(*) AS n FROM attempts'),
+      duplicated: (this.db.prepare('SELECT key FROM completions GROUP BY key HAVING COUNT(*) > 1').all() as Array<{ key: string }>).map((r) => r.key),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+const opened = new Map<string, SqliteLedger>();
+
+/** The worker's ledger (one connection per file per process), at SWIRL_LEDGER or <state>/ledger.db. */
+export function defaultLedger(file = swirlPaths().ledger): SqliteLedger {
+  let l = opened.get(file);
+  if (!l) {
+    l = new SqliteLedger(file);
+    opened.set(file, l);
+  }
+  return l;
+}

@@ -1,0 +1,202 @@
+// The LLM call ledger: every model call is recorded under the sha256 of its
+// canonical request (provider, model, parameters, messages, seed, sample key,
+// adapter identity). A retried activity, a resumed run or a rerun finds the
+// completed call here and reuses its response instead of calling (and paying)
+// again. The ledger also records tokens, latency and cost per call, and every
+// use of a call by a run and stage, which `swirl status` / `history` show.
+//
+// Tables (the SQLite implementation in ledger-sqlite.ts; MemoryLedger below
+// keeps the same three lists):
+//   calls        one row per key: the first completed response (the cache)
+//   completions  append-only: one row per inner-model call that returned,
+//                so a call paid twice would show as two rows for one key
+//   attempts     append-only: one row per inner-model call that started
+//                (attempts - completions = calls lost to crashes mid-flight)
+//   uses         append-only: one row per call a run asked for, reused or not
+import { createHash } from 'node:crypto';
+
+export type CallPurpose = 'rollout' | 'judge' | 'eval' | 'sample' | 'reward';
+
+/** Everything that determines a model's answer. Only JSON values. */
+export interface LedgerRequest {
+  provider: string;
+  model: string;
+  /** Sampling and decoding parameters: temperature, maxTokens, topP, stop, tools, … (undefined values are dropped). */
+  params: Record<string, unknown>;
+  /** The conversation in a canonical JSON form (see agents/ledgered-model.ts). */
+  messages: unknown[];
+  seed?: number;
+  /** Distinguishes samples that would otherwise send identical requests (e.g. `question#sample`). */
+  sampleKey?: string;
+  /** Identity (content hash) of a LoRA adapter or other weights on top of `model`. */
+  adapter?: string;
+}
+
+/** Who asked: recorded with each use, never part of the key. */
+export interface CallMeta {
+  purpose: CallPurpose;
+  runId?: string;
+  stageId?: string;
+}
+
+export interface CompletedCall {
+  key: string;
+  provider: string;
+  model: string;
+  purpose: CallPurpose;
+  runId?: string;
+  stageId?: string;
+  /** The model's answer as JSON (a LangChain StoredMessage for chat models). */
+  response: unknown;
+  inputTokens: number;
+  outputTokens: number;
+  latencyMs: number;
+  costUsd: number;
+  /** ISO time the call completed. */
+  completedAt: string;
+}
+
+export interface UsageTotals {
+  /** Calls this run made (paid for). */
+  calls: number;
+  /** Calls this run got from the ledger without calling the model. */
+  reused: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** Sum of model latency of the calls made. */
+  latencyMs: number;
+}
+
+export interface LedgerStats extends UsageTotals {
+  /** The same totals per stage id (`-` for calls without one). */
+  byStage: Record<string, UsageTotals>;
+}
+
+export interface AuditCounts {
+  /** Distinct keys with a completed call. */
+  keys: number;
+  /** Inner-model calls that returned (over all processes). */
+  completions: number;
+  /** Inner-model calls that started. */
+  attempts: number;
+  /** Keys whose model call completed more than once (should be empty). */
+  duplicated: string[];
+}
+
+export interface LlmLedger {
+  /** 'sqlite' | 'memory' | … */
+  readonly kind: string;
+  lookup(key: string): Promise<CompletedCall | undefined>;
+  /** An inner-model call is about to start. */
+  recordAttempt(key: string, meta: CallMeta): Promise<void>;
+  /** Stores a completed call and returns what the ledger holds for the key (the first completion wins). */
+  recordCompletion(call: CompletedCall): Promise<CompletedCall>;
+  /** A run used a call: `reused` when it came from the ledger. */
+  recordUse(key: string, meta: CallMeta, reused: boolean): Promise<void>;
+  /** Totals, for one run or for everything. */
+  stats(filter?: { runId?: string }): Promise<LedgerStats>;
+  /** Exactly-once evidence: completions and attempts per key. */
+  audit(): Promise<AuditCounts>;
+  close(): void;
+}
+
+/** JSON with sorted keys and undefined dropped: equal requests give equal text. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(sortDeep(v));
+}
+
+function sortDeep(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : sortDeep(x)));
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = sortDeep(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+/** The ledger key of a request (version-prefixed so a format change cannot collide with old keys). */
+export function ledgerKey(req: LedgerRequest): string {
+  return createHash('sha256').update(canonicalJson({ v: 1, ...req })).digest('hex');
+}
+
+export interface ModelPrice {
+  /** USD per million input tokens. */
+  inputPerMTok: number;
+  /** USD per million output tokens. */
+  outputPerMTok: number;
+}
+
+export function callCost(price: ModelPrice | undefined, inputTokens: number, outputTokens: number): number {
+  if (!price) return 0;
+  return (inputTokens * price.inputPerMTok + outputTokens * price.outputPerMTok) / 1e6;
+}
+
+export function emptyTotals(): UsageTotals {
+  return { calls: 0, reused: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0 };
+}
+
+/** Adds one use to totals (tokens and cost count only for calls made). */
+export function addUse(t: UsageTotals, call: Pick<CompletedCall, 'inputTokens' | 'outputTokens' | 'costUsd' | 'latencyMs'> | undefined, reused: boolean): void {
+  if (reused) {
+    t.reused++;
+    return;
+  }
+  t.calls++;
+  if (!call) return;
+  t.inputTokens += call.inputTokens;
+  t.outputTokens += call.outputTokens;
+  t.costUsd += call.costUsd;
+  t.latencyMs += call.latencyMs;
+}
+
+/** The in-memory ledger: same behaviour, nothing durable (tests, one-off tools). */
+export class MemoryLedger implements LlmLedger {
+  readonly kind = 'memory';
+  private readonly calls = new Map<string, CompletedCall>();
+  private readonly completions: Array<{ key: string }> = [];
+  private readonly attempts: Array<{ key: string; meta: CallMeta }> = [];
+  private readonly uses: Array<{ key: string; meta: CallMeta; reused: boolean }> = [];
+
+  async lookup(key: string): Promise<CompletedCall | undefined> {
+    const c = this.calls.get(key);
+    return c && structuredClone(c);
+  }
+
+  async recordAttempt(key: string, meta: CallMeta): Promise<void> {
+    this.attempts.push({ key, meta: { ...meta } });
+  }
+
+  async recordCompletion(call: CompletedCall): Promise<CompletedCall> {
+    this.completions.push({ key: call.key });
+    if (!this.calls.has(call.key)) this.calls.set(call.key, structuredClone(call));
+    return structuredClone(this.calls.get(call.key)!);
+  }
+
+  async recordUse(key: string, meta: CallMeta, reused: boolean): Promise<void> {
+    this.uses.push({ key, meta: { ...meta }, reused });
+  }
+
+  async stats(filter: { runId?: string } = {}): Promise<LedgerStats> {
+    const s: LedgerStats = { ...emptyTotals(), byStage: {} };
+    for (const u of this.uses) {
+      if (filter.runId !== undefined && u.meta.runId !== filter.runId) continue;
+      const c = this.calls.get(u.key);
+      addUse(s, c, u.reused);
+      addUse((s.byStage[u.meta.stageId ?? '-'] ??= emptyTotals()), c, u.reused);
+    }
+    return s;
+  }
+
+  async audit(): Promise<AuditCounts> {
+    const per = new Map<string, number>();
+    for (const c of this.completions) per.set(c.key, (per.get(c.key) ?? 0) + 1);
+    return { keys: this.calls.size, completions: this.completions.length, attempts: this.attempts.length, duplicated: [...per].filter(([, n]) => n > 1).map(([k]) => k) };
+  }
+
+  close(): void {}
+}

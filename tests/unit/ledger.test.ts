@@ -1,0 +1,224 @@
+// The LLM call ledger: both implementations pass the same conformance tests;
+// LedgeredChatModel calls a model once per distinct request; the gate's limits,
+// retries and breaker.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
+import type { ChatResult } from '@langchain/core/outputs';
+import { ledgerKey, MemoryLedger, type CompletedCall, type LlmLedger } from '../../store/ledger.js';
+import { SqliteLedger } from '../../store/ledger-sqlite.js';
+import { LedgeredChatModel } from '../../agents/ledgered-model.js';
+import { classifyError, ModelGate, retryAfterMs } from '../../agents/limits.js';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'swirl-ledger-'));
+
+const impls: Array<[string, () => LlmLedger]> = [
+  ['memory', () => new MemoryLedger()],
+  ['sqlite', () => new SqliteLedger(path.join(tmp(), 'ledger.db'))],
+];
+
+function call(key: string, over: Partial<CompletedCall> = {}): CompletedCall {
+  return { key, provider: 'p', model: 'm', purpose: 'rollout', runId: 'run-1', stageId: 's1', response: { type: 'ai', data: { content: `answer ${key}` } }, inputTokens: 10, outputTokens: 5, latencyMs: 12, costUsd: 0.001, completedAt: '2026-11-27T00:00:00.000Z', ...over };
+}
+
+describe.each(impls)('LlmLedger conformance: %s', (_name, make) => {
+  it('stores the first completion of a key and returns it on lookup', async () => {
+    const l = make();
+    expect(await l.lookup('k1')).toBeUndefined();
+    await l.recordAttempt('k1', { purpose: 'rollout', runId: 'run-1' });
+    const stored = await l.recordCompletion(call('k1'));
+    expect(stored).toEqual(call('k1'));
+    // A second completion of the same key (a race) keeps the first response, but is recorded.
+    const second = await l.recordCompletion(call('k1', { response: { other: true }, runId: 'run-2' }));
+    expect(second.response).toEqual(call('k1').response);
+    expect(await l.lookup('k1')).toEqual(call('k1'));
+    expect(await l.audit()).toEqual({ keys: 1, completions: 2, attempts: 1, duplicated: ['k1'] });
+    l.close();
+  });
+
+  it('counts calls made and reused per run and stage, with tokens and cost of the calls made', async () => {
+    const l = make();
+    await l.recordCompletion(call('a'));
+    await l.recordCompletion(call('b', { inputTokens: 1, outputTokens: 2, costUsd: 0.5, stageId: 's2' }));
+    await l.recordUse('a', { purpose: 'rollout', runId: 'run-1', stageId: 's1' }, false);
+    await l.recordUse('b', { purpose: 'judge', runId: 'run-1', stageId: 's2' }, false);
+    await l.recordUse('a', { purpose: 'rollout', runId: 'run-1', stageId: 's1' }, true);
+    await l.recordUse('a', { purpose: 'rollout', runId: 'run-2', stageId: 's1' }, true);
+    const s = await l.stats({ runId: 'run-1' });
+    expect(s).toMatchObject({ calls: 2, reused: 1, inputTokens: 11, outputTokens: 7, latencyMs: 24 });
+    expect(s.costUsd).toBeCloseTo(0.501);
+    expect(s.byStage.s1).toMatchObject({ calls: 1, reused: 1, inputTokens: 10 });
+    expect(s.byStage.s2).toMatchObject({ calls: 1, reused: 0, outputTokens: 2 });
+    expect(await l.stats({ runId: 'run-2' })).toMatchObject({ calls: 0, reused: 1, inputTokens: 0 });
+    expect(await l.stats()).toMatchObject({ calls: 2, reused: 2 });
+    expect((await l.audit()).duplicated).toEqual([]);
+    l.close();
+  });
+});
+
+describe('SqliteLedger', () => {
+  it('is shared by two connections to one file (WAL), and survives reopening', async () => {
+    const file = path.join(tmp(), 'ledger.db');
+    const a = new SqliteLedger(file);
+    const b = new SqliteLedger(file);
+    await a.recordCompletion(call('k'));
+    expect(await b.lookup('k')).toEqual(call('k'));
+    a.close();
+    b.close();
+    const c = new SqliteLedger(file);
+    expect((await c.audit()).keys).toBe(1);
+    c.close();
+  });
+});
+
+describe('ledgerKey', () => {
+  it('ignores key order and undefined values, and changes with anything that shapes the answer', () => {
+    const base = { provider: 'p', model: 'm', params: { temperature: 1, maxTokens: 8 }, messages: [{ type: 'human', content: 'hi' }], seed: 1, sampleKey: 'q#0' };
+    expect(ledgerKey(base)).toBe(ledgerKey({ ...base, params: { maxTokens: 8, temperature: 1, topP: undefined } }));
+    for (const other of [{ seed: 2 }, { sampleKey: 'q#1' }, { params: { temperature: 0.5, maxTokens: 8 } }, { params: { temperature: 1, maxTokens: 8, stop: ['</a>'] } }, { adapter: 'sha256:x' }, { model: 'm2' }, { messages: [{ type: 'human', content: 'hi!' }] }])
+      expect(ledgerKey({ ...base, ...other })).not.toBe(ledgerKey(base));
+  });
+});
+
+/** Answers "reply N to <last message>"; counts its calls; fails the first `failFirst` calls with the given error. */
+class CountingModel extends BaseChatModel {
+  calls = 0;
+  seen: Array<Record<string, unknown>> = [];
+  constructor(
+    private readonly failures: unknown[] = [],
+    private readonly delayMs = 0,
+  ) {
+    super({});
+  }
+  _llmType() {
+    return 'counting';
+  }
+  ledgerIdentity() {
+    return { provider: 'test', model: 'counting' };
+  }
+  async _generate(messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<ChatResult> {
+    this.calls++;
+    this.seen.push({ ...(options as object) });
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const f = this.failures.shift();
+    if (f) throw f;
+    const text = `reply ${this.calls} to ${String(messages.at(-1)!.content)}`;
+    return { generations: [{ text, message: new AIMessage({ content: text, usage_metadata: { input_tokens: 7, output_tokens: 3, total_tokens: 10 } }) }] };
+  }
+}
+
+describe('LedgeredChatModel', () => {
+  it('calls the inner model once per distinct request, across wrappers sharing a ledger, and records cost', async () => {
+    const ledger = new MemoryLedger();
+    const inner = new CountingModel();
+    const m = new LedgeredChatModel(inner, ledger, { purpose: 'judge', runId: 'r', stageId: 'filter', sampleKey: 't1', price: { inputPerMTok: 1e6, outputPerMTok: 2e6 } });
+    const first = await m.invoke([new HumanMessage('q')], { seed: 3, stop: ['</x>'] } as never);
+    const again = await m.invoke([new HumanMessage('q')], { seed: 3, stop: ['</x>'] } as never);
+    expect(again.content).toBe(first.content);
+    expect(inner.calls).toBe(1);
+    expect(m.lastCall?.reused).toBe(true);
+    // The inner model got the call options (seed, stop) but not the sample key.
+    expect(inner.seen[0]).toMatchObject({ seed: 3, stop: ['</x>'] });
+    expect(inner.seen[0]).not.toHaveProperty('sampleKey');
+    // A different seed, sample key or message is a new call.
+    await m.invoke([new HumanMessage('q')], { seed: 4 } as never);
+    await m.withLedgerContext({ sampleKey: 't2' }).invoke([new HumanMessage('q')], { seed: 3, stop: ['</x>'] } as never);
+    expect(inner.calls).toBe(3);
+    // Another wrapper (a resumed activity) over the same ledger reuses everything.
+    const resumed = new LedgeredChatModel(new CountingModel(), ledger, { purpose: 'judge', runId: 'r2', stageId: 'filter', sampleKey: 't1' });
+    expect((await resumed.invoke([new HumanMessage('q')], { seed: 3, stop: ['</x>'] } as never)).content).toBe(first.content);
+    expect((await resumed.invoke([new HumanMessage('q')], { seed: 3, stop: ['</x>'] } as never)).usage_metadata).toMatchObject({ input_tokens: 7, output_tokens: 3 });
+    const s = await ledger.stats({ runId: 'r' });
+    expect(s).toMatchObject({ calls: 3, reused: 1, inputTokens: 21, outputTokens: 9 });
+    expect(s.costUsd).toBeCloseTo(3 * (7 + 6));
+    expect((await ledger.stats({ runId: 'r2' })).reused).toBe(2);
+    expect((await ledger.audit()).duplicated).toEqual([]);
+  });
+
+  it('shares one inner call between concurrent identical requests', async () => {
+    const ledger = new MemoryLedger();
+    const inner = new CountingModel([], 50);
+    const m = new LedgeredChatModel(inner, ledger, { purpose: 'rollout', sampleKey: 's' });
+    const rs = await Promise.all([1, 2, 3].map(() => m.invoke([new HumanMessage('same')])));
+    expect(new Set(rs.map((r) => r.content)).size).toBe(1);
+    expect(inner.calls).toBe(1);
+  });
+
+  it('retries transient failures through the gate and records one completion', async () => {
+    const ledger = new MemoryLedger();
+    const e429 = Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after': '0.2' } });
+    const e500 = Object.assign(new Error('500 boom'), { status: 500 });
+    const inner = new CountingModel([e429, e500]);
+    const gate = new ModelGate('m', { baseDelayMs: 1 });
+    const m = new LedgeredChatModel(inner, ledger, { purpose: 'rollout', gate });
+    const t0 = Date.now();
+    const r = await m.invoke([new HumanMessage('x')]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190); // Retry-After honoured
+    expect(r.content).toBe('reply 3 to x');
+    expect(inner.calls).toBe(3);
+    expect(gate.counters).toMatchObject({ attempts: 3, retries: 2, retryAfterWaits: 1 });
+    expect(await ledger.audit()).toEqual({ keys: 1, completions: 1, attempts: 3, duplicated: [] });
+  });
+});
+
+describe('ModelGate', () => {
+  it('does not retry client errors', async () => {
+    const gate = new ModelGate('m', { baseDelayMs: 1 });
+    let n = 0;
+    await expect(gate.run(async () => {
+      n++;
+      throw Object.assign(new Error('400 bad'), { status: 400 });
+    })).rejects.toThrow('400 bad');
+    expect(n).toBe(1);
+  });
+
+  it('opens the circuit after repeated failures and fails fast with a retryable ModelUnavailable', async () => {
+    const gate = new ModelGate('m', { baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 100, breakerThreshold: 4, breakerCooldownMs: 60_000 });
+    let n = 0;
+    const err = await gate.run(async () => {
+      n++;
+      throw Object.assign(new Error('503 down'), { status: 503 });
+    }).catch((e) => e);
+    expect(n).toBe(4);
+    expect(err).toMatchObject({ type: 'ModelUnavailable', nonRetryable: false });
+    expect(err.message).toMatch(/circuit open after 4 failed attempts/);
+    // While open, calls do not reach the model.
+    await expect(gate.run(async () => n++)).rejects.toMatchObject({ type: 'ModelUnavailable' });
+    expect(n).toBe(4);
+  });
+
+  it('keeps concurrency and requests per minute', async () => {
+    const gate = new ModelGate('m', { concurrency: 2 });
+    let active = 0;
+    let peak = 0;
+    await Promise.all(Array.from({ length: 8 }, () => gate.run(async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 10));
+      active--;
+    })));
+    expect(peak).toBe(2);
+    const rpm = new ModelGate('m2', { requestsPerMinute: 3 });
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) await rpm.run(async () => 1);
+    expect(Date.now() - t0).toBeLessThan(500);
+    // The fourth request would wait a minute: abort it.
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('stop waiting')), 100);
+    await expect(rpm.run(async () => 1, { signal: ac.signal })).rejects.toThrow('stop waiting');
+  });
+
+  it('reads Retry-After as seconds, dates and ms; classifies failures', () => {
+    expect(retryAfterMs({ headers: { 'retry-after': '2' } })).toBe(2000);
+    expect(retryAfterMs({ headers: new Headers({ 'retry-after-ms': '150' }) })).toBe(150);
+    expect(retryAfterMs({ headers: { 'retry-after': new Date(Date.now() + 5000).toUTCString() } })).toBeGreaterThan(3000);
+    expect(classifyError(Object.assign(new Error('x'), { status: 429 })).kind).toBe('rate_limit');
+    expect(classifyError(Object.assign(new Error('x'), { status: 401 })).retryable).toBe(false);
+    expect(classifyError(Object.assign(new Error('Request timed out.'), { name: 'APIConnectionTimeoutError' })).kind).toBe('timeout');
+    expect(classifyError(new SyntaxError('Unexpected token < in JSON')).kind).toBe('malformed');
+    expect(classifyError(new Error('context size exceeded')).retryable).toBe(false);
+  });
+});
