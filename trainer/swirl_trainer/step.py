@@ -1,0 +1,356 @@
+"""`python -m swirl_trainer step --config step.json`: one optimizer update, idempotent and atomic.
+
+Output: <outputRoot>/<hash>/ with adapter_model.safetensors + adapter_config.json
+(PEFT), optimizer.pt (AdamW moments, read by the next step), adapter.gguf
+(llama.cpp LoRA) and swirl-checkpoint.json, the manifest written last. The
+folder is assembled under <outputRoot>/.<hash>.<pid>.tmp, fsynced and renamed,
+so it exists only when complete. hash = sha256 of (trainer version, base
+identity, input adapter identity, batch sha256, canonical config without paths).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable
+
+from .base import base_identity, load_base, log
+from .config import StepConfig, State, load_batch, load_config, sha256_file
+from .errors import ConfigError, DataError
+
+TRAINER_VERSION = "swirl-trainer-step-v1"
+MANIFEST = "swirl-checkpoint.json"
+Emit = Callable[..., None]
+
+
+def adapter_identity(folder: Path) -> str:
+    """A checkpoint of ours is named by its own hash; any other PEFT folder is hashed by content."""
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        try:
+            return "ckpt:" + json.loads(manifest.read_text())["hash"]
+        except (ValueError, KeyError):
+            pass
+    h = hashlib.sha256()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "optimizer.pt"):
+        p = folder / name
+        if p.is_file():
+            h.update(name.encode() + b"\0" + sha256_file(p).encode() + b"\0")
+    return "peft:" + h.hexdigest()
+
+
+def step_hash(cfg: StepConfig, base_id: str, input_id: str, batch_sha: str) -> str:
+    doc = {"trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha, "config": cfg.canonical()}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_tmp(root: Path) -> int:
+    """Removes tmp folders left by killed steps (only those whose process is gone)."""
+    n = 0
+    if not root.is_dir():
+        return 0
+    for p in root.iterdir():
+        if p.name.startswith(".") and p.name.endswith(".tmp"):
+            try:
+                pid = int(p.name.rsplit(".", 2)[-2])
+            except ValueError:
+                continue
+            if not _pid_alive(pid):
+                shutil.rmtree(p, ignore_errors=True)
+                n += 1
+    return n
+
+
+class Progress:
+    """Prints a progress line at least every `every` seconds from a background thread, so
+    long phases (model loading, one big forward pass) still heartbeat."""
+
+    def __init__(self, emit: Emit, every: float = 2.0) -> None:
+        self.emit, self.every = emit, every
+        self.done, self.total, self.phase = 0, 0, "start"
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Progress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def set(self, phase: str | None = None, done: int | None = None, total: int | None = None) -> None:
+        with self._lock:
+            if phase is not None:
+                self.phase = phase
+                log(phase)
+            if done is not None:
+                self.done = done
+            if total is not None:
+                self.total = total
+        self.beat()
+
+    def beat(self) -> None:
+        with self._lock:
+            self.emit("progress", done=self.done, total=self.total, phase=self.phase)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.beat()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.iterdir():
+        if p.is_file():
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def configure_torch(seed: int) -> None:
+    import torch
+
+    threads = int(os.environ.get("SWIRL_TRAINER_THREADS") or min(4, os.cpu_count() or 1))
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+
+
+def tokenize_state(tok: Any, add_bos: bool, state: State) -> tuple[list[int], list[list[int]]]:
+    """The exact ids trained on: BOS (when the model adds one and the text lacks it) + prompt with
+    special-token markers parsed, then each action tokenized on its own (no BOS), as the sampler
+    saw it: the prompt evaluated, the action generated after it."""
+    ids = tok(state.prompt, add_special_tokens=False).input_ids
+    bos = tok.bos_token_id
+    if add_bos and bos is not None and (not ids or ids[0] != bos):
+        ids = [bos] + ids
+    return ids, [tok(a.text, add_special_tokens=False).input_ids for a in state.actions]
+
+
+def run_step(config_path: Path, emit: Emit) -> dict[str, Any]:
+    t0 = time.time()
+    cfg = load_config(config_path)
+    states = load_batch(cfg.batch, cfg.objective, cfg.baseline)
+    batch_sha = sha256_file(cfg.batch)
+    base_id = base_identity(cfg)
+    input_id = adapter_identity(cfg.input_adapter) if cfg.input_adapter else "base:" + base_id
+    h = step_hash(cfg, base_id, input_id, batch_sha)
+    final = cfg.output_root / h
+    if (final / MANIFEST).is_file():
+        manifest = json.loads((final / MANIFEST).read_text())
+        return {"checkpoint": str(final), "ggufAdapter": str(final / "adapter.gguf"), "hash": h, "reused": True,
+                "metrics": manifest.get("metrics", {})}
+    try:
+        cfg.output_root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create outputRoot {cfg.output_root}: {err}", "outputRoot must be writable") from err
+    clean_stale_tmp(cfg.output_root)
+
+    with Progress(emit) as progress:
+        progress.set("loading torch", 0, len(states))
+        import torch
+
+        configure_torch(cfg.seed)
+        base = load_base(cfg, base_id, lambda p: progress.set(p))
+        model = attach_lora(base.model, cfg, progress)
+        metrics = train_update(model, base, cfg, states, progress, emit)
+        progress.set("writing checkpoint")
+        tmp = cfg.output_root / f".{h}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        model.save_pretrained(str(tmp))
+        torch.save(metrics.pop("_optimizer"), tmp / "optimizer.pt")
+        from .gguf_adapter import export_peft_dir
+
+        cfgm = base.model.config
+        n_tensors = export_peft_dir(tmp, tmp / "adapter.gguf", base.arch,
+                                    getattr(cfgm, "num_attention_heads", None), getattr(cfgm, "num_key_value_heads", None))
+        metrics["wallSeconds"] = round(time.time() - t0, 3)
+        manifest = {
+            "hash": h, "trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha,
+            "config": cfg.canonical(), "arch": base.arch, "ggufTensors": n_tensors, "metrics": metrics,
+            "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        pause = float(os.environ.get("SWIRL_TRAINER_TEST_PAUSE_BEFORE_RENAME") or 0)
+        if pause:  # test hook: a kill during this window must leave no checkpoint
+            progress.set("test pause before rename")
+            time.sleep(pause)
+        _fsync_tree(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            # a concurrent run of the same step finished first; its result is the same
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (final / MANIFEST).is_file():
+                raise
+        fd = os.open(cfg.output_root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        progress.set("done", len(states), len(states))
+    return {"checkpoint": str(final), "ggufAdapter": str(final / "adapter.gguf"), "hash": h, "reused": False, "metrics": metrics}
+
+
+def attach_lora(model: Any, cfg: StepConfig, progress: Progress) -> Any:
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    progress.set("attaching LoRA")
+    if cfg.input_adapter is None:
+        lcfg = LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                          target_modules=list(cfg.lora.target_modules), bias="none", task_type="CAUSAL_LM")
+        return get_peft_model(model, lcfg)
+    peft = PeftModel.from_pretrained(model, str(cfg.input_adapter), is_trainable=True)
+    pc = peft.peft_config["default"]
+    have = (pc.r, float(pc.lora_alpha), sorted(pc.target_modules))
+    want = (cfg.lora.rank, cfg.lora.alpha, sorted(cfg.lora.target_modules))
+    if have != want:
+        raise ConfigError(f"inputAdapter has LoRA (rank, alpha, targets) = {have}, the step config asks for {want}",
+                          "keep the lora settings fixed across the steps of one training run")
+    pc.lora_dropout = cfg.lora.dropout
+    return peft
+
+
+def build_units(states: list[State], ids: list[tuple[list[int], list[list[int]]]], cfg: StepConfig, base: Any) -> list[tuple[list[Any], Any]]:
+    from .packing import Seq, batch_unpacked, pack
+
+    if cfg.packing:
+        groups: "OrderedDict[str, list[Any]]" = OrderedDict()
+        for si, (st, (p, acts)) in enumerate(zip(states, ids)):
+            groups.setdefault(st.trajectory_id, []).extend(Seq((si, ai), p, a) for ai, a in enumerate(acts))
+        return [(seqs, pack(seqs, base.model.config)) for seqs in groups.values()]
+    pad = base.tokenizer.pad_token_id if base.tokenizer.pad_token_id is not None else 0
+    units = []
+    for si, (p, acts) in enumerate(ids):
+        seqs = [Seq((si, ai), p, a) for ai, a in enumerate(acts)]
+        units.append((seqs, batch_unpacked(seqs, pad)))
+    return units
+
+
+def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], progress: Progress, emit: Emit) -> dict[str, Any]:
+    import torch
+
+    from .objective import action_loss, advantages, k3, sft_loss
+    from .packing import token_logprobs
+
+    progress.set("tokenizing")
+    ids: list[tuple[list[int], list[list[int]]]] = []
+    kept: list[State] = []
+    skipped = 0
+    for st in states:
+        p, acts = tokenize_state(base.tokenizer, base.add_bos, st)
+        if any(not a for a in acts):
+            raise DataError(f"state {st.state_id}: an action tokenizes to no tokens",
+                            "actions must contain text")
+        if len(p) + max(len(a) for a in acts) > cfg.max_context_tokens:
+            skipped += 1
+            log(f"skipping state {st.state_id}: longer than maxContextTokens={cfg.max_context_tokens}")
+            continue
+        kept.append(st)
+        ids.append((p, acts))
+    if not kept:
+        raise DataError(f"every state of the batch is longer than maxContextTokens={cfg.max_context_tokens}",
+                        "raise maxContextTokens or truncate the states")
+
+    n_actions = sum(len(s.actions) for s in kept)
+    n_action_tokens = sum(len(a) for _, acts in ids for a in acts)
+    adv: dict[tuple[int, int], float] = {}
+    for si, st in enumerate(kept):
+        rewards = [a.reward for a in st.actions]
+        coeffs = advantages(rewards, cfg.baseline) if cfg.objective == "swirl" else rewards
+        for ai, c in enumerate(coeffs):
+            adv[(si, ai)] = c
+    need_ref = cfg.objective != "sft" and cfg.kl_beta > 0
+
+    torch.manual_seed((cfg.seed * 1_000_003 + cfg.step_index) % (2**63))
+    model.train() if cfg.lora.dropout > 0 else model.eval()
+    causal = model.get_base_model()
+    units = build_units(kept, ids, cfg, base)
+    params = [p for _, p in sorted(model.named_parameters()) if p.requires_grad]
+    for p in params:
+        p.grad = None
+
+    total_loss = 0.0
+    kl_sum = 0.0
+    logp_sum = 0.0
+    fed = seq_tokens = 0
+    t_fwd = time.time()
+    progress.set("forward/backward", 0, len(units))
+    for ui, (seqs, unit) in enumerate(units):
+        fed += unit.fed_tokens
+        seq_tokens += unit.seq_tokens
+        ref = None
+        if need_ref:
+            with torch.no_grad(), model.disable_adapter():
+                ref = token_logprobs(causal, unit)
+        logp = token_logprobs(causal, unit)
+        loss = logp.new_zeros(())
+        for s in seqs:
+            a, b = unit.gather.spans[s.key]
+            lp = logp[a:b]
+            if cfg.objective == "sft":
+                loss = loss + sft_loss(lp, n_action_tokens)
+            else:
+                loss = loss + action_loss(lp, None if ref is None else ref[a:b], adv[s.key], cfg.kl_beta, n_actions)
+            if ref is not None:
+                kl_sum += float(k3(lp.detach(), ref[a:b]).sum())
+            logp_sum += float(lp.detach().sum())
+        loss.backward()
+        total_loss += float(loss.detach())
+        progress.set(done=ui + 1)
+    t_fwd = time.time() - t_fwd
+
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)) if cfg.optim.grad_clip > 0 else float(
+        torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
+    opt = torch.optim.AdamW(params, lr=cfg.optim.learning_rate, weight_decay=cfg.optim.weight_decay, foreach=False)
+    if cfg.input_adapter is not None and (cfg.input_adapter / "optimizer.pt").is_file():
+        state = torch.load(cfg.input_adapter / "optimizer.pt", weights_only=True)
+        try:
+            opt.load_state_dict(state)
+        except (ValueError, KeyError) as err:
+            raise ConfigError(f"inputAdapter's optimizer.pt does not match this LoRA: {err}", "keep lora settings fixed") from err
+        for g in opt.param_groups:  # the step config, not the stored one, sets the hyperparameters
+            g["lr"], g["weight_decay"] = cfg.optim.learning_rate, cfg.optim.weight_decay
+    opt.step()
+    rewards = [a.reward for s in kept for a in s.actions]
+    metrics: dict[str, Any] = {
+        "objective": cfg.objective,
+        "loss": total_loss,
+        "meanReward": (sum(rewards) / len(rewards)) if cfg.objective != "sft" else None,
+        "kl": (kl_sum / n_action_tokens) if need_ref else None,
+        "meanActionLogprob": logp_sum / n_action_tokens,
+        "gradNorm": grad_norm,
+        "states": len(kept),
+        "skippedStates": skipped,
+        "actions": n_actions,
+        "actionTokens": n_action_tokens,
+        "tokens": seq_tokens,
+        "packedTokens": fed,
+        "units": len(units),
+        "forwardBackwardSeconds": round(t_fwd, 3),
+    }
+    emit("metrics", **metrics)
+    metrics["_optimizer"] = opt.state_dict()
+    return metrics
