@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { PairedComparison, ReportData, ReportEvaluation, ReportStage, TrainingCurve } from './types.js';
+import type { PairedComparison, ReportData, ReportEvaluation, ReportStage } from './types.js';
 
 const require = createRequire(import.meta.url);
 let library: { source: string; version: string } | undefined;
@@ -87,8 +87,10 @@ export interface Histogram {
 export function histogram(values: number[], opts: { unit?: boolean } = {}): Histogram {
   const xs = values.filter(isNum);
   if (xs.length === 0) return { labels: [], counts: [] };
-  let lo = Math.min(...xs);
-  let hi = Math.max(...xs);
+  // A loop, not Math.min(...xs): tens of thousands of step rewards would overflow the argument list.
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of xs) [lo, hi] = [Math.min(lo, x), Math.max(hi, x)];
   const unit = opts.unit ?? (lo >= 0 && hi <= 1);
   let bins: number;
   if (unit) {
@@ -119,6 +121,11 @@ function canvas(id: string, points: number, label: string, height = 260): string
 
 const empty = (what: string): string => `<p class="empty">${esc(what)}</p>`;
 
+/** The note for a section without data: the pipeline has no such stage, or it has not reported (yet). */
+function absent(data: ReportData, types: string[], noStage: string, noData: string): string {
+  return empty(data.stages.some((s) => types.includes(s.type)) ? noData : noStage);
+}
+
 const baseOptions = (extra: Record<string, unknown> = {}) => ({
   responsive: true,
   maintainAspectRatio: false,
@@ -136,7 +143,7 @@ function funnelSection(data: ReportData, charts: ChartSpec[]): string {
     ['kept steps', f.kept, PALETTE.amber],
   ];
   const present = rows.filter((r) => isNum(r[1]));
-  if (present.length === 0) return empty('No yield data: the run has no dataset, rollout, decompose or filter stage with output yet.');
+  if (present.length === 0) return absent(data, ['dataset', 'rollout', 'decompose', 'filter'], 'This pipeline has no dataset, rollout, decompose or filter stage.', 'No yield data yet: no dataset, rollout, decompose or filter stage has produced output.');
   charts.push({
     id: 'chart-funnel',
     config: {
@@ -159,9 +166,9 @@ function funnelSection(data: ReportData, charts: ChartSpec[]): string {
   return `${canvas('chart-funnel', present.length, 'yield funnel', 70 + present.length * 42)}<ul class="facts">${facts}</ul>`;
 }
 
-function histogramSection(id: string, values: number[] | undefined, what: string, color: string, charts: ChartSpec[], none: string): string {
+function histogramSection(id: string, values: number[] | undefined, what: string, color: string, charts: ChartSpec[], none: () => string): string {
   const xs = (values ?? []).filter(isNum);
-  if (xs.length === 0) return empty(none);
+  if (xs.length === 0) return none();
   const h = histogram(xs);
   charts.push({
     id,
@@ -177,9 +184,9 @@ function histogramSection(id: string, values: number[] | undefined, what: string
   return `${canvas(id, xs.length, `${what} histogram`)}<p class="caption">${num(xs.length)} values · mean ${num(mean, 3)} · median ${num(median, 3)} · min ${num(sorted[0], 3)} · max ${num(sorted[sorted.length - 1], 3)}</p>`;
 }
 
-function trainingSection(curves: TrainingCurve[] | undefined, charts: ChartSpec[]): string {
-  const usable = (curves ?? []).filter((c) => c.points.length > 0);
-  if (usable.length === 0) return empty('No training curves: the run has no train stage, or it has not reported progress yet.');
+function trainingSection(data: ReportData, charts: ChartSpec[]): string {
+  const usable = (data.training ?? []).filter((c) => c.points.length > 0);
+  if (usable.length === 0) return absent(data, ['train'], 'This pipeline has no train stage.', 'No training curves yet: the train stage has not reported any iteration.');
   const metrics: Array<['loss' | 'meanReward' | 'kl', string, string]> = [
     ['loss', 'loss', PALETTE.indigo],
     ['meanReward', 'mean reward', PALETTE.teal],
@@ -296,7 +303,7 @@ function stageTable(stages: ReportStage[]): string {
 // ---------------------------------------------------------------- tables
 
 function filterTable(data: ReportData): string {
-  if (data.filter.length === 0) return empty('No filter stage results yet.');
+  if (data.filter.length === 0) return absent(data, ['filter'], 'This pipeline has no filter stage.', 'No filter results yet: the filter stage has not reported its yield.');
   const rows = data.filter.map((f) => {
     const dropped = Object.entries(f.dropped);
     const total = dropped.reduce((a, [, v]) => a + (isNum(v) ? v : 0), 0);
@@ -335,8 +342,9 @@ function policyLabel(policy: string): string {
   return policy === 'base' ? '<span class="pill">base</span>' : `<span class="pill trained">trained</span> <code>${esc(policy)}</code>`;
 }
 
-function evaluationTable(evals: ReportEvaluation[]): string {
-  if (evals.length === 0) return empty('No evaluate stage results yet.');
+function evaluationTable(data: ReportData): string {
+  const evals = data.evaluations;
+  if (evals.length === 0) return absent(data, ['evaluate'], 'This pipeline has no evaluate stage.', 'No evaluation results yet: no evaluate stage has reported accuracy.');
   const has = (k: keyof ReportEvaluation) => evals.some((e) => isNum(e[k]));
   const optional: Array<[keyof ReportEvaluation, string, (e: ReportEvaluation) => string]> = [
     ['f1', 'F1', (e) => pct(e.f1)],
@@ -447,9 +455,9 @@ export function renderReport(data: ReportData): string {
   const cacheHits = data.stages.filter((s) => s.cacheHit).length;
 
   const funnel = funnelSection(data, charts);
-  const good = histogramSection('chart-goodrates', data.goodRates, 'per-trajectory GOOD rate', PALETTE.teal, charts, 'No GOOD-rate values: no filter stage has reported per-trajectory GOOD rates.');
-  const rewards = histogramSection('chart-rewards', data.rewards, 'reward', PALETTE.amber, charts, 'No reward values: no train stage has reported rewards.');
-  const training = trainingSection(data.training, charts);
+  const good = histogramSection('chart-goodrates', data.goodRates, 'per-trajectory GOOD rate', PALETTE.teal, charts, () => absent(data, ['filter'], 'This pipeline has no filter stage.', 'No GOOD-rate values: the filter stage has not reported per-trajectory GOOD rates.'));
+  const rewards = histogramSection('chart-rewards', data.rewards, 'reward', PALETTE.amber, charts, () => absent(data, ['train'], 'This pipeline has no train stage.', 'No reward values: the train stage has not reported rewards.'));
+  const training = trainingSection(data, charts);
 
   const notes = data.notes?.length ? `<div class="notes"><b>Notes on this report</b><ul>${data.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul></div>` : '';
   const failure = r.failure ? `<div class="failure"><b>Run failed:</b> ${esc(r.failure)}</div>` : '';
@@ -493,7 +501,7 @@ ${filterTable(data)}
 ${training}
 </section>
 <section id="evaluation"><h2>Evaluation</h2><p class="lead">Accuracy on held-out questions with 95% confidence intervals.</p>
-${evaluationTable(data.evaluations)}
+${evaluationTable(data)}
 <h3>Comparisons</h3>
 ${comparisonTable(data.comparisons)}
 </section>

@@ -80,6 +80,7 @@ describe('swirl report', () => {
         await page.goto(pathToFileURL(file).href);
         expect(await page.locator('body').innerText()).toMatch(expectText);
         expect(await page.locator('#pipeline-graph g.stage').count()).toBe(1);
+        if (process.env.SWIRL_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.SWIRL_REPORT_SCREENSHOT.replace(/\.png$/, `-${path.basename(file, '.html')}.png`), fullPage: true });
         if (file === okFile) {
           // 16 questions from the dataset stage: one funnel bar, drawn.
           expect(await page.evaluate(`Chart.getChart(document.getElementById('chart-funnel')).data.datasets[0].data`)).toEqual([16]);

@@ -74,15 +74,18 @@ describe('renderReport', () => {
     const page = renderReport(emptyData());
     expect(page).not.toContain('<canvas');
     expect(page.match(/class="empty"/g)?.length).toBe(8); // graph, funnel, filter, GOOD rates, rewards, training, accuracy, comparisons
-    expect(page).toContain('No evaluate stage results yet.');
+    expect(page).toContain('This pipeline has no evaluate stage.');
     expect(page).toContain('still running');
     const chartJson = /<script type="application\/json" id="swirl-charts">(.*?)<\/script>/.exec(page)![1];
     expect(JSON.parse(chartJson!)).toEqual([]);
   });
 
   it('a train stage without points and a funnel with gaps degrade gracefully', () => {
-    const page = renderReport(emptyData({ training: [{ stageId: 't', points: [] }], funnel: { questions: 10, steps: 30 }, goodRates: [] }));
-    expect(page).toContain('No training curves');
+    const stage = (id: string, type: string) => ({ id, type, inputs: [], status: 'running', cacheHit: false });
+    const page = renderReport(emptyData({ stages: [stage('f', 'filter'), stage('t', 'train')], training: [{ stageId: 't', points: [] }], funnel: { questions: 10, steps: 30 }, goodRates: [] }));
+    expect(page).toContain('No training curves yet');
+    expect(page).toContain('No filter results yet');
+    expect(page).toContain('This pipeline has no evaluate stage.');
     expect(page).toContain('data-points="2"'); // funnel bars
     expect(page).toContain('not measured: trajectories, kept steps');
     expect(page).toContain('No GOOD-rate values');
@@ -109,5 +112,11 @@ describe('histogram', () => {
     expect(h.counts).toHaveLength(3);
     expect(histogram([5, 5, 5]).counts).toEqual([3]);
     expect(histogram([])).toEqual({ labels: [], counts: [] });
+  });
+
+  it('bins half a million values (no argument-list overflow)', () => {
+    const xs = Array.from({ length: 500_000 }, (_, i) => (i % 1000) / 999);
+    expect(histogram(xs).counts.reduce((a, b) => a + b, 0)).toBe(500_000);
+    expect(histogram(xs.map((x) => x * 7 - 3)).counts).toHaveLength(20);
   });
 });
