@@ -45,6 +45,39 @@ describe('swirl report', () => {
     return workflowId;
   }
 
+  function datasetOnlyInput(taskQueue = queues.orchestration): PipelineInput {
+    const compiled = compileFile(path.join(packageRoot, 'tests', 'fixtures', 'specs', 'valid', 'dataset-only.yaml'));
+    if (!compiled.ok) throw new Error('dataset-only must compile');
+    return { plan: compiled.plan, projectRoot: compiled.projectRoot, queues: { ...queues, orchestration: taskQueue } };
+  }
+
+  it('a running run: stage states from the progress query (paused before its first stage), or a note when no worker answers', async () => {
+    // Paused from the start (signal with start): RUNNING, the worker answers the query, no stage has begun.
+    const paused = `it-report-paused-${Date.now()}`;
+    const h1 = await client.workflow.signalWithStart('pipelineWorkflow', { taskQueue: queues.orchestration, workflowId: paused, args: [datasetOnlyInput()], signal: 'pause', signalArgs: [] });
+    // No worker polls this queue: the query goes unanswered.
+    const orphan = `it-report-orphan-${Date.now()}`;
+    const h2 = await client.workflow.start('pipelineWorkflow', { taskQueue: `${queues.orchestration}.nobody`, workflowId: orphan, args: [datasetOnlyInput(`${queues.orchestration}.nobody`)] });
+    try {
+      const r1 = await swirl(['report', paused, '--json', '--open', 'never'], env);
+      expect(r1.code).toBe(0);
+      expect(JSON.parse(r1.stdout)).toMatchObject({ status: 'PAUSED' });
+      const html1 = readFileSync(path.join(env.SWIRL_STATE_DIR, 'reports', `${paused}.html`), 'utf8');
+      expect(html1).toContain('still in progress');
+      expect(html1).toContain('data-stage="questions" data-status="pending"');
+
+      const r2 = await swirl(['report', orphan, '--json', '--open', 'never'], env);
+      expect(r2.code).toBe(0);
+      expect(JSON.parse(r2.stdout)).toMatchObject({ status: 'RUNNING' });
+      const html2 = readFileSync(path.join(env.SWIRL_STATE_DIR, 'reports', `${orphan}.html`), 'utf8');
+      expect(html2).toContain('No worker answered the progress query');
+      expect(html2).toContain('data-stage="questions"');
+    } finally {
+      await h1.terminate('test done');
+      await h2.terminate('test done');
+    }
+  });
+
   it('writes the page of a completed and a failed run; both open cleanly in Chromium', async () => {
     // The broken run first: it has the same stage hash, so after a good run it would be a cache hit.
     const failed = await runDatasetOnly(true);
