@@ -1,0 +1,48 @@
+// The SWiRL data path on a real server with the real embedded model:
+// rollouts → decompose → process filter (GSM8K reference judge) → greedy
+// evaluation → HTML report, with the yield accounting adding up.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import type { StageState } from '../../workflows/types.js';
+import { swirl, tempStateDir } from './helpers.js';
+
+describe('data path (real model)', () => {
+  it('decomposes, filters, evaluates and reports', async () => {
+    const state = tempStateDir();
+    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: state };
+    const r = await swirl(['run', 'tests/fixtures/specs/valid/data-path-small.yaml', '--json'], env, 900_000);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout) as { workflowId: string; stages: StageState[] };
+    const byId = Object.fromEntries(run.stages.map((s) => [s.id, s]));
+    expect(Object.values(byId).every((s) => s.status === 'completed'), JSON.stringify(run.stages.map((s) => [s.id, s.status, s.error]))).toBe(true);
+
+    const roll = byId.rollouts!.stats as Record<string, number>;
+    const dec = byId.steps!.stats as { trajectories: number; steps: number; empty: number };
+    expect(dec.trajectories).toBe(4);
+    expect(byId.steps!.output!.rows).toBe(dec.trajectories - dec.empty);
+    // Every tool call and every answer is a step.
+    expect(dec.steps).toBe(roll.toolCalls! + roll.answered!);
+
+    const f = byId.kept!.stats as { trajectoriesIn: number; stepsIn: number; stepsJudged: number; kept: number; dropped: Record<string, number>; goodRate: number | null };
+    expect(f.trajectoriesIn).toBe(byId.steps!.output!.rows);
+    expect(f.stepsIn).toBe(dec.steps);
+    // keepStatuses admits every status, so every step is judged; kept + dropped = in.
+    expect(f.stepsJudged).toBe(dec.steps);
+    expect(f.kept + Object.values(f.dropped).reduce((a, b) => a + b, 0)).toBe(f.trajectoriesIn);
+    expect(byId.kept!.output!.rows).toBe(f.kept);
+
+    const ev = byId['eval-base']!.stats as { n: number; correct: number; accuracy: number; ci95: [number, number]; outcomes: boolean[] };
+    expect(ev.n).toBe(2);
+    expect(ev.accuracy).toBe(ev.correct / 2);
+    expect(ev.ci95[0]).toBeLessThanOrEqual(ev.accuracy);
+    expect(ev.ci95[1]).toBeGreaterThanOrEqual(ev.accuracy);
+    expect(ev.outcomes.filter(Boolean).length).toBe(ev.correct);
+
+    const reportFile = path.join(state, 'reports', `${run.workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.html`);
+    expect(existsSync(reportFile)).toBe(true);
+    const html = readFileSync(reportFile, 'utf8');
+    expect(html).toContain('Data path (small)');
+    expect(html).toContain('eval-base');
+  });
+});
