@@ -217,19 +217,32 @@ export function buildReportData(src: ReportSources): ReportData {
   if (estimated) notes.push('Some stage times are estimated from the activities in the run history (the run summary keeps no stage times).');
 
   // Funnel: questions that fed rollouts, trajectories, steps, steps kept.
-  const rowsOf = (pred: (s: ReportStage) => boolean) => {
-    const rs = stages.filter((s) => pred(s) && s.output).map((s) => s.output!.rows);
-    return rs.length ? rs.reduce((x, y) => x + y, 0) : undefined;
+  // Stages of one type that consume the same inputs are alternatives (an
+  // ablation: two filters over one decompose); they are counted once, the
+  // first in plan order, and a note names the others.
+  const rowsOf = (type: string, pred: (s: ReportStage) => boolean = () => true) => {
+    const groups = new Map<string, ReportStage[]>();
+    for (const s of stages) {
+      if (s.type !== type || !s.output || !pred(s)) continue;
+      const key = s.inputs.length ? s.inputs.join('\0') : `\0${s.id}`; // sources (data sets) are never alternatives
+      groups.set(key, [...(groups.get(key) ?? []), s]);
+    }
+    let total: number | undefined;
+    for (const g of groups.values()) {
+      total = (total ?? 0) + g[0]!.output!.rows;
+      if (g.length > 1) notes.push(`The yield funnel counts ${type} stage ${g[0]!.id}; ${g.slice(1).map((x) => x.id).join(', ')} read the same input(s) and are shown in the tables only.`);
+    }
+    return total;
   };
   const rolloutInputs = new Set(stages.filter((s) => s.type === 'rollout').flatMap((s) => s.inputs));
   const funnel: ReportFunnel = {};
-  const q = rowsOf((s) => s.type === 'dataset' && (rolloutInputs.size === 0 || rolloutInputs.has(s.id)));
+  const q = rowsOf('dataset', (s) => rolloutInputs.size === 0 || rolloutInputs.has(s.id));
   if (q !== undefined) funnel.questions = q;
-  const t = rowsOf((s) => s.type === 'rollout');
+  const t = rowsOf('rollout');
   if (t !== undefined) funnel.trajectories = t;
-  const st = rowsOf((s) => s.type === 'decompose');
+  const st = rowsOf('decompose');
   if (st !== undefined) funnel.steps = st;
-  const k = rowsOf((s) => s.type === 'filter');
+  const k = rowsOf('filter');
   if (k !== undefined) funnel.kept = k;
 
   const filter: ReportFilter[] = [];

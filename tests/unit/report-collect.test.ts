@@ -177,3 +177,26 @@ describe('buildReportData on partial data', () => {
     expect(data.notes?.join(' ')).toMatch(/still in progress/);
   });
 });
+
+describe('yield funnel with alternative stages', () => {
+  it('two filters over one decompose count once (the first), with a note; dataset stages of separate rollouts add up', () => {
+    const ref = (rows: number) => ({ hash: 'h', kind: 'steps' as const, rows, bytes: 1 });
+    const stages = [
+      { id: 'a', type: 'dataset', inputs: [] as string[], rows: 10 },
+      { id: 'b', type: 'dataset', inputs: [], rows: 5 },
+      { id: 'ra', type: 'rollout', inputs: ['a'], rows: 40 },
+      { id: 'rb', type: 'rollout', inputs: ['b'], rows: 20 },
+      { id: 'd', type: 'decompose', inputs: ['ra', 'rb'], rows: 150 },
+      { id: 'f-process', type: 'filter', inputs: ['d'], rows: 70 },
+      { id: 'f-outcome', type: 'filter', inputs: ['d'], rows: 90 },
+    ];
+    const data = buildReportData({
+      workflowId: 'w',
+      status: 'COMPLETED',
+      plan: { pipeline: { name: 'p', labels: {} }, specHash: 'x', stages: stages.map((s) => ({ id: s.id, type: s.type, inputs: s.inputs, config: {} })) as never },
+      stages: stages.map((s) => ({ id: s.id, type: s.type, status: 'completed', output: ref(s.rows) })),
+    });
+    expect(data.funnel).toEqual({ questions: 15, trajectories: 60, steps: 150, kept: 70 });
+    expect(data.notes).toEqual(['The yield funnel counts filter stage f-process; f-outcome read the same input(s) and are shown in the tables only.']);
+  });
+});
