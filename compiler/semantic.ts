@@ -118,6 +118,13 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
       if (typeof j === 'string') refModel(['stages', i, judge], j);
       else if (j && typeof j === 'object') refModel(['stages', i, judge, 'model'], (j as { model?: unknown }).model);
     }
+    const needJudge = (field: string, why: string, example: string) => {
+      if (raw[field] !== undefined) return;
+      errors.push({ code: 'E_JUDGE_REQUIRED', message: `stage \`${s.id}\` ${why} but names no \`${field}\``, ...at(toPointer(['stages', i, 'type'])), hint: `add \`${field}: ${example}\`` });
+    };
+    if (s.type === 'filter' && (raw.mode === 'process' || raw.mode === 'process+outcome')) needJudge('processJudge', `filters by ${raw.mode}`, '{matcher: gsm8k-reference} (GSM8K) or the name of a judge model');
+    if (s.type === 'filter' && (raw.mode === 'outcome' || raw.mode === 'process+outcome')) needJudge('outcomeJudge', `filters by ${raw.mode}`, '{matcher: numeric}, {matcher: f1} or the name of a judge model');
+    if (s.type === 'train' && (raw.objective === undefined || raw.objective === 'swirl')) needJudge('rewardModel', 'trains with the swirl objective (sampled actions need a reward)', '{matcher: gsm8k-reference} (GSM8K) or the name of a judge model');
     if (Array.isArray(raw.tools)) {
       (raw.tools as unknown[]).forEach((t, k) => {
         if (typeof t !== 'string' || tools.includes(t)) return;
