@@ -2,12 +2,15 @@
 // workflows (`<run id>/<stage id>`), with throughput and ETA.
 import type { Client } from '@temporalio/client';
 import type { FanoutProgress } from '../workflows/fanout-types.js';
+import type { TrainProgress } from '../workflows/train.js';
 import type { StageState } from '../workflows/types.js';
 
 export interface StageProgress extends FanoutProgress {
   itemsDone: number;
   itemsPerSecond?: number;
   etaSeconds?: number;
+  /** Train stages: the latest iteration's numbers. */
+  train?: { iteration: number; total: number; meanReward?: number; loss?: number; kl?: number; validActions?: number };
 }
 
 export async function fanoutProgress(client: Client, workflowId: string, stages: StageState[]): Promise<Record<string, StageProgress>> {
@@ -15,6 +18,24 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
   for (const s of stages) {
     if (s.status !== 'running' || s.type === 'dataset') continue;
     try {
+      if (s.type === 'train') {
+        const t = await client.workflow.getHandle(`${workflowId}/${s.id}`).query<TrainProgress>('trainProgress');
+        const elapsed = s.startedAt ? (Date.now() - Date.parse(s.startedAt)) / 1000 : undefined;
+        const rate = elapsed && elapsed > 0 && t.iteration > 0 ? t.iteration / elapsed : undefined;
+        out[s.id] = {
+          stageId: s.id,
+          totalItems: t.total,
+          shards: t.total,
+          shardsDone: t.iteration,
+          inFlight: t.iteration < t.total && !t.paused ? 1 : 0,
+          counts: { succeeded: t.iteration, failed: 0, filtered: 0 },
+          paused: t.paused,
+          itemsDone: t.iteration,
+          ...(rate ? { itemsPerSecond: rate, etaSeconds: (t.total - t.iteration) / rate } : {}),
+          train: { iteration: t.iteration, total: t.total, ...(t.last ? { meanReward: t.last.meanReward, validActions: t.last.validActions, ...(t.last.loss !== undefined ? { loss: t.last.loss } : {}), ...(t.last.kl !== undefined ? { kl: t.last.kl } : {}) } : {}) },
+        };
+        continue;
+      }
       const p = await client.workflow.getHandle(`${workflowId}/${s.id}`).query<FanoutProgress>('fanoutProgress');
       const itemsDone = p.counts.succeeded + p.counts.failed + p.counts.filtered;
       const elapsed = s.startedAt ? (Date.now() - Date.parse(s.startedAt)) / 1000 : undefined;
@@ -28,6 +49,16 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
 }
 
 export function describeProgress(p: StageProgress): string {
+  if (p.train) {
+    const t = p.train;
+    const parts = [`iteration ${t.iteration}/${t.total}`];
+    if (t.meanReward !== undefined) parts.push(`reward ${t.meanReward.toFixed(3)}`);
+    if (t.loss !== undefined) parts.push(`loss ${t.loss.toFixed(4)}`);
+    if (t.kl !== undefined) parts.push(`KL ${t.kl.toFixed(4)}`);
+    if (p.etaSeconds !== undefined) parts.push(`ETA ${Math.ceil(p.etaSeconds)}s`);
+    if (p.paused) parts.push('paused');
+    return parts.join(', ');
+  }
   const parts = [`${p.itemsDone}/${p.totalItems} items`, `shards ${p.shardsDone}/${p.shards} (${p.inFlight} running)`];
   if (p.counts.failed) parts.push(`${p.counts.failed} failed`);
   if (p.itemsPerSecond) parts.push(`${p.itemsPerSecond.toFixed(2)} items/s`, `ETA ${Math.ceil(p.etaSeconds ?? 0)}s`);
