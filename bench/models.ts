@@ -66,11 +66,11 @@ export function gsm8kCorrect(answer: string | undefined, gold: string): boolean 
   return a !== undefined && Number.isFinite(g) && Math.abs(a - g) < 1e-6 * Math.max(1, Math.abs(g));
 }
 
-/** SQuAD/HotPotQA answer normalization: lower case, no punctuation, no articles, single spaces. */
+/** HotPotQA's (SQuAD's) answer normalization: lower case, punctuation deleted, no articles, single spaces. */
 export function normalizeAnswer(s: string): string {
   return s
     .toLowerCase()
-    .replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, ' ')
+    .replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '')
     .replace(/\b(a|an|the)\b/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
@@ -162,6 +162,8 @@ interface SetSummary {
 interface SpeedProbe {
   threads: number;
   measuredAt: string;
+  /** 1-minute load average of the machine when the probe started (2 cores). */
+  loadAverage?: number;
   promptTokens: number;
   promptTokensPerSecond: number;
   generatedTokens: number;
@@ -219,6 +221,7 @@ async function speedProbe(file: string, prompt: string, threads: number): Promis
   const model = await llama.loadModel({ modelPath: file });
   const context = await model.createContext({ contextSize: CONTEXT, sequences: 1, threads });
   const seq = context.getSequence();
+  const loadAverage = Math.round(os.loadavg()[0]! * 10) / 10;
   const runs: Array<{ pt: number; pps: number; gt: number; gps: number }> = [];
   try {
     for (let r = 0; r < 3; r++) {
@@ -248,6 +251,7 @@ async function speedProbe(file: string, prompt: string, threads: number): Promis
   return {
     threads,
     measuredAt: new Date().toISOString(),
+    loadAverage,
     promptTokens: runs[0]!.pt,
     promptTokensPerSecond: median(runs.map((r) => r.pps)),
     generatedTokens: median(runs.map((r) => r.gt)),
@@ -376,14 +380,14 @@ function tables(results: ModelResult[]): string {
     lines.push(`| ${r.model} | ${s.n} | ${pct(s.validShare)} (${s.validTurns}/${s.turns}) | ${pct(s.answeredShare)} (${s.answered}) | ${s.noAction} / ${s.maxSteps} / ${s.errors} | ${pct(s.accuracy)} (${Math.round(s.accuracy * s.n)}/${s.n}) | ${(s.f1 ?? 0).toFixed(3)} | ${s.meanTurns.toFixed(2)} | ${s.meanToolCalls.toFixed(2)} | ${f1(s.secondsPerEpisode)} |`);
   }
   lines.push('', '### Speed (one sequence; median of 3 probes per thread count)', '');
-  lines.push('| model | GGUF file | size | threads | prompt tok/s | generation tok/s | probe prompt tokens | mean generated tokens per turn (episodes) |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| model | GGUF file | size | threads | prompt tok/s | generation tok/s | probe prompt tokens | load average at probe | mean generated tokens per turn (episodes) |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const all = [...r.gsm8k.turns ? [r.gsm8k] : [], ...r.hotpotqa.turns ? [r.hotpotqa] : []];
     const turns = all.reduce((a, s) => a + s.turns, 0);
     const perTurn = turns ? all.reduce((a, s) => a + s.meanOutputTokensPerTurn * s.turns, 0) / turns : 0;
     for (const sp of r.speed) {
-      lines.push(`| ${r.model} | ${r.file} | ${r.fileMB} MB | ${sp.threads} | ${f1(sp.promptTokensPerSecond)} | ${f1(sp.generationTokensPerSecond)} | ${sp.promptTokens} | ${f1(perTurn)} |`);
+      lines.push(`| ${r.model} | ${r.file} | ${r.fileMB} MB | ${sp.threads} | ${f1(sp.promptTokensPerSecond)} | ${f1(sp.generationTokensPerSecond)} | ${sp.promptTokens} | ${sp.loadAverage ?? '?'} | ${f1(perTurn)} |`);
     }
   }
   return lines.join('\n');
@@ -433,9 +437,20 @@ ${runs}
 
 const resultFile = (model: string) => path.join(resultsDir, `${model}.json`);
 
+/** Stored results, with correctness and summaries recomputed by the current matchers. */
 function loadResults(): Record<string, ModelResult> {
   const out: Record<string, ModelResult> = {};
-  for (const m of Object.keys(EMBEDDED_MODELS)) if (existsSync(resultFile(m))) out[m] = JSON.parse(readFileSync(resultFile(m), 'utf8')) as ModelResult;
+  for (const m of Object.keys(EMBEDDED_MODELS)) {
+    if (!existsSync(resultFile(m))) continue;
+    const r = JSON.parse(readFileSync(resultFile(m), 'utf8')) as ModelResult;
+    for (const e of r.episodes) {
+      e.correct = e.dataset === 'gsm8k' ? gsm8kCorrect(e.answer, e.gold) : exactMatch(e.answer, e.gold);
+      if (e.dataset === 'hotpotqa') e.f1 = tokenF1(e.answer, e.gold);
+    }
+    r.gsm8k = summarize(r.episodes.filter((e) => e.dataset === 'gsm8k'));
+    r.hotpotqa = summarize(r.episodes.filter((e) => e.dataset === 'hotpotqa'));
+    out[m] = r;
+  }
   return out;
 }
 
