@@ -30,11 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--adapter", required=True, type=Path)
     exp.add_argument("--base", required=True, type=Path, help="the base GGUF (its architecture is written into the adapter)")
     exp.add_argument("--out", required=True, type=Path)
+    prep = sub.add_parser("prepare-base", help="dequantize a GGUF base once into the trainer's cache (setup runs it)")
+    prep.add_argument("--gguf", required=True, type=Path)
     args = parser.parse_args(argv)
 
-    if args.command in ("step", "export-gguf"):
-        from .commands import export_gguf_command, step_command
+    if args.command in ("step", "export-gguf", "prepare-base"):
+        from .commands import export_gguf_command, prepare_base_command, step_command
 
+        if args.command == "prepare-base":
+            return prepare_base_command(args.gguf)
         return step_command(args.config) if args.command == "step" else export_gguf_command(args.adapter, args.base, args.out)
 
     if args.command == "install-model":

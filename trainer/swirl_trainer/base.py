@@ -116,6 +116,11 @@ def materialize_gguf(gguf: Path, digest: str, progress: Callable[[str], None]) -
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     progress("writing base cache")
+    # The weights are plain fp32 now; transformers still marks the model as GGUF-quantized and
+    # refuses to save it. Drop the marker so the cache folder is an ordinary HF checkpoint.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     model.save_pretrained(str(tmp), safe_serialization=True)
     tok.save_pretrained(str(tmp))
     (tmp / "swirl-base.json").write_text(json.dumps(

@@ -82,3 +82,25 @@ def export_gguf_command(adapter: Path, base: Path, out: Path) -> int:
         emit("done", out=str(out), arch=arch, tensors=n)
 
     return _guarded(go)
+
+
+def prepare_base_command(gguf: Path) -> int:
+    def go(emit: Any) -> None:
+        import time
+
+        from .base import gguf_identity, log, materialize_gguf
+
+        gguf_abs = gguf.resolve()
+        if not gguf_abs.is_file():
+            raise ConfigError(f"base GGUF not found: {gguf_abs}", "run `npm run setup` first")
+        t = time.time()
+        digest = gguf_identity(gguf_abs)
+        existed = False
+        from .base import cache_root
+
+        folder = cache_root(gguf_abs) / f"{gguf_abs.stem}-{digest[:16]}"
+        existed = (folder / "swirl-base.json").is_file()
+        folder = materialize_gguf(gguf_abs, digest, lambda p: (log(p), emit("progress", done=0, total=1, phase=p)))
+        emit("done", folder=str(folder), sha256=digest, built=not existed, seconds=round(time.time() - t, 1))
+
+    return _guarded(go)
