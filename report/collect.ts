@@ -103,6 +103,7 @@ function evaluationOf(stageId: string, s: Record<string, unknown>, fallback: { p
     ci95: pair(s.ci95) ?? wilson(correct, n),
   };
   for (const k of ['f1', 'avgSteps', 'toolCallsPerQuestion', 'processScore'] as const) if (isNum(s[k])) e[k] = s[k];
+  if (typeof s.questionsKey === 'string' && s.questionsKey) e.questionsKey = s.questionsKey;
   if (outcomes && outcomes.length === n) e.outcomes = outcomes;
   return e;
 }
@@ -110,8 +111,9 @@ function evaluationOf(stageId: string, s: Record<string, unknown>, fallback: { p
 /**
  * Accuracy differences between evaluations on the same data set and number of
  * questions: b − a, with a the base policy when one side is. Paired interval
- * (mean ± 1.96·sd/√n of per-question differences) when both carry outcomes,
- * else an unpaired interval from the two binomial variances.
+ * (mean ± 1.96·sd/√n of per-question differences) when both carry outcomes
+ * for all n questions and their questionsKeys (if reported) agree, else an
+ * unpaired interval from the two binomial variances.
  */
 export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: boolean[] }>): PairedComparison[] {
   const out: PairedComparison[] = [];
@@ -124,7 +126,9 @@ export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: 
       let diff: number;
       let half: number;
       let method: PairedComparison['method'];
-      if (a.outcomes && b.outcomes) {
+      // Paired only over the same questions: equal questionsKey when both stages report one.
+      const sameQuestions = !a.questionsKey || !b.questionsKey || a.questionsKey === b.questionsKey;
+      if (a.outcomes && b.outcomes && sameQuestions) {
         const d = b.outcomes.map((o, k) => Number(o) - Number(a.outcomes![k]));
         diff = d.reduce((s, x) => s + x, 0) / n;
         const variance = n > 1 ? d.reduce((s, x) => s + (x - diff) ** 2, 0) / (n - 1) : 0;
@@ -158,7 +162,7 @@ function trainingOf(stageId: string, s: Record<string, unknown>): TrainingCurve 
   for (const p of s.curve) {
     if (!isObj(p) || !isNum(p.iteration)) continue;
     const pt: TrainingPoint = { iteration: p.iteration };
-    for (const k of ['loss', 'meanReward', 'kl'] as const) if (isNum(p[k])) pt[k] = p[k];
+    for (const k of ['loss', 'meanReward', 'kl', 'validActions'] as const) if (isNum(p[k])) pt[k] = p[k];
     points.push(pt);
   }
   return points.length ? { stageId, points } : undefined;

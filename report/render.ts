@@ -187,10 +187,11 @@ function histogramSection(id: string, values: number[] | undefined, what: string
 function trainingSection(data: ReportData, charts: ChartSpec[]): string {
   const usable = (data.training ?? []).filter((c) => c.points.length > 0);
   if (usable.length === 0) return absent(data, ['train'], 'This pipeline has no train stage.', 'No training curves yet: the train stage has not reported any iteration.');
-  const metrics: Array<['loss' | 'meanReward' | 'kl', string, string]> = [
+  const metrics: Array<['loss' | 'meanReward' | 'kl' | 'validActions', string, string]> = [
     ['loss', 'loss', PALETTE.indigo],
     ['meanReward', 'mean reward', PALETTE.teal],
     ['kl', 'KL divergence', PALETTE.rose],
+    ['validActions', 'valid-action share', PALETTE.sky],
   ];
   return usable
     .map((c, i) => {
@@ -208,14 +209,14 @@ function trainingSection(data: ReportData, charts: ChartSpec[]): string {
               data: { labels: pts.map((p) => p.iteration), datasets: [{ label, data: values, borderColor: color, backgroundColor: color, pointRadius: pts.length > 40 ? 0 : 2, borderWidth: 2, tension: 0.25, spanGaps: true }] },
               options: baseOptions({
                 interaction: { mode: 'index', intersect: false },
-                scales: { x: { title: { display: true, text: 'iteration' }, grid: { color: '#eef2f7' } }, y: { title: { display: true, text: label }, grid: { color: '#eef2f7' } } },
+                scales: { x: { title: { display: true, text: 'iteration' }, grid: { color: '#eef2f7' }, ticks: { maxRotation: 0, autoSkipPadding: 14 } }, y: { title: { display: true, text: label }, grid: { color: '#eef2f7' } } },
               }),
             },
           });
           const last = values.filter(isNum).at(-1);
           return `<div><h4>${esc(label)} <span class="muted">· last ${esc(num(last, 3))}</span></h4>${canvas(id, values.filter(isNum).length, `${label} per iteration of ${c.stageId}`, 220)}</div>`;
         });
-      return `<h3>train stage <code>${esc(c.stageId)}</code> <span class="muted">· ${pts.length} iterations</span></h3><div class="grid3">${panels.join('')}</div>`;
+      return `<h3>train stage <code>${esc(c.stageId)}</code> <span class="muted">· ${pts.length} iterations</span></h3><div class="grid3" style="grid-template-columns:repeat(${panels.length === 4 ? 2 : Math.min(3, panels.length)},minmax(0,1fr))">${panels.join('')}</div>`;
     })
     .join('');
 }
@@ -395,7 +396,8 @@ section .lead{margin:0 0 14px;color:var(--muted);font-size:13px}
 h3{font-size:14px;margin:14px 0 6px}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:18px}
 .grid2>div,.grid3>div{min-width:0}
-.grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
+.grid3{display:grid;gap:16px}
+@media (max-width:800px){.grid3{grid-template-columns:1fr!important}}
 h4{font-size:13px;margin:6px 0 4px;font-weight:600}
 .chart{position:relative;width:100%}
 .empty{margin:8px 0;padding:18px;border:1px dashed #cbd5e1;border-radius:8px;color:var(--muted);background:#f8fafc;text-align:center}
@@ -497,7 +499,7 @@ ${filterTable(data)}
 <section id="distributions"><h2>Distributions</h2><p class="lead">Per-trajectory share of steps judged GOOD by the process judge, and the rewards the trainer saw.</p>
 <div class="grid2"><div><h3>GOOD rate per trajectory</h3>${good}</div><div><h3>Rewards</h3>${rewards}</div></div>
 </section>
-<section id="training"><h2>Training</h2><p class="lead">Loss, KL and mean reward per trainer iteration.</p>
+<section id="training"><h2>Training</h2><p class="lead">Loss, mean reward, KL and the share of valid actions per trainer iteration (what the trainer reported).</p>
 ${training}
 </section>
 <section id="evaluation"><h2>Evaluation</h2><p class="lead">Accuracy on held-out questions with 95% confidence intervals.</p>

@@ -75,6 +75,8 @@ export interface TrainingPoint {
   loss?: number;
   meanReward?: number;
   kl?: number;
+  /** Share of sampled actions that parsed as a valid step (0–1). */
+  validActions?: number;
 }
 
 export interface TrainingCurve {
@@ -96,6 +98,8 @@ export interface ReportEvaluation {
   toolCallsPerQuestion?: number;
   /** Mean per-step GOOD rate (SWiRL Tab. 3 process-quality score). */
   processScore?: number;
+  /** Hash of the question ids in order, when the stage reports it: equal keys = the same questions. */
+  questionsKey?: string;
 }
 
 /** Accuracy of b minus accuracy of a on the same data set (a is the base policy when one side is). */

@@ -79,7 +79,7 @@ describe('HTML run report in headless Chromium', () => {
     const data = buildReportData(fixtureSources());
     const { page, problems, requests } = await open(data, 'full.html');
     const charts = (await page.evaluate(INSPECT_CHARTS)) as DrawnChart[];
-    expect(charts.map((c) => c.id).sort()).toEqual(['chart-funnel', 'chart-goodrates', 'chart-rewards', 'chart-training-0-kl', 'chart-training-0-loss', 'chart-training-0-meanReward']);
+    expect(charts.map((c) => c.id).sort()).toEqual(['chart-funnel', 'chart-goodrates', 'chart-rewards', 'chart-training-0-kl', 'chart-training-0-loss', 'chart-training-0-meanReward', 'chart-training-0-validActions']);
     for (const c of charts) {
       expect(c.rendered, c.id).toBe('true');
       expect(c.elements, c.id).toBe(c.values.length);

@@ -75,6 +75,13 @@ describe('comparisons', () => {
     expect(c!.ci95[1]).toBe(1); // clamped
   });
 
+  it('different questionsKeys are not paired, even with outcomes', () => {
+    const a = { ...ev('a', 'base', 2, 1, [true, false]), questionsKey: 'k1' };
+    const b = { ...ev('b', 't', 2, 2, [true, true]), questionsKey: 'k2' };
+    expect(compareEvaluations([a, b])[0]!.method).toBe('unpaired');
+    expect(compareEvaluations([a, { ...b, questionsKey: 'k1' }])[0]!.method).toBe('paired');
+  });
+
   it('unpaired interval when outcomes are missing; base is always side a; other n or data set: no comparison', () => {
     const [c] = compareEvaluations([ev('t1', 'train', 100, 60), ev('b', 'base', 100, 50)]);
     expect(c).toMatchObject({ a: 'b', b: 't1', method: 'unpaired' });

@@ -48,7 +48,7 @@ export function fixtureSources(): ReportSources {
   });
   // Per step: the reward model's P(GOOD), bimodal.
   const rewards = Array.from({ length: 843 }, () => (rand() < 0.7 ? 0.75 + rand() * 0.25 : rand() * 0.4));
-  const curve = Array.from({ length: 30 }, (_, i) => ({ iteration: i + 1, loss: 2.4 * Math.exp(-i / 9) + 0.35 + rand() * 0.08, meanReward: 0.42 + 0.3 * (1 - Math.exp(-i / 10)) + (rand() - 0.5) * 0.04, kl: 0.002 * i + rand() * 0.01 }));
+  const curve = Array.from({ length: 30 }, (_, i) => ({ iteration: i + 1, loss: 2.4 * Math.exp(-i / 9) + 0.35 + rand() * 0.08, meanReward: 0.42 + 0.3 * (1 - Math.exp(-i / 10)) + (rand() - 0.5) * 0.04, kl: 0.002 * i + rand() * 0.01, validActions: Math.min(1, 0.55 + 0.4 * (1 - Math.exp(-i / 6)) + (rand() - 0.5) * 0.05) }));
   const t0 = Date.parse('2026-11-27T09:00:00Z');
   const at = (s: number) => new Date(t0 + s * 1000).toISOString();
   const stages: StageLike[] = [

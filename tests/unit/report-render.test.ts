@@ -59,7 +59,7 @@ describe('renderReport', () => {
   });
 
   it('draws every section of a full run', () => {
-    for (const id of ['chart-funnel', 'chart-goodrates', 'chart-rewards', 'chart-training-0-loss', 'chart-training-0-meanReward', 'chart-training-0-kl']) expect(html).toContain(`<canvas id="${id}"`);
+    for (const id of ['chart-funnel', 'chart-goodrates', 'chart-rewards', 'chart-training-0-loss', 'chart-training-0-meanReward', 'chart-training-0-kl', 'chart-training-0-validActions']) expect(html).toContain(`<canvas id="${id}"`);
     expect(html).toContain('data-points="256"'); // GOOD rates
     expect(html).toContain('data-points="843"'); // rewards
     expect(html.match(/class="stage"/g)).toHaveLength(9);
