@@ -223,31 +223,33 @@ export function buildReportData(src: ReportSources): ReportData {
   // Funnel: questions that fed rollouts, trajectories, steps, steps kept.
   // Stages of one type that consume the same inputs are alternatives (an
   // ablation: two filters over one decompose); they are counted once, the
-  // first in plan order, and a note names the others.
-  const rowsOf = (type: string, pred: (s: ReportStage) => boolean = () => true) => {
+  // first in plan order, and a note names the others. Steps and kept steps
+  // come from the decompose and filter stats (their outputs count trajectories).
+  const countOf = (type: string, value: (s: ReportStage) => number | undefined, pred: (s: ReportStage) => boolean = () => true) => {
     const groups = new Map<string, ReportStage[]>();
     for (const s of stages) {
-      if (s.type !== type || !s.output || !pred(s)) continue;
+      if (s.type !== type || value(s) === undefined || !pred(s)) continue;
       const key = s.inputs.length ? s.inputs.join('\0') : `\0${s.id}`; // sources (data sets) are never alternatives
       groups.set(key, [...(groups.get(key) ?? []), s]);
     }
     let total: number | undefined;
     for (const g of groups.values()) {
-      total = (total ?? 0) + g[0]!.output!.rows;
-      if (g.length > 1) notes.push(`The yield funnel counts ${type} stage ${g[0]!.id}; ${g.slice(1).map((x) => x.id).join(', ')} read the same input(s) and are shown in the tables only.`);
+      total = (total ?? 0) + value(g[0]!)!;
+      if (g.length > 1 && !notes.some((n) => n.includes(` ${type} stage ${g[0]!.id};`))) notes.push(`The yield funnel counts ${type} stage ${g[0]!.id}; ${g.slice(1).map((x) => x.id).join(', ')} read the same input(s) and are shown in the tables only.`);
     }
     return total;
   };
+  const rows = (s: ReportStage) => s.output?.rows;
+  const stat = (key: string) => (s: ReportStage) => optNum(s.stats?.[key]);
   const rolloutInputs = new Set(stages.filter((s) => s.type === 'rollout').flatMap((s) => s.inputs));
   const funnel: ReportFunnel = {};
-  const q = rowsOf('dataset', (s) => rolloutInputs.size === 0 || rolloutInputs.has(s.id));
-  if (q !== undefined) funnel.questions = q;
-  const t = rowsOf('rollout');
-  if (t !== undefined) funnel.trajectories = t;
-  const st = rowsOf('decompose');
-  if (st !== undefined) funnel.steps = st;
-  const k = rowsOf('filter');
-  if (k !== undefined) funnel.kept = k;
+  const set = (key: keyof ReportFunnel, v: number | undefined) => v !== undefined && (funnel[key] = v);
+  set('questions', countOf('dataset', rows, (s) => rolloutInputs.size === 0 || rolloutInputs.has(s.id)));
+  set('trajectories', countOf('rollout', rows));
+  // A decompose stage's output holds one row per trajectory (the state is stored once); its stats count the steps.
+  set('steps', countOf('decompose', (s) => stat('steps')(s) ?? (s.stats ? undefined : rows(s))));
+  set('kept', countOf('filter', stat('keptSteps')));
+  set('keptTrajectories', countOf('filter', (s) => stat('kept')(s) ?? rows(s)));
 
   const filter: ReportFilter[] = [];
   const goodRates: number[] = [];
@@ -260,7 +262,7 @@ export function buildReportData(src: ReportSources): ReportData {
     const config = planById.get(s.id)?.config ?? {};
     if (s.type === 'filter') {
       const f: ReportFilter = { stageId: s.id, mode: typeof stats.mode === 'string' ? stats.mode : typeof config.mode === 'string' ? config.mode : '?', dropped: droppedOf(stats) };
-      for (const key of ['trajectoriesIn', 'stepsJudged', 'goodRate', 'kept'] as const) if (isNum(stats[key])) f[key] = stats[key];
+      for (const key of ['trajectoriesIn', 'stepsIn', 'stepsJudged', 'goodRate', 'kept', 'keptSteps'] as const) if (isNum(stats[key])) f[key] = stats[key];
       filter.push(f);
       goodRates.push(...numbers(stats.goodRates));
     } else if (s.type === 'train') {

@@ -161,6 +161,7 @@ function funnelSection(data: ReportData, charts: ChartSpec[]): string {
     ratio(f.trajectories, f.questions, 'trajectories per question'),
     ratio(f.steps, f.trajectories, 'steps per trajectory'),
     ratio(f.kept, f.steps, 'of steps kept by the filter', true),
+    isNum(f.keptTrajectories) && isNum(f.trajectories) && f.trajectories > 0 ? `<li><b>${esc(num(f.keptTrajectories))}</b> of ${esc(num(f.trajectories))} trajectories kept (${esc(pct(f.keptTrajectories / f.trajectories))})</li>` : '',
     rows.filter((r) => !isNum(r[1])).length ? `<li class="muted">not measured: ${esc(rows.filter((r) => !isNum(r[1])).map((r) => r[0]).join(', '))}</li>` : '',
   ].join('');
   return `${canvas('chart-funnel', present.length, 'yield funnel', 70 + present.length * 42)}<ul class="facts">${facts}</ul>`;
@@ -307,11 +308,12 @@ function filterTable(data: ReportData): string {
   if (data.filter.length === 0) return absent(data, ['filter'], 'This pipeline has no filter stage.', 'No filter results yet: the filter stage has not reported its yield.');
   const rows = data.filter.map((f) => {
     const dropped = Object.entries(f.dropped);
-    const total = dropped.reduce((a, [, v]) => a + (isNum(v) ? v : 0), 0);
+    // A trajectory can be dropped for several reasons: the count is in − kept when both are known.
+    const total = isNum(f.trajectoriesIn) && isNum(f.kept) ? f.trajectoriesIn - f.kept : dropped.reduce((a, [, v]) => a + (isNum(v) ? v : 0), 0);
     const reasons = dropped.length ? dropped.map(([k, v]) => `<span class="kv">${esc(k)} <b>${esc(num(v))}</b></span>`).join(' ') : '<span class="muted">none</span>';
-    return `<tr><td><code>${esc(f.stageId)}</code></td><td>${esc(f.mode)}</td><td class="r">${esc(num(f.trajectoriesIn))}</td><td class="r">${esc(num(f.stepsJudged))}</td><td class="r">${esc(pct(f.goodRate))}</td><td class="r">${esc(num(f.kept))}</td><td class="r">${esc(num(total))}</td><td>${reasons}</td></tr>`;
+    return `<tr><td><code>${esc(f.stageId)}</code></td><td>${esc(f.mode)}</td><td class="r">${esc(num(f.trajectoriesIn))}</td><td class="r">${esc(num(f.kept))}</td><td class="r">${esc(num(total))}</td><td class="r">${esc(num(f.stepsIn))}</td><td class="r">${esc(num(f.stepsJudged))}</td><td class="r">${esc(pct(f.goodRate))}</td><td class="r">${esc(num(f.keptSteps))}</td><td>${reasons}</td></tr>`;
   });
-  return `<div class="scroll"><table id="filter-table"><thead><tr><th>filter stage</th><th>mode</th><th class="r">trajectories in</th><th class="r">steps judged</th><th class="r">GOOD rate</th><th class="r">kept</th><th class="r">dropped</th><th>dropped by reason</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+  return `<div class="scroll"><table id="filter-table"><thead><tr><th>filter stage</th><th>mode</th><th class="r">trajectories in</th><th class="r">kept</th><th class="r">dropped</th><th class="r">steps in</th><th class="r">steps judged</th><th class="r">GOOD rate</th><th class="r">kept steps</th><th>drop reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="caption">GOOD rate: share of judged steps the process judge called GOOD. A dropped trajectory counts once under each of its reasons.</p>`;
 }
 
 /** The interval as a bar and the estimate as a dot, on a scale shared by every row of a table. */

@@ -49,24 +49,32 @@ export interface ReportStage {
   error?: { type: string; message: string };
 }
 
-/** The yield funnel. `kept` counts the steps (per-step examples) a filter stage kept. */
+/**
+ * The yield funnel: questions that fed rollouts → trajectories → steps
+ * (per-step examples) → steps kept by the filter. `keptTrajectories` (the
+ * trajectories those kept steps belong to) is shown beside it.
+ */
 export interface ReportFunnel {
   questions?: number;
   trajectories?: number;
   steps?: number;
   kept?: number;
+  keptTrajectories?: number;
 }
 
 export interface ReportFilter {
   stageId: string;
   mode: string;
   trajectoriesIn?: number;
+  stepsIn?: number;
   stepsJudged?: number;
   /** Share of judged steps that were GOOD. */
   goodRate?: number;
   /** Trajectories kept. */
   kept?: number;
-  /** Trajectories dropped, per reason. */
+  /** Steps of the kept trajectories. */
+  keptSteps?: number;
+  /** Dropped trajectories per reason (one trajectory may have several reasons). */
   dropped: Record<string, number>;
 }
 

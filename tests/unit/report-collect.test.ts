@@ -36,11 +36,11 @@ describe('buildReportData on a finished run', () => {
   });
 
   it('builds the yield funnel from output rows (questions that fed rollouts, not the test set)', () => {
-    expect(data.funnel).toEqual({ questions: 64, trajectories: 256, steps: 843, kept: 391 });
+    expect(data.funnel).toEqual({ questions: 64, trajectories: 256, steps: 843, kept: 391, keptTrajectories: 118 });
   });
 
   it('reads filter, train and evaluate stats', () => {
-    expect(data.filter).toEqual([{ stageId: 'filter', mode: 'process+outcome', trajectoriesIn: 256, stepsJudged: 843, goodRate: 0.71, kept: 118, dropped: { process: 87, outcome: 39, no_action: 12 } }]);
+    expect(data.filter).toEqual([{ stageId: 'filter', mode: 'process+outcome', trajectoriesIn: 252, stepsIn: 843, stepsJudged: 843, goodRate: 0.71, kept: 118, keptSteps: 391, dropped: { process: 87, outcome: 61, 'status:no_action': 12 } }]);
     expect(data.goodRates).toHaveLength(256);
     expect(data.rewards).toHaveLength(843);
     expect(data.training).toHaveLength(1);
@@ -193,17 +193,30 @@ describe('yield funnel with alternative stages', () => {
       { id: 'b', type: 'dataset', inputs: [], rows: 5 },
       { id: 'ra', type: 'rollout', inputs: ['a'], rows: 40 },
       { id: 'rb', type: 'rollout', inputs: ['b'], rows: 20 },
-      { id: 'd', type: 'decompose', inputs: ['ra', 'rb'], rows: 150 },
-      { id: 'f-process', type: 'filter', inputs: ['d'], rows: 70 },
-      { id: 'f-outcome', type: 'filter', inputs: ['d'], rows: 90 },
+      { id: 'd', type: 'decompose', inputs: ['ra', 'rb'], rows: 58, stats: { trajectories: 60, steps: 150, empty: 2 } },
+      { id: 'f-process', type: 'filter', inputs: ['d'], rows: 20, stats: { kept: 20, keptSteps: 70 } },
+      { id: 'f-outcome', type: 'filter', inputs: ['d'], rows: 30, stats: { kept: 30, keptSteps: 90 } },
     ];
     const data = buildReportData({
       workflowId: 'w',
       status: 'COMPLETED',
       plan: { pipeline: { name: 'p', labels: {} }, specHash: 'x', stages: stages.map((s) => ({ id: s.id, type: s.type, inputs: s.inputs, config: {} })) as never },
-      stages: stages.map((s) => ({ id: s.id, type: s.type, status: 'completed', output: ref(s.rows) })),
+      stages: stages.map((s) => ({ id: s.id, type: s.type, status: 'completed', output: ref(s.rows), ...(s.stats ? { stats: s.stats } : {}) })),
     });
-    expect(data.funnel).toEqual({ questions: 15, trajectories: 60, steps: 150, kept: 70 });
+    expect(data.funnel).toEqual({ questions: 15, trajectories: 60, steps: 150, kept: 70, keptTrajectories: 20 });
     expect(data.notes).toEqual(['The yield funnel counts filter stage f-process; f-outcome read the same input(s) and are shown in the tables only.']);
+  });
+
+  it('a decompose stage without stats counts its output rows as steps; a filter without stats has no kept steps', () => {
+    const ref = (rows: number) => ({ hash: 'h', kind: 'steps' as const, rows, bytes: 1 });
+    const data = buildReportData({
+      workflowId: 'w',
+      status: 'COMPLETED',
+      stages: [
+        { id: 'd', type: 'decompose', status: 'completed', output: ref(12) },
+        { id: 'f', type: 'filter', status: 'completed', output: ref(3) },
+      ],
+    });
+    expect(data.funnel).toEqual({ steps: 12, keptTrajectories: 3 });
   });
 });

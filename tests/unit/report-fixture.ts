@@ -54,15 +54,16 @@ export function fixtureSources(): ReportSources {
   const stages: StageLike[] = [
     { id: 'gsm8k-train', type: 'dataset', status: 'completed', startedAt: at(1), finishedAt: at(1.4), cached: true, output: ref('questions', 64) },
     { id: 'rollouts', type: 'rollout', status: 'completed', startedAt: at(2), finishedAt: at(1450), output: ref('trajectories', 256), counts: { succeeded: 252, failed: 4, filtered: 0 }, stats: { answered: 231, no_action: 13, max_steps: 8, error: 4, toolCalls: 612, outputTokens: 81234 } },
-    { id: 'decompose', type: 'decompose', status: 'completed', startedAt: at(1451), finishedAt: at(1455), output: ref('steps', 843) },
+    // Decompose writes one row per non-empty trajectory (the state once, steps by prefix); its stats count steps.
+    { id: 'decompose', type: 'decompose', status: 'completed', startedAt: at(1451), finishedAt: at(1455), output: ref('steps', 252), stats: { trajectories: 256, steps: 843, empty: 4, byKind: { search: 0, calculator: 612, answer: 231 } } },
     {
       id: 'filter',
       type: 'filter',
       status: 'completed',
       startedAt: at(1456),
       finishedAt: at(1890),
-      output: ref('steps', 391),
-      stats: { mode: 'process+outcome', trajectoriesIn: 256, stepsJudged: 843, goodRate: 0.71, kept: 118, dropped: { process: 87, outcome: 39, no_action: 12 }, goodRates },
+      output: ref('steps', 118),
+      stats: { mode: 'process+outcome', trajectoriesIn: 252, stepsIn: 843, stepsJudged: 843, good: 599, goodRate: 0.71, kept: 118, keptSteps: 391, dropped: { process: 87, outcome: 61, 'status:no_action': 12 }, goodRates, judged: ref('steps', 252) },
     },
     { id: 'train', type: 'train', status: 'completed', startedAt: at(1891), finishedAt: at(3710), output: ref('policy', 1), stats: { curve, rewards } },
     { id: 'gsm8k-test', type: 'dataset', status: 'completed', startedAt: at(1), finishedAt: at(1.2), cached: true, output: ref('questions', n) },
