@@ -224,7 +224,7 @@ function trainingSection(data: ReportData, charts: ChartSpec[]): string {
 
 // ---------------------------------------------------------------- pipeline graph
 
-const STATUS_COLOR: Record<string, string> = { completed: '#16a34a', failed: '#dc2626', running: '#2563eb', skipped: '#94a3b8', cancelled: '#94a3b8', pending: '#cbd5e1' };
+const STATUS_COLOR: Record<string, string> = { completed: '#16a34a', failed: '#dc2626', running: '#2563eb', skipped: '#94a3b8', cancelled: '#94a3b8', pending: '#94a3b8' };
 
 function pipelineGraph(stages: ReportStage[]): string {
   if (stages.length === 0) return empty('The run has no stages.');
@@ -276,7 +276,7 @@ function pipelineGraph(stages: ReportStage[]): string {
 <text x="${x + 16}" y="${y + 59}" class="stage-time">${esc(s.cacheHit && !isNum(s.durationMs) ? 'cached' : duration(s.durationMs))}${esc(retry)}</text>
 <text x="${x + 16}" y="${y + 75}" class="stage-rows">${esc(rows)}</text>${badge}</g>`;
   });
-  return `<div class="graph"><svg id="pipeline-graph" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" style="max-width:100%;height:auto" viewBox="0 0 ${width} ${height}" role="img" aria-label="pipeline graph">
+  return `<div class="graph"><svg id="pipeline-graph" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" style="max-width:100%;min-width:${Math.round(width * 0.7)}px;height:auto" viewBox="0 0 ${width} ${height}" role="img" aria-label="pipeline graph">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#94a3b8"/></marker></defs>
 ${edges.join('\n')}
 ${boxes.join('\n')}
