@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   E_PATH_ESCAPE: 'a file path leaves the project',
   E_PATH_NOT_FOUND: 'a referenced file does not exist or cannot be read',
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',
+  E_BAD_OVERRIDE: 'a `--set KEY=VALUE` override is malformed or names no stage',
   E_STAGE_NOT_IMPLEMENTED: 'the stage type is valid but this version of swirl cannot run it yet',
 } as const;
 

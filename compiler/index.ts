@@ -9,6 +9,7 @@ import { buildPlan } from './plan.js';
 import type { Plan } from './plan-types.js';
 import type { RawSpec } from './spec-types.js';
 import { MAX_SPEC_BYTES } from './parse.js';
+import { applyOverrides, parseOverride, type Override } from './overrides.js';
 
 export type CompileResult =
   | { ok: true; plan: Plan; file: string; source: string; projectRoot: string }
@@ -29,6 +30,8 @@ export interface CompileOptions {
   /** Name used in error positions (defaults to the path as given). */
   displayName?: string;
   projectRoot?: string;
+  /** `--set KEY=VALUE` overrides (see overrides.ts). */
+  overrides?: readonly string[];
 }
 
 export function compileSource(source: string, file: string, opts: CompileOptions = {}): CompileResult {
@@ -38,6 +41,16 @@ export function compileSource(source: string, file: string, opts: CompileOptions
   const parsed = parseSpec(source, display);
   if (!parsed.doc || parsed.errors.length > 0) return { ok: false, errors: sortErrors(parsed.errors), file: display, source };
   const data = parsed.data;
+  if (opts.overrides?.length) {
+    const errs: SpecError[] = [];
+    const parsedOverrides: Override[] = [];
+    for (const o of opts.overrides.map(parseOverride)) {
+      if ('code' in o) errs.push(o);
+      else parsedOverrides.push(o);
+    }
+    errs.push(...applyOverrides(parsed.doc, data, parsedOverrides, display));
+    if (errs.length > 0) return { ok: false, errors: errs, file: display, source };
+  }
   const schemaErrors = validateSchema(data, parsed.doc, parsed.lineCounter, display);
   if (schemaErrors.length > 0) return { ok: false, errors: sortErrors(schemaErrors), file: display, source };
   const spec = data as RawSpec;

@@ -52,6 +52,7 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .option('--detach', 'print the workflow id and return without waiting (needs --no-worker)')
     .option('--follow', 'wait for the end and show progress (the default unless --detach)')
     .option('--id <workflowId>', 'workflow id to use (default: <pipeline>-<time>-<random>)')
+    .option('--set <key=value>', 'override a spec value before validation, e.g. --set stages.rollouts.samples=2 (repeatable; stages by id)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json', 'print the run summary as JSON')
     .action(async (file, opts) => (await import('./run.js')).runAction(file, opts, setCode));
 

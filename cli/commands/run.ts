@@ -67,10 +67,12 @@ export interface RunOptions {
   follow?: boolean;
   json?: boolean;
   id?: string;
+  /** `--set KEY=VALUE` overrides of the spec. */
+  set?: string[];
 }
 
 export async function runAction(file: string, opts: RunOptions, setCode: (c: number) => void): Promise<void> {
-  const compiled = compileFile(file);
+  const compiled = compileFile(file, { ...(opts.set?.length ? { overrides: opts.set } : {}) });
   if (!compiled.ok) {
     for (const e of compiled.errors) err(formatErrorWithExcerpt(e, compiled.source));
     if (opts.json) printJson({ ok: false, errors: compiled.errors });
