@@ -101,6 +101,15 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .action(async (id, opts) => (await import('./status.js')).statusAction(id, opts, setCode));
 
   program
+    .command('tool')
+    .description("run one call of a spec's tool exactly as the agent would and print the observation")
+    .argument('<name>', 'the tool name under `tools:` in the spec')
+    .argument('<input>', 'what the agent would write between the action tags (expression or query)')
+    .option('--spec <file>', 'pipeline spec that defines the tool', 'pipelines/quickstart.yaml')
+    .option('--json', 'print {tool, kind, input, observation, ms} as JSON')
+    .action(async (name, input, opts) => (await import('./tool.js')).toolAction(name, input, opts, setCode));
+
+  program
     .command('report')
     .description('write a self-contained HTML report of a run (pipeline graph, yield, judges, training, accuracy with 95% CIs); works offline')
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')

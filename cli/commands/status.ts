@@ -8,6 +8,7 @@ import { describeStages, ProgressView } from '../progress.js';
 import { runInput } from '../../runtime/run-input.js';
 import { followRun } from './run.js';
 import { describeProgress, fanoutProgress, type StageProgress } from '../fanout-progress.js';
+import { describeLedger, ledgerSummary, type LedgerSummary } from '../ledger-summary.js';
 
 export interface RunStatus {
   workflowId: string;
@@ -22,6 +23,8 @@ export interface RunStatus {
   note?: string;
   /** Per-item stages still running: items done, shards, throughput, ETA. */
   progress?: Record<string, StageProgress>;
+  /** LLM call ledger totals of this run (calls made / reused, tokens, cost), when this machine holds the ledger. */
+  ledger?: LedgerSummary;
 }
 
 export async function statusAction(workflowId: string, opts: { json?: boolean; follow?: boolean }, setCode: (c: number) => void): Promise<void> {
@@ -70,6 +73,8 @@ export async function statusAction(workflowId: string, opts: { json?: boolean; f
         }
       }
     }
+    const ledger = await ledgerSummary(workflowId).catch(() => undefined);
+    if (ledger) st.ledger = ledger;
     if (opts.json) printJson(st);
     else {
       out(`${st.workflowId}  ${st.status}${st.pipeline ? `  pipeline ${st.pipeline}` : ''}`);
@@ -77,6 +82,7 @@ export async function statusAction(workflowId: string, opts: { json?: boolean; f
       if (st.uiUrl) out(`  web UI: ${st.uiUrl}`);
       for (const line of describeStages(st.stages as StageState[])) out(line);
       for (const [id, p] of Object.entries(st.progress ?? {})) out(`    ${id}: ${describeProgress(p)}`);
+      if (st.ledger) for (const line of describeLedger(st.ledger)) out(line);
       if (st.failure) out(`  failure: ${st.failure}`);
       if (st.note) out(`  note: ${st.note}`);
     }
