@@ -2,6 +2,7 @@
 // rollouts on the embedded model; fresh workers pick the run up, and the
 // final trajectories are byte-identical to an uninterrupted run of the Plan.
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { packageRoot } from '../../runtime/paths.js';
 import type { StageState } from '../../workflows/types.js';
@@ -28,7 +29,8 @@ describe('a Plan run survives kill -9 of its worker', () => {
     const address = inject('temporalAddress');
     const env = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: tempStateDir(), SWIRL_TASK_QUEUE_PREFIX: `it-plan-crash-${process.pid}` };
 
-    const clean = await swirl(['run', spec, '--json'], env);
+    // The uninterrupted run keeps its own LLM call ledger, so the crashed run calls the model itself.
+    const clean = await swirl(['run', spec, '--json'], { ...env, SWIRL_LEDGER: path.join(tempStateDir(), 'ledger.db') });
     expect(clean.code, clean.stderr).toBe(0);
     const cleanRollouts = (JSON.parse(clean.stdout) as { stages: StageState[] }).stages.find((s) => s.id === 'rollouts')!;
 
