@@ -1,6 +1,7 @@
 // Activities are built from injected dependencies so tests can pass
 // in-memory stores and fake models; worker.ts passes the real ones.
 import type { ArtifactStore } from '../store/artifacts.js';
+import type { LlmLedger } from '../store/ledger.js';
 import { loadDataset, type LoadDatasetInput } from './dataset.js';
 import { guardPayload } from './payload-guard.js';
 import type { QueueRole } from './queues.js';
@@ -28,12 +29,14 @@ export interface ActivityDeps {
   processors?: Record<string, ItemProcessor>;
   /** Where embedded models live (default .swirl/models). */
   modelsDir?: string;
+  /** The LLM call ledger every model call goes through (default: SQLite at swirlPaths().ledger, opened on first use). */
+  ledger?: LlmLedger;
 }
 
 export function createActivities(deps: ActivityDeps) {
   const items = new ItemCache();
   const modelsDir = deps.modelsDir ?? swirlPaths().models;
-  const rollout = deps.processors?.rollout ?? rolloutProcessor(modelsDir);
+  const rollout = deps.processors?.rollout ?? rolloutProcessor(modelsDir, deps.ledger);
   const processors: Record<string, ItemProcessor> = {
     rollout,
     filter: filterProcessor({ modelsDir }),
