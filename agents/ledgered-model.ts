@@ -33,7 +33,7 @@ import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import type { ModelGate } from './limits.js';
-import { callCost, ledgerKey, type CallMeta, type CallPurpose, type CompletedCall, type LedgerRequest, type LlmLedger, type ModelPrice } from '../store/ledger.js';
+import { callCost, ledgerKey, LOCAL_OWNER, type CallMeta, type CallPurpose, type CompletedCall, type LedgerRequest, type LlmLedger, type ModelPrice } from '../store/ledger.js';
 
 /** What identifies a model for the ledger, beyond the call's own options. */
 export interface ModelIdentity {
@@ -119,6 +119,10 @@ function messageOf(call: CompletedCall): AIMessage {
   });
 }
 
+/** A claim on a call in flight lasts this long unless renewed (every third of it while the call runs). */
+const CLAIM_TTL_MS = 30_000;
+const CLAIM_POLL_MS = 500;
+
 // Calls with the same key in flight in this process share one model call.
 const inFlight = new Map<string, Promise<CompletedCall>>();
 
@@ -193,6 +197,26 @@ export class LedgeredChatModel extends BaseChatModel<LedgeredCallOptions> {
   }
 
   private async callInner(key: string, req: LedgerRequest, meta: CallMeta, messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<CompletedCall> {
+    // Another live process making the same call (two attempts of one shard): wait for its result.
+    for (;;) {
+      if ((await this.ledger.claim(key, LOCAL_OWNER, CLAIM_TTL_MS)).claimed) break;
+      await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
+      options.signal?.throwIfAborted();
+      const done = await this.ledger.lookup(key);
+      if (done) return done;
+    }
+    const renew = setInterval(() => void this.ledger.claim(key, LOCAL_OWNER, CLAIM_TTL_MS).catch(() => undefined), CLAIM_TTL_MS / 3);
+    try {
+      return await this.callInnerClaimed(key, req, meta, messages, options);
+    } catch (e) {
+      await this.ledger.release(key, LOCAL_OWNER).catch(() => undefined);
+      throw e;
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async callInnerClaimed(key: string, req: LedgerRequest, meta: CallMeta, messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<CompletedCall> {
     const { sampleKey: _sk, ...innerOptions } = options as LedgeredCallOptions;
     const once = async () => {
       await this.ledger.recordAttempt(key, meta);

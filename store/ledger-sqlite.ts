@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { swirlPaths } from '../runtime/paths.js';
-import { emptyTotals, type AuditCounts, type CallMeta, type CompletedCall, type LedgerStats, type LlmLedger } from './ledger.js';
+import { claimIsStale, emptyTotals, type AuditCounts, type ClaimResult, type CallMeta, type CompletedCall, type LedgerStats, type LlmLedger } from './ledger.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS calls (
@@ -30,6 +30,7 @@ CREATE INDEX IF NOT EXISTS completions_key ON completions(key);
 CREATE TABLE IF NOT EXISTS attempts (id INTEGER PRIMARY KEY, key TEXT NOT NULL, pid INTEGER NOT NULL, run_id TEXT, stage_id TEXT, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS uses (id INTEGER PRIMARY KEY, key TEXT NOT NULL, run_id TEXT, stage_id TEXT, purpose TEXT NOT NULL, reused INTEGER NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS uses_run ON uses(run_id);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
 `;
 
 interface CallRow {
@@ -79,6 +80,7 @@ export class SqliteLedger implements LlmLedger {
   private readonly db: BetterSqlite3.Database;
   private readonly st: Record<'lookup' | 'insertCall' | 'completion' | 'attempt' | 'use', BetterSqlite3.Statement>;
   private readonly completeTx: BetterSqlite3.Transaction<(call: CompletedCall) => CallRow>;
+  private readonly claimTx: BetterSqlite3.Transaction<(key: string, owner: string, ttlMs: number) => ClaimResult>;
 
   constructor(readonly file: string) {
     const Database = loadDriver();
@@ -114,8 +116,25 @@ export class SqliteLedger implements LlmLedger {
         cost_usd: call.costUsd,
         completed_at: call.completedAt,
       });
+      this.db.prepare('DELETE FROM claims WHERE key = ?').run(call.key);
       return this.st.lookup.get(call.key) as CallRow;
     });
+    const getClaim = this.db.prepare('SELECT owner, expires_at FROM claims WHERE key = ?');
+    const putClaim = this.db.prepare('INSERT INTO claims (key, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at');
+    this.claimTx = this.db.transaction((key: string, owner: string, ttlMs: number): ClaimResult => {
+      const c = getClaim.get(key) as { owner: string; expires_at: number } | undefined;
+      if (c && c.owner !== owner && !claimIsStale(c.owner, c.expires_at)) return { claimed: false, owner: c.owner, expiresAt: c.expires_at };
+      putClaim.run(key, owner, Date.now() + ttlMs);
+      return { claimed: true };
+    });
+  }
+
+  async claim(key: string, owner: string, ttlMs: number): Promise<ClaimResult> {
+    return this.claimTx.immediate(key, owner, ttlMs);
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    this.db.prepare('DELETE FROM claims WHERE key = ? AND owner = ?').run(key, owner);
   }
 
   async lookup(key: string): Promise<CompletedCall | undefined> {

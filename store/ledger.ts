@@ -13,7 +13,9 @@
 //   attempts     append-only: one row per inner-model call that started
 //                (attempts - completions = calls lost to crashes mid-flight)
 //   uses         append-only: one row per call a run asked for, reused or not
+//   claims       one row per call in flight: who is making it, until when
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 
 export type CallPurpose = 'rollout' | 'judge' | 'eval' | 'sample' | 'reward';
 
@@ -84,10 +86,22 @@ export interface AuditCounts {
   duplicated: string[];
 }
 
+/** Who holds a call in flight: `host:pid` (liveness of a local holder is checked with its pid). */
+export type ClaimResult = { claimed: true } | { claimed: false; owner: string; expiresAt: number };
+
 export interface LlmLedger {
   /** 'sqlite' | 'memory' | … */
   readonly kind: string;
   lookup(key: string): Promise<CompletedCall | undefined>;
+  /**
+   * Takes (or renews) the right to call the model for `key` for `ttlMs`. Fails
+   * while another owner's lease is valid: a live process elsewhere is making
+   * the same call (two attempts of one shard after a heartbeat timeout), and
+   * waiting for its result is cheaper than paying twice. A lease of a dead
+   * local process, or an expired one, is taken over.
+   */
+  claim(key: string, owner: string, ttlMs: number): Promise<ClaimResult>;
+  release(key: string, owner: string): Promise<void>;
   /** An inner-model call is about to start. */
   recordAttempt(key: string, meta: CallMeta): Promise<void>;
   /** Stores a completed call and returns what the ledger holds for the key (the first completion wins). */
@@ -154,6 +168,24 @@ export function addUse(t: UsageTotals, call: Pick<CompletedCall, 'inputTokens' |
   t.latencyMs += call.latencyMs;
 }
 
+/** This process as a claim owner. */
+export const LOCAL_OWNER = `${hostname()}:${process.pid}`;
+
+/** A claim by `owner` can be taken over when it expired or its (local) process is gone. */
+export function claimIsStale(owner: string, expiresAt: number, now = Date.now()): boolean {
+  if (expiresAt <= now) return true;
+  const at = owner.lastIndexOf(':');
+  if (owner.slice(0, at) !== hostname()) return false;
+  const pid = Number(owner.slice(at + 1));
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** The in-memory ledger: same behaviour, nothing durable (tests, one-off tools). */
 export class MemoryLedger implements LlmLedger {
   readonly kind = 'memory';
@@ -161,6 +193,18 @@ export class MemoryLedger implements LlmLedger {
   private readonly completions: Array<{ key: string }> = [];
   private readonly attempts: Array<{ key: string; meta: CallMeta }> = [];
   private readonly uses: Array<{ key: string; meta: CallMeta; reused: boolean }> = [];
+  private readonly claims = new Map<string, { owner: string; expiresAt: number }>();
+
+  async claim(key: string, owner: string, ttlMs: number): Promise<ClaimResult> {
+    const c = this.claims.get(key);
+    if (c && c.owner !== owner && !claimIsStale(c.owner, c.expiresAt)) return { claimed: false, owner: c.owner, expiresAt: c.expiresAt };
+    this.claims.set(key, { owner, expiresAt: Date.now() + ttlMs });
+    return { claimed: true };
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    if (this.claims.get(key)?.owner === owner) this.claims.delete(key);
+  }
 
   async lookup(key: string): Promise<CompletedCall | undefined> {
     const c = this.calls.get(key);
@@ -173,6 +217,7 @@ export class MemoryLedger implements LlmLedger {
 
   async recordCompletion(call: CompletedCall): Promise<CompletedCall> {
     this.completions.push({ key: call.key });
+    this.claims.delete(call.key);
     if (!this.calls.has(call.key)) this.calls.set(call.key, structuredClone(call));
     return structuredClone(this.calls.get(call.key)!);
   }

@@ -1,14 +1,15 @@
 // The LLM call ledger: both implementations pass the same conformance tests;
 // LedgeredChatModel calls a model once per distinct request; the gate's limits,
 // retries and breaker.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
-import { ledgerKey, MemoryLedger, type CompletedCall, type LlmLedger } from '../../store/ledger.js';
+import { ledgerKey, LOCAL_OWNER, MemoryLedger, type CompletedCall, type LlmLedger } from '../../store/ledger.js';
 import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import { LedgeredChatModel } from '../../agents/ledgered-model.js';
 import { classifyError, ModelGate, retryAfterMs } from '../../agents/limits.js';
@@ -36,6 +37,29 @@ describe.each(impls)('LlmLedger conformance: %s', (_name, make) => {
     expect(second.response).toEqual(call('k1').response);
     expect(await l.lookup('k1')).toEqual(call('k1'));
     expect(await l.audit()).toEqual({ keys: 1, completions: 2, attempts: 1, duplicated: ['k1'] });
+    l.close();
+  });
+
+  it('lets one owner at a time claim a call in flight; stale and released claims are taken over', async () => {
+    const l = make();
+    const other = 'elsewhere.example:4242';
+    expect(await l.claim('k', other, 60_000)).toEqual({ claimed: true });
+    expect(await l.claim('k', LOCAL_OWNER, 60_000)).toMatchObject({ claimed: false, owner: other });
+    // The holder renews; releasing hands it over.
+    expect(await l.claim('k', other, 60_000)).toEqual({ claimed: true });
+    await l.release('k', other);
+    expect(await l.claim('k', LOCAL_OWNER, 60_000)).toEqual({ claimed: true });
+    // An expired lease is taken over.
+    expect(await l.claim('e', other, -1)).toEqual({ claimed: true });
+    expect(await l.claim('e', LOCAL_OWNER, 60_000)).toEqual({ claimed: true });
+    // A lease of a process on this host that no longer runs is taken over.
+    const dead = spawnSync(process.execPath, ['-e', 'process.pid']).pid!;
+    expect(await l.claim('d', `${hostname()}:${dead}`, 60_000)).toEqual({ claimed: true });
+    expect(await l.claim('d', LOCAL_OWNER, 60_000)).toEqual({ claimed: true });
+    // Completing the call drops its claim.
+    await l.claim('c', other, 60_000);
+    await l.recordCompletion(call('c'));
+    expect(await l.claim('c', LOCAL_OWNER, 60_000)).toEqual({ claimed: true });
     l.close();
   });
 
@@ -136,6 +160,20 @@ describe('LedgeredChatModel', () => {
     expect(s.costUsd).toBeCloseTo(3 * (7 + 6));
     expect((await ledger.stats({ runId: 'r2' })).reused).toBe(2);
     expect((await ledger.audit()).duplicated).toEqual([]);
+  });
+
+  it('waits for another live process that holds the call, and takes its result', async () => {
+    const ledger = new MemoryLedger();
+    const inner = new CountingModel();
+    const m = new LedgeredChatModel(inner, ledger, { purpose: 'rollout', sampleKey: 's' });
+    const key = ledgerKey(m.requestFor([new HumanMessage('held')], {}));
+    await ledger.claim(key, 'elsewhere.example:1', 60_000);
+    const pending = m.invoke([new HumanMessage('held')]);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(inner.calls).toBe(0);
+    await ledger.recordCompletion(call(key, { response: { type: 'ai', data: { content: 'from elsewhere' } } }));
+    expect((await pending).content).toBe('from elsewhere');
+    expect(inner.calls).toBe(0);
   });
 
   it('shares one inner call between concurrent identical requests', async () => {
