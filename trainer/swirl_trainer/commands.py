@@ -17,6 +17,10 @@ from typing import Any
 
 from .errors import ConfigError, TrainerError
 
+# OpenMP threads that spin while waiting make torch crawl when other processes share
+# the cores; must be set before torch (and its OpenMP runtime) is loaded.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 class JsonOut:
     def __init__(self) -> None:
