@@ -93,8 +93,8 @@ export function createActivities(deps: ActivityDeps) {
     async writeStageReport(input: StageReportInput) {
       return writeStageReport(deps.store, input);
     },
-    async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef }): Promise<void> {
-      await deps.cache.put(input.key, input.output);
+    async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef; stats?: Record<string, unknown>; counts?: { succeeded: number; failed: number; filtered: number } }): Promise<void> {
+      await deps.cache.put(input.key, input.output, { ...(input.stats ? { stats: input.stats } : {}), ...(input.counts ? { counts: input.counts } : {}) });
     },
   };
 }

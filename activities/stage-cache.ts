@@ -24,11 +24,17 @@ export interface CacheLookupInput {
 export interface CacheLookupResult {
   key: string;
   hit?: ArtifactRef;
+  /** Stats and counts the stage reported when it computed the cached output. */
+  stats?: Record<string, unknown>;
+  counts?: { succeeded: number; failed: number; filtered: number };
 }
 
 export async function lookupStageCache(cache: StageCache, store: ArtifactStore, input: CacheLookupInput): Promise<CacheLookupResult> {
   const key = stageCacheKey({ stageHash: input.stageHash, inputHashes: input.inputHashes, implVersion: STAGE_IMPL_VERSIONS[input.stageType] ?? 'unversioned' });
   const hit = await cache.get(key);
-  if (hit && (await store.has(hit.hash))) return { key, hit };
+  if (hit && (await store.has(hit.hash))) {
+    const extra = (await cache.extra?.(key)) ?? {};
+    return { key, hit, ...extra };
+  }
   return { key };
 }

@@ -115,12 +115,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
           state.status = 'completed';
           state.cached = true;
           state.output = lookup.hit;
+          if (lookup.stats) state.stats = lookup.stats;
+          if (lookup.counts) state.counts = lookup.counts;
           return lookup.hit;
         }
       }
       const outcome = await handler({ stage, input, inputs, isPaused: () => paused, snapshot: () => [...states.values()].map((s) => ({ ...s })) });
       const out = outcome.output;
-      if (useCache && key) await cacheActs.recordStageCache({ stageId: stage.id, key, output: out });
+      if (useCache && key) await cacheActs.recordStageCache({ stageId: stage.id, key, output: out, ...(outcome.stats ? { stats: outcome.stats } : {}), ...(outcome.counts ? { counts: outcome.counts } : {}) });
       state.status = 'completed';
       state.output = out;
       if (outcome.counts) state.counts = outcome.counts;
