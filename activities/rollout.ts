@@ -5,6 +5,7 @@ import type { StructuredToolInterface } from '@langchain/core/tools';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlanModel } from '../compiler/plan-types.js';
 import { runEpisode } from '../agents/episode.js';
+import { runToolCallEpisode } from '../agents/episode-tool-calls.js';
 import { ledgeredModelFor } from '../agents/models.js';
 import { defaultLedger } from '../store/ledger-sqlite.js';
 import type { CallPurpose, LlmLedger } from '../store/ledger.js';
@@ -26,6 +27,8 @@ export interface RolloutConfig {
   promptPath?: string;
   /** LoRA adapter GGUF of a trained policy, applied on the base model. */
   loraPath?: string;
+  /** `tags` (default) or `tool-calls` (the provider's native tool calling; agents/episode-tool-calls.ts). */
+  protocol?: 'tags' | 'tool-calls';
   /** What the ledger records the calls as (default rollout; evaluation passes eval). */
   ledgerPurpose?: CallPurpose;
 }
@@ -82,7 +85,8 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
       sampleKey: `${question.id}#${sample}`,
     });
     try {
-      const trajectory = await runEpisode(model, question, {
+      const episode = cfg.protocol === 'tool-calls' ? runToolCallEpisode : runEpisode;
+      const trajectory = await episode(model, question, {
         tools,
         maxSteps: cfg.maxSteps,
         sample,

@@ -28,7 +28,7 @@
 //                                  { purpose: 'judge', runId, stageId, sampleKey: `${trajectoryId}/step-${i}` });
 //   const verdict = await judge.invoke([new HumanMessage(prompt)], { seed: 0, stop: ['</judgment>'] });
 import { BaseChatModel, type BaseChatModelCallOptions, type BindToolsInput } from '@langchain/core/language_models/chat_models';
-import { AIMessage, mapStoredMessageToChatMessage, type BaseMessage, type StoredMessage } from '@langchain/core/messages';
+import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
@@ -93,27 +93,22 @@ export function canonicalMessage(m: BaseMessage): Record<string, unknown> {
   return out;
 }
 
-function storedOf(msg: AIMessage): StoredMessage {
-  return {
-    type: 'ai',
-    data: {
-      content: typeof msg.content === 'string' ? msg.content : (JSON.stringify(msg.content) as string),
-      role: undefined,
-      name: undefined,
-      tool_call_id: undefined,
-      additional_kwargs: msg.tool_calls?.length ? { tool_calls: msg.tool_calls } : {},
-      response_metadata: {},
-    },
-  } as StoredMessage;
+/** What the ledger stores of an answer: a StoredMessage-like `{type: 'ai', data: {content, tool_calls?}}`. */
+interface StoredAnswer {
+  type: 'ai';
+  data: { content: string; tool_calls?: NonNullable<AIMessage['tool_calls']> };
+}
+
+function storedOf(msg: AIMessage): StoredAnswer {
+  const content = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content);
+  return { type: 'ai', data: { content, ...(msg.tool_calls?.length ? { tool_calls: msg.tool_calls.map((t) => ({ name: t.name, args: t.args, id: t.id, type: 'tool_call' as const })) } : {}) } };
 }
 
 function messageOf(call: CompletedCall): AIMessage {
-  const stored = call.response as StoredMessage;
-  const base = mapStoredMessageToChatMessage(stored) as AIMessage;
-  const toolCalls = (stored.data.additional_kwargs as { tool_calls?: AIMessage['tool_calls'] } | undefined)?.tool_calls;
+  const stored = call.response as StoredAnswer;
   return new AIMessage({
-    content: base.content,
-    ...(toolCalls?.length ? { tool_calls: toolCalls } : {}),
+    content: stored.data.content,
+    ...(stored.data.tool_calls?.length ? { tool_calls: stored.data.tool_calls } : {}),
     usage_metadata: { input_tokens: call.inputTokens, output_tokens: call.outputTokens, total_tokens: call.inputTokens + call.outputTokens },
     response_metadata: { ledger: { key: call.key, latencyMs: call.latencyMs } },
   });

@@ -1,0 +1,49 @@
+// The tool-calls protocol with the openai-compatible provider: native tool
+// calls against the loopback stub, through the ledger (tool calls survive the
+// ledger round trip: a second episode is answered without any request).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runToolCallEpisode } from '../../agents/episode-tool-calls.js';
+import { chatModelFor, resolveModelPath } from '../../agents/models.js';
+import { LedgeredChatModel } from '../../agents/ledgered-model.js';
+import { MemoryLedger } from '../../store/ledger.js';
+import { makeTool } from '../../tools/registry.js';
+import { packageRoot } from '../../runtime/paths.js';
+import { startOpenAIStub, type OpenAIStub } from '../integration/fixtures/openai-stub.js';
+
+let stub: OpenAIStub;
+beforeAll(async () => {
+  stub = await startOpenAIStub({ faultRate: 0 });
+});
+afterAll(async () => stub?.close());
+
+const q = { id: 'q1', question: 'Ann has 12 apples and buys 30 more. How many now?', answer: '42', dataset: 'gsm8k' };
+
+describe('tool-calls protocol', () => {
+  it('runs native tool calls through the ledger and writes the trajectory in tag form', async () => {
+    const ctx = { modelsDir: '/nonexistent', projectRoot: packageRoot, env: {} };
+    const inner = chatModelFor('policy', { provider: 'openai-compatible', model: 'stub-model', baseUrl: stub.baseUrl, temperature: 1, seed: 3 }, ctx);
+    const ledger = new MemoryLedger();
+    const opts = { tools: { calculator: makeTool('calculator', { kind: 'calculator' }, packageRoot).tool }, maxSteps: 3, sample: 0, seed: 3, modelName: 'stub-model' };
+    const t = await runToolCallEpisode(new LedgeredChatModel(inner, ledger, { purpose: 'rollout', sampleKey: 'q1#0' }), q, opts);
+    expect(t.status).toBe('answered');
+    expect(t.steps).toEqual([
+      { index: 0, kind: 'calculator', content: '12 + 30', observation: '42.0' },
+      { index: 1, kind: 'answer', content: '42.0' },
+    ]);
+    expect(t.messages.map((m) => m.content).slice(1)).toEqual(['<math_exp>12 + 30</math_exp>', '12 + 30 -> 42.0', '<answer>42.0</answer>']);
+    // The request carried the tool's schema and, on the second turn, the tool result.
+    expect(stub.requests).toHaveLength(2);
+    const requests = stub.requests.length;
+    const again = await runToolCallEpisode(new LedgeredChatModel(inner, ledger, { purpose: 'rollout', sampleKey: 'q1#0' }), q, opts);
+    expect(again).toEqual(t);
+    expect(stub.requests).toHaveLength(requests);
+    expect((await ledger.audit()).keys).toBe(2);
+  });
+
+  it('fails clearly for models without native tool calling, and for missing providers or keys', () => {
+    expect(() => chatModelFor('c', { provider: 'anthropic', model: 'claude' }, { modelsDir: '', projectRoot: packageRoot })).toThrow(/needs the package @langchain\/anthropic/);
+    expect(() => chatModelFor('o', { provider: 'openai', model: 'gpt', apiKeyEnv: 'SWIRL_TEST_UNSET_KEY' }, { modelsDir: '', projectRoot: packageRoot, env: {} })).toThrow(/SWIRL_TEST_UNSET_KEY is not set/);
+    expect(() => chatModelFor('o', { provider: 'openai-compatible', model: 'x' }, { modelsDir: '', projectRoot: packageRoot })).toThrow(/needs a baseUrl/);
+    expect(typeof resolveModelPath).toBe('function');
+  });
+});
