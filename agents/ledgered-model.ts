@@ -145,6 +145,8 @@ export class LedgeredChatModel extends BaseChatModel<LedgeredCallOptions> {
 
   /** Tools travel as call options (OpenAI format) to the inner model, and are part of the key. */
   override bindTools(tools: BindToolsInput[], kwargs?: Partial<LedgeredCallOptions>) {
+    // A model that cannot take tools would silently ignore them.
+    if (typeof this.inner.bindTools !== 'function') throw new Error(`native tool calling (protocol tool-calls) is not available for ${this.inner._llmType()}; use protocol tags, or an openai / openai-compatible model`);
     return this.withConfig({ tools: tools.map((t) => convertToOpenAITool(t as never)), ...kwargs } as Partial<LedgeredCallOptions>);
   }
 

@@ -46,4 +46,12 @@ describe('tool-calls protocol', () => {
     expect(() => chatModelFor('o', { provider: 'openai-compatible', model: 'x' }, { modelsDir: '', projectRoot: packageRoot })).toThrow(/needs a baseUrl/);
     expect(typeof resolveModelPath).toBe('function');
   });
+
+  it('refuses tool-calls for a model without bindTools instead of ignoring the tools', async () => {
+    const { FakeListChatModel } = await import('@langchain/core/utils/testing');
+    const plain = new FakeListChatModel({ responses: ['x'] });
+    (plain as { bindTools?: unknown }).bindTools = undefined;
+    const m = new LedgeredChatModel(plain, new MemoryLedger(), { purpose: 'rollout' });
+    await expect(runToolCallEpisode(m, q, { tools: { calculator: makeTool('calculator', { kind: 'calculator' }, packageRoot).tool }, maxSteps: 1, sample: 0, modelName: 'fake' })).rejects.toThrow(/native tool calling .* is not available/);
+  });
 });
