@@ -9,7 +9,7 @@ import type { Trajectory } from '../agents/types.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { ItemProcessor } from './fanout.js';
-import { judgeSteps, makeOutcomeJudge, makeProcessJudge, type JudgeContext } from './judge.js';
+import { judgeSteps, makeOutcomeJudge, makeProcessJudge, runIdOf, type JudgeContext, type JudgeFactoryDeps } from './judge.js';
 import type { RolloutConfig, RolloutItem } from './rollout.js';
 
 export interface EvaluateConfig extends RolloutConfig, JudgeContext {
@@ -36,7 +36,7 @@ export interface EvalRecord {
   trajectory: Trajectory;
 }
 
-export function evaluateProcessor(rollout: ItemProcessor, deps: { modelsDir: string }): ItemProcessor {
+export function evaluateProcessor(rollout: ItemProcessor, deps: JudgeFactoryDeps): ItemProcessor {
   return async (item, ctx) => {
     const cfg = ctx.config as unknown as EvaluateConfig;
     const r = await rollout(item, ctx);
@@ -45,7 +45,8 @@ export function evaluateProcessor(rollout: ItemProcessor, deps: { modelsDir: str
     const q = (item as RolloutItem).question;
     const judge = normalizeJudge(cfg.judge);
     if (!judge) throw ApplicationFailure.nonRetryable('evaluate needs a judge', 'ConfigError');
-    const o = await makeOutcomeJudge(judge, cfg, deps).judgeOutcome(
+    const judgeDeps = { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) };
+    const o = await makeOutcomeJudge(judge, cfg, judgeDeps).judgeOutcome(
       { question: q.question, gold: q.answer, ...(q.aliases ? { aliases: q.aliases } : {}), answer: t.status === 'answered' ? t.answer : undefined, dataset: q.dataset },
       ctx.signal,
     );
@@ -65,7 +66,7 @@ export function evaluateProcessor(rollout: ItemProcessor, deps: { modelsDir: str
     };
     const processJudge = normalizeJudge(cfg.processJudge);
     if (processJudge && t.steps.length > 0) {
-      const g = await judgeSteps(decompose(t), makeProcessJudge(processJudge, cfg, deps), ctx.signal);
+      const g = await judgeSteps(decompose(t), makeProcessJudge(processJudge, cfg, judgeDeps), ctx.signal);
       rec.goodRate = g.steps.filter((s) => s.verdict === 'GOOD').length / g.steps.length;
     }
     return { outcome: 'succeeded', row: rec };

@@ -39,8 +39,8 @@ export function createActivities(deps: ActivityDeps) {
   const rollout = deps.processors?.rollout ?? rolloutProcessor(modelsDir, deps.ledger);
   const processors: Record<string, ItemProcessor> = {
     rollout,
-    filter: filterProcessor({ modelsDir }),
-    evaluate: evaluateProcessor(rollout, { modelsDir }),
+    filter: filterProcessor({ modelsDir, ...(deps.ledger ? { ledger: deps.ledger } : {}) }),
+    evaluate: evaluateProcessor(rollout, { modelsDir, ...(deps.ledger ? { ledger: deps.ledger } : {}) }),
     ...deps.processors,
   };
   const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors, items };
@@ -82,7 +82,7 @@ export function createActivities(deps: ActivityDeps) {
       return prepareTrainBatches(deps.store, input);
     },
     async sampleTrainBatch(input: SampleBatchInput) {
-      return guardPayload('sampleTrainBatch result', await sampleTrainBatch(deps.store, items, modelsDir, input));
+      return guardPayload('sampleTrainBatch result', await sampleTrainBatch(deps.store, items, modelsDir, input, deps.ledger));
     },
     async trainStep(input: TrainStepInput) {
       return guardPayload('trainStep result', await trainStep(modelsDir, input));

@@ -17,7 +17,9 @@ import {
   type ProcessJudge,
 } from '../agents/judges/index.js';
 import type { MatcherName } from '../agents/judges/matchers.js';
-import { chatModelFor } from '../agents/models.js';
+import { ledgeredModelFor } from '../agents/models.js';
+import { defaultLedger } from '../store/ledger-sqlite.js';
+import type { LlmLedger } from '../store/ledger.js';
 import type { ActionKind } from '../agents/protocol.js';
 import { stepState, type StepGroup } from '../agents/steps.js';
 import type { TrajectoryStatus } from '../agents/types.js';
@@ -35,6 +37,11 @@ export interface JudgeContext {
 
 export interface JudgeFactoryDeps {
   modelsDir: string;
+  /** Every judge call goes through the LLM call ledger (default: the worker's SQLite ledger). */
+  ledger?: LlmLedger;
+  /** Recorded with each call (not part of the key): which run and stage asked. */
+  runId?: string;
+  stageId?: string;
 }
 
 function promptText(spec: { prompt?: string }, ctx: JudgeContext): string | undefined {
@@ -49,7 +56,13 @@ function promptText(spec: { prompt?: string }, ctx: JudgeContext): string | unde
 function judgeModel(name: string, ctx: JudgeContext, deps: JudgeFactoryDeps) {
   const m = ctx.models[name];
   if (!m) throw ApplicationFailure.nonRetryable(`judge model ${name} is not in the plan`, 'ConfigError');
-  return chatModelFor(name, m, { modelsDir: deps.modelsDir, projectRoot: ctx.projectRoot });
+  // A verdict is keyed by (judge model, prompt with its inputs): re-judging the same step, in
+  // another filter mode or another run, is answered from the ledger without a new call.
+  return ledgeredModelFor(name, m, { modelsDir: deps.modelsDir, projectRoot: ctx.projectRoot }, deps.ledger ?? defaultLedger(), {
+    purpose: 'judge',
+    ...(deps.runId ? { runId: deps.runId } : {}),
+    ...(deps.stageId ? { stageId: deps.stageId } : {}),
+  });
 }
 
 export function makeProcessJudge(spec: JudgeSpec, ctx: JudgeContext, deps: JudgeFactoryDeps): ProcessJudge {
@@ -65,6 +78,11 @@ export function makeOutcomeJudge(spec: JudgeSpec, ctx: JudgeContext, deps: Judge
   }
   const template = promptText(spec, ctx);
   return llmOutcomeJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...(template ? { template } : {}) });
+}
+
+/** The run's workflow id from a shard key `<run>/<stage>/shard-N`. */
+export function runIdOf(shardKey: string): string {
+  return shardKey.split('/')[0]!;
 }
 
 export function toolKindsOf(g: StepGroup): ActionKind[] {
@@ -119,13 +137,13 @@ export function filterProcessor(deps: JudgeFactoryDeps): ItemProcessor {
     if (reasons.length === 0 && wantsProcess) {
       const spec = normalizeJudge(cfg.processJudge);
       if (!spec) throw ApplicationFailure.nonRetryable(`filter mode ${cfg.mode} needs a processJudge`, 'ConfigError');
-      g = await judgeSteps(g, makeProcessJudge(spec, cfg, deps), ctx.signal);
+      g = await judgeSteps(g, makeProcessJudge(spec, cfg, { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) }), ctx.signal);
       if (g.steps.some((s) => s.verdict !== 'GOOD')) reasons.push('process');
     }
     if (reasons.length === 0 && wantsOutcome) {
       const spec = normalizeJudge(cfg.outcomeJudge);
       if (!spec) throw ApplicationFailure.nonRetryable(`filter mode ${cfg.mode} needs an outcomeJudge`, 'ConfigError');
-      const o = await makeOutcomeJudge(spec, cfg, deps).judgeOutcome({ question: g.question, gold: g.gold, answer: g.answer, dataset: g.dataset }, ctx.signal);
+      const o = await makeOutcomeJudge(spec, cfg, { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) }).judgeOutcome({ question: g.question, gold: g.gold, answer: g.answer, dataset: g.dataset }, ctx.signal);
       g = { ...g, outcome: { correct: o.correct, score: o.score, reason: o.reason } };
       if (!o.correct) reasons.push('outcome');
     }

@@ -15,7 +15,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PlanModel } from '../compiler/plan-types.js';
 import { normalizeJudge } from '../agents/judges/index.js';
 import { detectTemplate, renderPrompt } from '../agents/llama-cpp-chat.js';
-import { chatModelFor, resolveModelPath } from '../agents/models.js';
+import { ledgeredModelFor, resolveModelPath } from '../agents/models.js';
+import { defaultLedger } from '../store/ledger-sqlite.js';
+import type { LlmLedger } from '../store/ledger.js';
 import { parseAction, stopSequences, type ActionKind, type ToolKind } from '../agents/protocol.js';
 import { stepAction, stepState, type StepGroup } from '../agents/steps.js';
 import type { ChatTurn } from '../agents/types.js';
@@ -98,7 +100,10 @@ export function trainDir(runKey: string): string {
 }
 
 /** Samples G actions per state with the current policy and scores them; writes the trainer's batch file. */
-export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput): Promise<BatchFile> {
+export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, ledgerIn?: LlmLedger): Promise<BatchFile> {
+  const ledger = ledgerIn ?? defaultLedger();
+  const runId = input.runKey.split('/')[0]!;
+  const stageId = input.runKey.split('/').slice(1).join('/');
   const groups = new Map<string, StepGroup>();
   for (const g of (await items.get(store, input.steps)) as StepGroup[]) groups.set(g.trajectoryId, g);
   const batchRows = (await items.get(store, input.batches)) as Array<{ states: StateRef[] }>;
@@ -108,10 +113,16 @@ export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, m
   const modelFile = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot });
   const template = await detectTemplate(modelFile);
   const rewardSpec = normalizeJudge(s.rewardModel) ?? { matcher: 'gsm8k-reference' as const };
-  const reward = s.objective === 'swirl' ? makeProcessJudge(rewardSpec, input, { modelsDir }) : undefined;
+  const reward = s.objective === 'swirl' ? makeProcessJudge(rewardSpec, input, { modelsDir, ledger, runId, stageId }) : undefined;
   const policy =
     s.objective === 'swirl'
-      ? chatModelFor(input.modelName, { ...input.model, temperature: typeof input.model.temperature === 'number' ? input.model.temperature : 1.0 }, { modelsDir, projectRoot: input.projectRoot, ...(input.adapterGguf ? { loraPath: input.adapterGguf } : {}) })
+      ? ledgeredModelFor(
+          input.modelName,
+          { ...input.model, temperature: typeof input.model.temperature === 'number' ? input.model.temperature : 1.0 },
+          { modelsDir, projectRoot: input.projectRoot, ...(input.adapterGguf ? { loraPath: input.adapterGguf } : {}) },
+          ledger,
+          { purpose: 'sample', runId, stageId },
+        )
       : undefined;
   const lines: string[] = [];
   const rewards: number[] = [];
@@ -129,7 +140,8 @@ export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, m
       const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
       for (let j = 0; j < s.samplesPerState; j++) {
         const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
-        const res = (await policy!.invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
+        // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
+        const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
         const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
         const action = parseAction(text, toolKinds as ActionKind[]);
         let r = 0;

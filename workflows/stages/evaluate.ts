@@ -27,6 +27,7 @@ export async function runEvaluate(ctx: StageContext): Promise<StageOutcome> {
     // Greedy decoding with the model's fixed seed: evaluations are repeatable and comparable.
     model: { ...base.model, temperature: 0, seed: typeof base.model.seed === 'number' ? base.model.seed : 0 },
     ...(policy ? { loraPath: policy.adapterGguf } : {}),
+    ledgerPurpose: 'eval',
     models: input.plan.models,
     judge: cfg.judge,
     ...(cfg.processJudge !== undefined ? { processJudge: cfg.processJudge } : {}),
