@@ -156,6 +156,8 @@ export interface FilterStats {
   trajectoriesIn: number;
   stepsIn: number;
   stepsJudged: number;
+  /** Trajectories whose final answer the outcome judge saw. */
+  outcomeJudged: number;
   good: number;
   goodRate: number | null;
   kept: number;
@@ -169,13 +171,14 @@ export interface FilterStats {
 
 /** Writes the kept trajectories as the stage output and counts the yield. */
 export async function finishFilter(store: ArtifactStore, input: { judged: ArtifactRef; mode: FilterMode }): Promise<{ output: ArtifactRef; stats: FilterStats }> {
-  const stats: FilterStats = { mode: input.mode, trajectoriesIn: 0, stepsIn: 0, stepsJudged: 0, good: 0, goodRate: null, kept: 0, keptSteps: 0, dropped: {}, goodRates: [], judged: input.judged };
+  const stats: FilterStats = { mode: input.mode, trajectoriesIn: 0, stepsIn: 0, stepsJudged: 0, outcomeJudged: 0, good: 0, goodRate: null, kept: 0, keptSteps: 0, dropped: {}, goodRates: [], judged: input.judged };
   async function* kept() {
     for await (const g of store.read<StepGroup>(input.judged)) {
       stats.trajectoriesIn++;
       stats.stepsIn += g.steps.length;
       const judged = g.steps.filter((s) => s.verdict !== undefined);
       stats.stepsJudged += judged.length;
+      if (g.outcome) stats.outcomeJudged++;
       const good = judged.filter((s) => s.verdict === 'GOOD').length;
       stats.good += good;
       if (judged.length > 0 && stats.goodRates.length < 1000) stats.goodRates.push(Math.round((good / judged.length) * 100) / 100);

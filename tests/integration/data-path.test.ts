@@ -8,10 +8,11 @@ import type { StageState } from '../../workflows/types.js';
 import { swirl, tempStateDir } from './helpers.js';
 
 describe('data path (real model)', () => {
+  const state = tempStateDir();
+  const env = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: state });
+
   it('decomposes, filters, evaluates and reports', async () => {
-    const state = tempStateDir();
-    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: state };
-    const r = await swirl(['run', 'tests/fixtures/specs/valid/data-path-small.yaml', '--json'], env, 900_000);
+    const r = await swirl(['run', 'tests/fixtures/specs/valid/data-path-small.yaml', '--json'], env(), 900_000);
     expect(r.code, r.stderr).toBe(0);
     const run = JSON.parse(r.stdout) as { workflowId: string; stages: StageState[] };
     const byId = Object.fromEntries(run.stages.map((s) => [s.id, s]));
@@ -44,5 +45,37 @@ describe('data path (real model)', () => {
     const html = readFileSync(reportFile, 'utf8');
     expect(html).toContain('Data path (small)');
     expect(html).toContain('eval-base');
+  });
+
+  it('re-filtering the same rollouts with another mode pays only for new judgments', async () => {
+    type Totals = { calls: number; reused: number };
+    const run = async (...sets: string[]) => {
+      const r = await swirl(['run', 'tests/fixtures/specs/valid/data-path-small.yaml', '--json', ...sets.flatMap((x) => ['--set', x])], env(), 900_000);
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout) as { workflowId: string; stages: StageState[] };
+      const h = await swirl(['history', res.workflowId, '--json'], env());
+      expect(h.code, h.stderr).toBe(0);
+      const ledger = (JSON.parse(h.stdout) as { ledger?: { byStage: Record<string, Totals> } }).ledger;
+      const kept = res.stages.find((s) => s.id === 'kept')!;
+      return { kept, rollouts: res.stages.find((s) => s.id === 'rollouts')!, byStage: ledger?.byStage ?? {} };
+    };
+    const judgeSet = ['stages.kept.processJudge=judge', 'stages.kept.outcomeJudge=judge'];
+    const outcome = await run('stages.kept.mode=outcome', ...judgeSet);
+    const process = await run('stages.kept.mode=process', ...judgeSet);
+    const both = await run('stages.kept.mode=process+outcome', ...judgeSet);
+    for (const r of [outcome, process, both]) {
+      // The rollouts come from the stage cache: no rollout call is made or even looked up.
+      expect(r.rollouts.cached).toBe(true);
+      expect(r.byStage.rollouts?.calls ?? 0).toBe(0);
+    }
+    const stepsJudged = (process.kept.stats as { stepsJudged: number }).stepsJudged;
+    expect(stepsJudged).toBeGreaterThan(0);
+    // The process run asked the LLM judge about every step (or reused identical prompts).
+    expect((process.byStage.kept?.calls ?? 0) + (process.byStage.kept?.reused ?? 0)).toBe(stepsJudged);
+    expect(process.byStage.kept?.calls ?? 0).toBeGreaterThan(0);
+    // process+outcome after process and outcome: every verdict is already in the ledger.
+    const b = both.kept.stats as { stepsJudged: number; outcomeJudged: number };
+    expect(both.byStage.kept?.calls ?? 0).toBe(0);
+    expect(both.byStage.kept?.reused ?? 0).toBeGreaterThanOrEqual(b.stepsJudged);
   });
 });
