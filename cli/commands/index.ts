@@ -115,6 +115,8 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')
     .option('--out <file>', 'where to write the HTML (default: .swirl/reports/<workflowId>.html)')
     .option('--open <when>', 'open it in a browser: auto (only on an interactive desktop), always, never', 'auto')
+    .option('--markdown <file>', 'also write the numbers as Markdown (accuracy with CIs, differences, yield, training), e.g. docs/results.md')
+    .option('--command <cmd>', 'a command that reproduces the run, listed in the Markdown (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json', 'print {file, status} as JSON')
     .action(async (id, opts) => (await import('./report.js')).reportAction(id, opts, setCode));
 }

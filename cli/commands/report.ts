@@ -5,6 +5,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { collectReportData } from '../../report/collect.js';
 import { renderReport } from '../../report/render.js';
+import { renderResultsMarkdown } from '../../report/markdown.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
 import { swirlPaths } from '../../runtime/paths.js';
 import { withClient } from '../../runtime/run-client.js';
@@ -29,13 +30,23 @@ function openInBrowser(file: string): boolean {
   }
 }
 
-export async function reportAction(workflowId: string, opts: { out?: string; open?: string; json?: boolean }, setCode: (c: number) => void): Promise<void> {
+export async function reportAction(workflowId: string, opts: { out?: string; open?: string; json?: boolean; markdown?: string; command?: string[] }, setCode: (c: number) => void): Promise<void> {
   const open = (opts.open ?? 'auto') as OpenMode;
   if (!OPEN_MODES.includes(open)) throw new SwirlError('E_USAGE', `--open must be one of ${OPEN_MODES.join(', ')}, got ${opts.open}`, { hint: 'use --open never to only write the file' });
   const file = path.resolve(opts.out ?? defaultReportPath(workflowId));
   if (!file.endsWith('.html') && !file.endsWith('.htm')) throw new SwirlError('E_USAGE', `--out must name an .html file, got ${opts.out}`, { hint: `e.g. --out ${workflowId}.html` });
   const data = await withClient((client, target) => collectReportData(client, workflowId, { target }));
   const html = renderReport(data);
+  if (opts.markdown) {
+    const md = path.resolve(opts.markdown);
+    try {
+      await mkdir(path.dirname(md), { recursive: true });
+      await writeFile(md, renderResultsMarkdown(data, { ...(opts.command?.length ? { commands: opts.command } : {}) }));
+    } catch (e) {
+      throw new SwirlError('E_REPORT_WRITE', `cannot write ${md}: ${(e as Error).message}`, { hint: 'choose a writable path with --markdown', exitCode: EXIT.environment });
+    }
+    if (!opts.json) out(md);
+  }
   try {
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;

@@ -1,0 +1,27 @@
+// The Markdown results page: every evaluation row with its CI, the paired
+// differences, yield and training endpoints, generated from ReportData.
+import { describe, expect, it } from 'vitest';
+import { renderResultsMarkdown } from '../../report/markdown.js';
+import { buildReportData } from '../../report/collect.js';
+import { fixtureSources } from './report-fixture.js';
+
+const fixtureReportData = () => buildReportData(fixtureSources());
+
+describe('results markdown', () => {
+  it('renders the accuracy table, differences, yield and training', () => {
+    const data = fixtureReportData();
+    const md = renderResultsMarkdown(data, { commands: ['npm run setup', 'swirl run pipelines/gsm8k.yaml'] });
+    for (const e of data.evaluations) {
+      expect(md).toContain(`| ${e.stageId} | ${e.policy} | ${e.dataset} | ${e.n} | ${e.correct} | ${(100 * e.accuracy).toFixed(1)}% |`);
+      expect(md).toContain(`${(100 * e.ci95[0]).toFixed(1)}% – ${(100 * e.ci95[1]).toFixed(1)}%`);
+    }
+    for (const c of data.comparisons ?? []) expect(md).toContain(`| ${c.b} (${c.policyB}) − ${c.a} (${c.policyA}) |`);
+    expect(md).toContain('```sh\nnpm run setup\nswirl run pipelines/gsm8k.yaml\n```');
+    if (data.training?.length) expect(md).toContain(`## Training \`${data.training[0]!.stageId}\``);
+    expect(md.endsWith('\n')).toBe(true);
+  });
+  it('says when nothing was evaluated', () => {
+    const data = { ...fixtureReportData(), evaluations: [], comparisons: [], training: [] };
+    expect(renderResultsMarkdown(data)).toContain('No evaluation stage reported.');
+  });
+});
