@@ -44,6 +44,8 @@ export interface FormatOptions {
   /** Project-relative path; names GSM8K ids. */
   path: string;
   split?: string;
+  /** HotPotQA: difficulty levels to keep (rows without a level are kept). */
+  levels?: string[];
   fields?: { id?: string; question: string; answer: string };
 }
 
@@ -62,6 +64,7 @@ export function toQuestion(row: Record<string, unknown>, index: number, line: nu
     case 'musique': {
       const split = typeof row.split === 'string' ? row.split : undefined;
       if (opts.split && split !== opts.split) return undefined;
+      if (opts.levels && typeof row.level === 'string' && !opts.levels.includes(row.level)) return undefined;
       const aliases = Array.isArray(row.answer_aliases) ? (row.answer_aliases as unknown[]).filter((a): a is string => typeof a === 'string') : undefined;
       const support = (opts.format === 'musique' ? row.supporting_ids : undefined) as unknown;
       return {

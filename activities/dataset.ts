@@ -14,6 +14,7 @@ export interface DatasetConfig {
   pathSha256: string;
   format: DatasetFormat;
   split?: string;
+  levels?: string[];
   fields?: { id?: string; question: string; answer: string };
   seed?: number;
   offset: number;
@@ -68,7 +69,7 @@ export async function loadDataset(store: ArtifactStore, input: LoadDatasetInput)
   const end = config.limit === undefined ? undefined : config.offset + config.limit;
   const selected = ordered.slice(config.offset, end);
   if (selected.length === 0) {
-    throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: no rows selected from ${config.path} (split ${config.split ?? 'any'}, offset ${config.offset})`, 'DatasetEmpty');
+    throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: no rows selected from ${config.path} (split ${config.split ?? 'any'}${config.levels ? `, levels ${config.levels.join('/')}` : ''}, offset ${config.offset})`, 'DatasetEmpty');
   }
   return store.put('questions', selected);
 }

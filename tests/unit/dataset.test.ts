@@ -100,3 +100,14 @@ describe('seededShuffle', () => {
     expect(seededShuffle(xs, 2)).not.toEqual(a);
   });
 });
+
+describe('hotpotqa levels', () => {
+  it('keeps only the listed difficulty levels', async () => {
+    const { toQuestion } = await import('../../activities/dataset-formats.js');
+    const row = (level: string) => ({ id: `x-${level}`, question: 'q?', answer: 'a', split: 'train', level });
+    const opts = { format: 'hotpotqa' as const, path: 'data/hotpotqa/questions.jsonl', levels: ['medium', 'hard'] };
+    expect(toQuestion(row('easy'), 0, 1, opts)).toBeUndefined();
+    expect(toQuestion(row('hard'), 1, 2, opts)?.id).toBe('x-hard');
+    expect(toQuestion(row('easy'), 0, 1, { ...opts, levels: undefined })?.id).toBe('x-easy');
+  });
+});
