@@ -84,6 +84,10 @@ describe('trainer adapter in node-llama-cpp', () => {
     const again = await new LlamaCppChat({ ...opts, loraPath: adapter }).invoke(msg);
     expect(String(tuned.content)).toBe(String(again.content)); // same seed, same adapter: same sample
     expect(String(tuned.content)).not.toBe(String(base.content));
+    // The step trained on "<answer>green zebra</answer>" at a high learning rate: the word shows up,
+    // so the GGUF tensors landed on the right llama.cpp weights (not just loaded without error).
+    expect(String(tuned.content)).toMatch(/zebra/);
+    expect(String(base.content)).not.toMatch(/zebra/);
     process.stderr.write(`trainer step ${((t1 - t0) / 1000).toFixed(1)}s, three generations ${((Date.now() - t1) / 1000).toFixed(1)}s\nbase:    ${JSON.stringify(base.content)}\ntrained: ${JSON.stringify(tuned.content)}\n`);
   });
 });
