@@ -12,6 +12,13 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("SWIRL_TRAINER_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: spinning OpenMP threads crawl on a shared machine
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)  # tiny models: threads only add overhead (and the machine is shared)
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
 CHARS = list(string.printable)
