@@ -1,7 +1,10 @@
-"""swirl's Python side. Today: locating and assembling the embedded model.
+"""swirl's Python side: the embedded model files (models.py, `install-model`) and the
+step-wise RL trainer (`step`, `export-gguf`, `prepare-base`; see ../CONTRACT.md).
 
-The step-wise RL trainer (one `python -m swirl_trainer step --config ...` per
-training step) is built on top of this package.
+Modules: config (step.json / batch.jsonl validation), base (GGUF -> cached HF model),
+packing (shared-prefix trie, tree attention masks, log-probs), objective (RLOO, k3 KL,
+SFT), step (one idempotent, atomic update), gguf_adapter (llama.cpp LoRA GGUF),
+commands (JSON-lines CLI), synth (trajectory-shaped batches from data/hotpotqa).
 """
 
 __version__ = "0.1.0"
