@@ -71,6 +71,14 @@ describe('quickstart survives server restarts', () => {
     expect(rollouts.counts).toEqual({ succeeded: 16, failed: 0, filtered: 0 });
     const st = rollouts.stats as Record<string, number>;
     expect((st.answered ?? 0) + (st.no_action ?? 0) + (st.max_steps ?? 0) + (st.error ?? 0)).toBe(16);
+    // The rest of the SWiRL loop ran on the real model and the real trainer.
+    for (const id of ['steps', 'filtered', 'trained', 'eval-base', 'eval-trained', 'report']) expect(summary.stages.find((s) => s.id === id)!.status, id).toBe('completed');
+    const trained = summary.stages.find((s) => s.id === 'trained')!;
+    expect(trained.output).toMatchObject({ kind: 'policy', rows: 1 });
+    const curve = (trained.stats as { curve: Array<{ iteration: number; meanReward: number; loss?: number }> }).curve;
+    expect(curve.map((p) => p.iteration)).toEqual([1, 2]);
+    for (const p of curve) expect(typeof p.loss).toBe('number');
+    for (const id of ['eval-base', 'eval-trained']) expect((summary.stages.find((s) => s.id === id)!.stats as { n: number }).n).toBe(8);
 
     await server.stop();
     server = await start();
@@ -89,5 +97,5 @@ describe('quickstart survives server restarts', () => {
     const status = await swirl(['status', summary.workflowId, '--json'], { TEMPORAL_ADDRESS: server.address, SWIRL_STATE_DIR: env.SWIRL_STATE_DIR });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ status: 'COMPLETED' });
-  });
+  }, 1_200_000);
 });
