@@ -160,8 +160,18 @@ def load_base(cfg: StepConfig, identity: str, progress: Callable[[str], None], a
         arch = HF_TO_GGUF_ARCH.get(model.config.model_type, model.config.model_type)
         probe = tok("a").input_ids
         add_bos = tok.bos_token_id is not None and len(probe) > 0 and probe[0] == tok.bos_token_id
+    if train_device() == "cuda":
+        model.to("cuda")
     model.eval()
     return Base(model=model, tokenizer=tok, arch=arch, add_bos=add_bos, identity=identity, folder=folder)
+
+
+def train_device() -> str:
+    """CUDA when present (SWIRL_TRAINER_DEVICE=cpu forces the CPU). fp32 either way."""
+    import torch
+
+    want = os.environ.get("SWIRL_TRAINER_DEVICE", "auto")
+    return "cuda" if want != "cpu" and torch.cuda.is_available() else "cpu"
 
 
 def log(msg: str) -> None:

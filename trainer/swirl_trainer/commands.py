@@ -20,6 +20,8 @@ from .errors import ConfigError, TrainerError
 # OpenMP threads that spin while waiting make torch crawl when other processes share
 # the cores; must be set before torch (and its OpenMP runtime) is loaded.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# torch.use_deterministic_algorithms on CUDA needs a fixed cuBLAS workspace (set before CUDA starts).
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 class JsonOut:

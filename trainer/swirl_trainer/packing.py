@@ -186,11 +186,15 @@ def token_logprobs(causal_lm: Any, unit: Unit, chunk: int = 256) -> torch.Tensor
     recomputed in the backward pass (Gemma's 262k vocabulary would otherwise need
     ~1 MB per token of logits, twice)."""
     inner = causal_lm.model
-    out = inner(input_ids=unit.input_ids, position_ids=unit.position_ids, attention_mask=unit.attention_mask, use_cache=False)
+    dev = causal_lm.lm_head.weight.device
+    mask = unit.attention_mask
+    mask = {k: v.to(dev) for k, v in mask.items()} if isinstance(mask, dict) else mask.to(dev)
+    pos = None if unit.position_ids is None else unit.position_ids.to(dev)
+    out = inner(input_ids=unit.input_ids.to(dev), position_ids=pos, attention_mask=mask, use_cache=False)
     hidden = out.last_hidden_state  # [B, L, H]
     g = unit.gather
-    picked = hidden[torch.tensor(g.rows), torch.tensor(g.cols)]  # [T, H]
-    targets = torch.tensor(g.targets)
+    picked = hidden[torch.tensor(g.rows, device=dev), torch.tensor(g.cols, device=dev)]  # [T, H]
+    targets = torch.tensor(g.targets, device=dev)
     softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
     parts = []
     for i in range(0, len(g.targets), chunk):

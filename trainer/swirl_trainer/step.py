@@ -333,7 +333,7 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
         torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
     opt = torch.optim.AdamW(params, lr=cfg.optim.learning_rate, weight_decay=cfg.optim.weight_decay, foreach=False)
     if cfg.input_adapter is not None and (cfg.input_adapter / "optimizer.pt").is_file():
-        state = torch.load(cfg.input_adapter / "optimizer.pt", weights_only=True)
+        state = torch.load(cfg.input_adapter / "optimizer.pt", weights_only=True, map_location="cpu")
         try:
             opt.load_state_dict(state)
         except (ValueError, KeyError) as err:
