@@ -15,6 +15,9 @@ export interface DatasetConfig {
   format: DatasetFormat;
   split?: string;
   levels?: string[];
+  /** Project-relative file of question ids (one per line): keep exactly these, in file order. */
+  ids?: string;
+  idsSha256?: string;
   fields?: { id?: string; question: string; answer: string };
   seed?: number;
   offset: number;
@@ -65,7 +68,22 @@ export async function loadDataset(store: ArtifactStore, input: LoadDatasetInput)
     }
     index++;
   }
-  const ordered = config.seed === undefined ? questions : seededShuffle(questions, config.seed);
+  let pool = questions;
+  if (config.ids) {
+    let wanted: string[];
+    try {
+      wanted = (await readFile(path.resolve(input.projectRoot, config.ids), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: cannot read ids file ${config.ids}: ${(err as Error).message}`, 'DatasetMissing');
+    }
+    const byId = new Map(questions.map((q) => [q.id, q]));
+    const missing = wanted.filter((id) => !byId.has(id));
+    if (missing.length > 0) {
+      throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: ${missing.length} id(s) of ${config.ids} are not in ${config.path}${config.split ? ` (split ${config.split})` : ''}, e.g. ${missing.slice(0, 3).join(', ')}`, 'DatasetInvalid');
+    }
+    pool = wanted.map((id) => byId.get(id)!);
+  }
+  const ordered = config.seed === undefined ? pool : seededShuffle(pool, config.seed);
   const end = config.limit === undefined ? undefined : config.offset + config.limit;
   const selected = ordered.slice(config.offset, end);
   if (selected.length === 0) {

@@ -17,7 +17,7 @@ export const DEFAULTS = {
 } as const;
 
 const COMMON_FIELDS = new Set(['id', 'type', 'description', 'input', 'retry', 'timeout', 'cache']);
-const PATH_FIELDS = new Set(['path', 'prompt', 'corpus']);
+const PATH_FIELDS = new Set(['path', 'prompt', 'corpus', 'ids']);
 
 interface PlanContext {
   specDir: string;

@@ -28,7 +28,7 @@ export function stageInputs(stage: RawStage): string[] {
 export function filePaths(spec: RawSpec): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   spec.stages.forEach((s, i) => {
-    for (const key of ['path', 'prompt'] as const) {
+    for (const key of ['path', 'prompt', 'ids'] as const) {
       const v = (s as Record<string, unknown>)[key];
       if (typeof v === 'string') out.push([toPointer(['stages', i, key]), v]);
     }

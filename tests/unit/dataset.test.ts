@@ -111,3 +111,26 @@ describe('hotpotqa levels', () => {
     expect(toQuestion(row('easy'), 0, 1, { ...opts, levels: undefined })?.id).toBe('x-easy');
   });
 });
+
+describe('fixed id subsets', () => {
+  it('keeps exactly the listed ids in file order, and fails on unknown ids', async () => {
+    const store = new MemoryArtifactStore();
+    const dir = mkdtempSync(path.join(tmpdir(), 'swirl-ids-'));
+    const data = path.join(dir, 'q.jsonl');
+    const text = ['{"id":"a","question":"qa","answer":"1"}', '{"id":"b","question":"qb","answer":"2"}', '{"id":"c","question":"qc","answer":"3"}'].join('\n') + '\n';
+    writeFileSync(data, text);
+    writeFileSync(path.join(dir, 'ids.txt'), '# comment\nc\na\n');
+    const sha = createHash('sha256').update(text).digest('hex');
+    const config: DatasetConfig = { path: 'q.jsonl', pathSha256: sha, format: 'jsonl', fields: { id: 'id', question: 'question', answer: 'answer' }, offset: 0, ids: 'ids.txt' };
+    const ref = await loadDataset(store, { stageId: 's', projectRoot: dir, config });
+    expect((await readAll<Question>(store, ref)).map((q) => q.id)).toEqual(['c', 'a']);
+    writeFileSync(path.join(dir, 'ids2.txt'), 'a\nzzz\n');
+    await expect(loadDataset(store, { stageId: 's', projectRoot: dir, config: { ...config, ids: 'ids2.txt' } })).rejects.toThrow(/not in q.jsonl, e.g. zzz/);
+  });
+  it('the shipped evaluation subsets name real questions', () => {
+    for (const [f, n] of [['gsm8k-test-300.txt', 300], ['hotpotqa-dev-300.txt', 300], ['musique-dev-200.txt', 200]] as const) {
+      const ids = readFileSync(path.join(packageRoot, 'data', 'eval', f), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(new Set(ids).size).toBe(n);
+    }
+  });
+});
