@@ -115,7 +115,9 @@ def tree_masks(parent: list[int], depth: list[int], config: Any, dtype: torch.dt
             # the per-sequence rule: key j is visible from query i when i - j < window
             out[lt] = additive(anc & ((d[:, None] - d[None, :]) < window), dtype)
         else:
-            raise NotImplementedError(f"attention layer type {lt!r} is not supported by the packed path")
+            from .errors import ConfigError
+
+            raise ConfigError(f"attention layer type {lt!r} is not supported by the packed path", "set packing: false")
     return out
 
 
