@@ -467,8 +467,10 @@ const FINDINGS = `## What the runs showed (2026-11-27)
   and then keeps generating invented "Question: … Answer: …" pairs until maxTokens.
 - **qwen2.5-coder-0.5b rarely wrote a tag** (4 of 25 episodes, all direct \`<answer>\`s, none correct).
   It reasons step by step in Markdown and does not get to a tag within 256 tokens.
-- **gemma3-270m** is the base model (the GGUF has no chat template): on GSM8K it does not write a tag;
-  on HotPotQA it does write \`<search_query>\` tags, but repeats searches until maxSteps and never answers.
+- **gemma3-270m** is the base model (the GGUF has no chat template). On GSM8K it writes no tag
+  (it repeats \`<start_of_turn>model\` until maxTokens). On HotPotQA its 100% valid-action share is
+  an artefact: in all 10 episodes it wrote \`<search_query>and</search_query>\` six times and hit
+  maxSteps, never answering. It was measured on 20 episodes (10 + 10) in the time available.
 - **maxTokens matters for the instruct models:** the quickstart's 96 tokens cut qwen2.5-coder-1.5b's
   step-by-step reasoning before its tag (its first GSM8K episode at 96 tokens ended \`no_action\`; the
   same question at 256 tokens ended with an answer), so the Qwen rows use 256.
