@@ -12,7 +12,10 @@ import { stageCacheKey, type StageCache } from '../store/stage-cache.js';
 export const STAGE_IMPL_VERSIONS: Record<string, string> = {
   dataset: 'dataset-1',
   // rollout-2: trajectories carry the question text and the GSM8K reference solution.
-  rollout: 'rollout-2',
+  // rollout-3: prompts are tokenized with special tokens parsed (turn markers are single tokens).
+  rollout: 'rollout-3',
+  evaluate: 'evaluate-2',
+  train: 'train-2',
 };
 
 export interface CacheLookupInput {

@@ -127,50 +127,60 @@ export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, m
   const lines: string[] = [];
   const rewards: number[] = [];
   let valid = 0;
-  for (const [k, ref] of batch.states.entries()) {
-    Context.current().heartbeat({ state: k, of: batch.states.length });
-    const g = groups.get(ref.t);
-    if (!g) throw ApplicationFailure.nonRetryable(`state ${ref.t}/${ref.s} is not in the steps artifact`, 'DataError');
-    const state = stepState(g, ref.s);
-    const prompt = renderPrompt(toMessages(state), template).prompt;
-    const stateId = `${ref.t}/${ref.s}`;
-    const actions: Array<{ text: string; reward: number }> = [];
-    if (s.objective === 'swirl') {
-      const toolKinds = toolKindsOf(g);
-      const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
-      for (let j = 0; j < s.samplesPerState; j++) {
-        const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
-        // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
-        const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
-        const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
-        const action = parseAction(text, toolKinds as ActionKind[]);
-        let r = 0;
-        if (action) {
-          valid++;
-          const observation = action.kind === 'calculator' ? calculate(action.content) : undefined;
-          const v = await reward!.judgeStep({
-            question: g.question,
-            gold: g.gold,
-            ...(g.reference ? { reference: g.reference } : {}),
-            messages: [...state, { role: 'assistant', content: action.turn }],
-            actionKind: action.kind,
-            content: action.content,
-            ...(observation !== undefined ? { observation } : {}),
-            toolKinds,
-          });
-          r = v.verdict === 'GOOD' ? 1 : 0;
+  // Heartbeat on a timer too: one state's G generations can take longer than the heartbeat
+  // timeout on a busy CPU, and a retried attempt reuses finished samples from the ledger anyway.
+  let progress = { state: 0, of: batch.states.length };
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(progress), 5_000);
+  try {
+    for (const [k, ref] of batch.states.entries()) {
+      progress = { state: k, of: batch.states.length };
+      ctx.heartbeat(progress);
+      const g = groups.get(ref.t);
+      if (!g) throw ApplicationFailure.nonRetryable(`state ${ref.t}/${ref.s} is not in the steps artifact`, 'DataError');
+      const state = stepState(g, ref.s);
+      const prompt = renderPrompt(toMessages(state), template).prompt;
+      const stateId = `${ref.t}/${ref.s}`;
+      const actions: Array<{ text: string; reward: number }> = [];
+      if (s.objective === 'swirl') {
+        const toolKinds = toolKindsOf(g);
+        const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
+        for (let j = 0; j < s.samplesPerState; j++) {
+          const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
+          // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
+          const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
+          const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+          const action = parseAction(text, toolKinds as ActionKind[]);
+          let r = 0;
+          if (action) {
+            valid++;
+            const observation = action.kind === 'calculator' ? calculate(action.content) : undefined;
+            const v = await reward!.judgeStep({
+              question: g.question,
+              gold: g.gold,
+              ...(g.reference ? { reference: g.reference } : {}),
+              messages: [...state, { role: 'assistant', content: action.turn }],
+              actionKind: action.kind,
+              content: action.content,
+              ...(observation !== undefined ? { observation } : {}),
+              toolKinds,
+            });
+            r = v.verdict === 'GOOD' ? 1 : 0;
+          }
+          actions.push({ text: action ? action.turn : text, reward: r });
+          rewards.push(r);
         }
-        actions.push({ text: action ? action.turn : text, reward: r });
+      } else {
+        const step = g.steps[ref.s]!;
+        const r = step.verdict === 'BAD' ? 0 : 1;
+        valid++;
+        actions.push({ text: stepAction(g, ref.s), reward: r });
         rewards.push(r);
       }
-    } else {
-      const step = g.steps[ref.s]!;
-      const r = step.verdict === 'BAD' ? 0 : 1;
-      valid++;
-      actions.push({ text: stepAction(g, ref.s), reward: r });
-      rewards.push(r);
+      lines.push(JSON.stringify({ stateId, trajectoryId: ref.t, prompt, actions }));
     }
-    lines.push(JSON.stringify({ stateId, trajectoryId: ref.t, prompt, actions }));
+  } finally {
+    clearInterval(beat);
   }
   const text = lines.join('\n') + '\n';
   const sha256 = createHash('sha256').update(text).digest('hex');

@@ -210,7 +210,11 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
       const completion = new LlamaCompletion({ contextSequence: seq });
       const temperature = options.temperature ?? this.params.temperature ?? 0;
       const seed = options.seed ?? this.params.seed;
-      const text = await completion.generateCompletion(prompt, {
+      // Tokenize with special tokens parsed: `<start_of_turn>` must be the model's turn token
+      // (one id), not five text tokens. The trainer tokenizes states the same way; BOS is
+      // prepended by LlamaCompletion.
+      const promptTokens = rt.model.tokenize(prompt, true);
+      const text = await completion.generateCompletion(promptTokens, {
         maxTokens: options.maxTokens ?? this.params.maxTokens ?? 512,
         temperature,
         ...(temperature > 0 && seed !== undefined ? { seed } : {}),
@@ -219,7 +223,7 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
         ...(options.signal ? { signal: options.signal } : {}),
       });
       await runManager?.handleLLMNewToken(text);
-      const inputTokens = rt.model.tokenize(prompt, true).length;
+      const inputTokens = promptTokens.length;
       const outputTokens = rt.model.tokenize(text).length;
       const message = new AIMessage({ content: text, usage_metadata: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens } });
       return { generations: [{ text, message }], llmOutput: { tokenUsage: { promptTokens: inputTokens, completionTokens: outputTokens } } };
