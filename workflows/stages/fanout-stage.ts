@@ -1,6 +1,6 @@
 // Runs one stage's per-item work through the sharded fan-out child workflow
 // and forwards pause/resume of the run to it while it runs.
-import { condition, startChild, workflowInfo } from '@temporalio/workflow';
+import { condition, startChild, workflowInfo, type ChildWorkflowHandle, type SignalDefinition } from '@temporalio/workflow';
 import type { ArtifactKind } from '../../compiler/stage-kinds.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
 import { fanoutPauseSignal, fanoutWorkflow } from '../fanout.js';
@@ -43,6 +43,11 @@ export async function runFanoutStage(ctx: StageContext, o: FanoutStageOptions): 
       },
     ],
   });
+  return forwardPause(ctx, child, fanoutPauseSignal);
+}
+
+/** Waits for a child workflow, signalling it whenever the run is paused or resumed meanwhile. */
+export async function forwardPause<R>(ctx: StageContext, child: ChildWorkflowHandle<() => Promise<R>>, signal: SignalDefinition<[boolean]>): Promise<R> {
   let done = false;
   const result = child.result().finally(() => void (done = true));
   let sent = false;
@@ -50,7 +55,7 @@ export async function runFanoutStage(ctx: StageContext, o: FanoutStageOptions): 
     await condition(() => done || ctx.isPaused() !== sent);
     if (!done && ctx.isPaused() !== sent) {
       sent = ctx.isPaused();
-      await child.signal(fanoutPauseSignal, sent);
+      await child.signal(signal, sent);
     }
   }
   return result;

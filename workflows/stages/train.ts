@@ -1,11 +1,12 @@
 // The train stage: cut the filtered states into update batches, then run the
 // training loop child workflow (continue-as-new safe) and forward pause/resume
 // of the run to it between iterations.
-import { condition, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { trainSettings } from '../train-settings.js';
 import { trainLoopWorkflow, trainPauseSignal } from '../train.js';
 import { activityOptions, type StageContext, type StageOutcome } from './context.js';
+import { forwardPause } from './fanout-stage.js';
 
 export async function runTrain(ctx: StageContext): Promise<StageOutcome> {
   const { stage, input } = ctx;
@@ -37,17 +38,7 @@ export async function runTrain(ctx: StageContext): Promise<StageOutcome> {
       },
     ],
   });
-  let done = false;
-  const result = child.result().finally(() => void (done = true));
-  let sent = false;
-  while (!done) {
-    await condition(() => done || ctx.isPaused() !== sent);
-    if (!done && ctx.isPaused() !== sent) {
-      sent = ctx.isPaused();
-      await child.signal(trainPauseSignal, sent);
-    }
-  }
-  const r = await result;
+  const r = await forwardPause(ctx, child, trainPauseSignal);
   const curve = r.curve.length > 200 ? r.curve.filter((_, k) => k % Math.ceil(r.curve.length / 200) === 0 || k === r.curve.length - 1) : r.curve;
   return {
     output: r.policy,
