@@ -14,6 +14,7 @@ export interface RolloutStageConfig {
   maxSteps?: number;
   prompt?: string;
   shardSize?: number;
+  protocol?: 'tags' | 'tool-calls';
 }
 
 /** The episode settings a rollout-like stage (rollout, evaluate) hands to the processor. */
@@ -26,6 +27,7 @@ export function rolloutConfigOf(ctx: StageContext, cfg: RolloutStageConfig): Rol
     maxSteps: cfg.maxSteps ?? 5,
     projectRoot: input.projectRoot,
     ...(cfg.prompt ? { promptPath: cfg.prompt } : {}),
+    ...(cfg.protocol ? { protocol: cfg.protocol } : {}),
   };
 }
 
