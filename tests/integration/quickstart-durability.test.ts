@@ -55,7 +55,7 @@ describe('quickstart survives server restarts', () => {
         const st = await swirl(['status', workflowId, '--json'], { TEMPORAL_ADDRESS: server!.address, SWIRL_STATE_DIR: env.SWIRL_STATE_DIR });
         return (JSON.parse(st.stdout) as { progress?: Record<string, { totalItems: number; shards: number }> }).progress?.rollouts;
       }, { timeout: 60_000, interval: 1000 })
-      .toMatchObject({ totalItems: 16, shards: 4 });
+      .toMatchObject({ totalItems: 12, shards: 3 });
     await server.stop();
     await new Promise((r) => setTimeout(r, 3000));
     server = await start(); // same port, same SQLite file
@@ -65,12 +65,12 @@ describe('quickstart survives server restarts', () => {
     const summary = JSON.parse(stdout) as { workflowId: string; status: string; stages: PipelineResult['stages'] };
     expect(summary.workflowId).toBe(workflowId);
     expect(summary.status).toBe('completed');
-    expect(summary.stages.find((s) => s.id === 'questions')!.output).toMatchObject({ kind: 'questions', rows: 8 });
+    expect(summary.stages.find((s) => s.id === 'questions')!.output).toMatchObject({ kind: 'questions', rows: 6 });
     const rollouts = summary.stages.find((s) => s.id === 'rollouts')!;
-    expect(rollouts.output).toMatchObject({ kind: 'trajectories', rows: 16 });
-    expect(rollouts.counts).toEqual({ succeeded: 16, failed: 0, filtered: 0 });
+    expect(rollouts.output).toMatchObject({ kind: 'trajectories', rows: 12 });
+    expect(rollouts.counts).toEqual({ succeeded: 12, failed: 0, filtered: 0 });
     const st = rollouts.stats as Record<string, number>;
-    expect((st.answered ?? 0) + (st.no_action ?? 0) + (st.max_steps ?? 0) + (st.error ?? 0)).toBe(16);
+    expect((st.answered ?? 0) + (st.no_action ?? 0) + (st.max_steps ?? 0) + (st.error ?? 0)).toBe(12);
     // The rest of the SWiRL loop ran on the real model and the real trainer.
     for (const id of ['steps', 'filtered', 'trained', 'eval-base', 'eval-trained', 'report']) expect(summary.stages.find((s) => s.id === id)!.status, id).toBe('completed');
     const trained = summary.stages.find((s) => s.id === 'trained')!;
@@ -78,7 +78,7 @@ describe('quickstart survives server restarts', () => {
     const curve = (trained.stats as { curve: Array<{ iteration: number; meanReward: number; loss?: number }> }).curve;
     expect(curve.map((p) => p.iteration)).toEqual([1, 2]);
     for (const p of curve) expect(typeof p.loss).toBe('number');
-    for (const id of ['eval-base', 'eval-trained']) expect((summary.stages.find((s) => s.id === id)!.stats as { n: number }).n).toBe(8);
+    for (const id of ['eval-base', 'eval-trained']) expect((summary.stages.find((s) => s.id === id)!.stats as { n: number }).n).toBe(4);
 
     await server.stop();
     server = await start();
