@@ -28,6 +28,7 @@ import type { Trajectory } from '../agents/types.js';
 import { toQuestion, type Question } from '../activities/dataset-formats.js';
 import { seededShuffle } from '../activities/rng.js';
 import { makeTool } from '../tools/registry.js';
+import { exactMatch as judgeExactMatch, normalizeText, tokenF1 as judgeTokenF1 } from '../agents/judges/matchers.js';
 import { HumanMessage } from '@langchain/core/messages';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,43 +69,15 @@ export function gsm8kCorrect(answer: string | undefined, gold: string): boolean 
   return a !== undefined && Number.isFinite(g) && Math.abs(a - g) < 1e-6 * Math.max(1, Math.abs(g));
 }
 
-/** HotPotQA's (SQuAD's) answer normalization: lower case, punctuation deleted, no articles, single spaces. */
-export function normalizeAnswer(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '')
-    .replace(/\b(a|an|the)\b/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
+/** HotPotQA's official normalization, exact match and token F1: the judges' matchers (agents/judges/matchers.ts). */
+export const normalizeAnswer = normalizeText;
 
 export function exactMatch(pred: string | undefined, gold: string): boolean {
-  return pred !== undefined && normalizeAnswer(pred) === normalizeAnswer(gold);
+  return pred !== undefined && judgeExactMatch(pred, [gold]);
 }
 
-/** HotPotQA's official token F1 (yes/no/noanswer must match exactly). */
 export function tokenF1(pred: string | undefined, gold: string): number {
-  if (pred === undefined) return 0;
-  const p = normalizeAnswer(pred);
-  const g = normalizeAnswer(gold);
-  const special = ['yes', 'no', 'noanswer'];
-  if ((special.includes(p) || special.includes(g)) && p !== g) return 0;
-  const pt = p.split(' ').filter(Boolean);
-  const gt = g.split(' ').filter(Boolean);
-  const counts = new Map<string, number>();
-  for (const t of gt) counts.set(t, (counts.get(t) ?? 0) + 1);
-  let same = 0;
-  for (const t of pt) {
-    const c = counts.get(t) ?? 0;
-    if (c > 0) {
-      same++;
-      counts.set(t, c - 1);
-    }
-  }
-  if (same === 0) return 0;
-  const precision = same / pt.length;
-  const recall = same / gt.length;
-  return (2 * precision * recall) / (precision + recall);
+  return pred === undefined ? 0 : judgeTokenF1(pred, gold);
 }
 
 // ---------- data ----------

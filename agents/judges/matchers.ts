@@ -2,13 +2,11 @@
 // and token F1 (SQuAD/HotPotQA conventions). Pure functions: used by the
 // filter's outcome check, by evaluation and by the benches.
 
-/** Lowercase, drop punctuation and English articles, squeeze spaces (SQuAD normalization). */
+/** HotPotQA's (SQuAD's) answer normalization: lower case, ASCII punctuation deleted, no articles, single spaces. */
 export function normalizeText(s: string): string {
   return s
     .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^\p{L}\p{N}\s]/gu, ' ')
+    .replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '')
     .replace(/\b(a|an|the)\b/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
@@ -26,6 +24,11 @@ function tokens(s: string): string[] {
 
 /** Token-overlap F1 between a prediction and one gold answer. */
 export function tokenF1(prediction: string, gold: string): number {
+  // HotPotQA's official rule: yes / no / noanswer score only on an exact match.
+  const special = ['yes', 'no', 'noanswer'];
+  const np = normalizeText(prediction);
+  const ng = normalizeText(gold);
+  if ((special.includes(np) || special.includes(ng)) && np !== ng) return 0;
   const p = tokens(prediction);
   const g = tokens(gold);
   if (p.length === 0 || g.length === 0) return p.length === g.length ? 1 : 0;
