@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { QUEUE_ROLES } from '../../activities/queues.js';
 import { DEFAULT_PORT, DEFAULT_UI_PORT } from '../../runtime/embedded-ports.js';
 import { SwirlError } from '../../runtime/errors.js';
-import { registerValidate } from './validate.js';
+import { collectSet, registerValidate } from './validate.js';
 
 type SetCode = (c: number) => void;
 
@@ -52,7 +52,7 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .option('--detach', 'print the workflow id and return without waiting (needs --no-worker)')
     .option('--follow', 'wait for the end and show progress (the default unless --detach)')
     .option('--id <workflowId>', 'workflow id to use (default: <pipeline>-<time>-<random>)')
-    .option('--set <key=value>', 'override a spec value before validation, e.g. --set stages.rollouts.samples=2 (repeatable; stages by id)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--set <key=value>', 'override a spec value before validation, e.g. --set stages.rollouts.samples=2 (repeatable; stages by id)', collectSet)
     .option('--json', 'print the run summary as JSON')
     .action(async (file, opts) => (await import('./run.js')).runAction(file, opts, setCode));
 

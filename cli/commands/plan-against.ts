@@ -9,8 +9,8 @@ import type { RunSummary } from '../../workflows/types.js';
 import { diffPlans } from '../plan-diff.js';
 import { err, out, printJson } from '../output.js';
 
-export async function planAgainstAction(file: string, runId: string, opts: { json?: boolean }, setCode: (c: number) => void): Promise<void> {
-  const r = compileFile(file);
+export async function planAgainstAction(file: string, runId: string, opts: { json?: boolean; set?: string[] }, setCode: (c: number) => void): Promise<void> {
+  const r = compileFile(file, opts.set?.length ? { overrides: opts.set } : {});
   if (!r.ok) {
     for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
     setCode(EXIT.badInput);

@@ -6,14 +6,24 @@ import { pipelineSchema } from '../../compiler/validate.js';
 import { EXIT } from '../../runtime/errors.js';
 import { out, err, printJson, color, shortHash } from '../output.js';
 
+/** Commander collector for the repeatable `--set KEY=VALUE`. */
+export function collectSet(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+export function overrideOptions(set: string[] | undefined): { overrides?: string[] } {
+  return set?.length ? { overrides: set } : {};
+}
+
 export function registerValidate(program: Command, setCode: (c: number) => void): void {
   program
     .command('validate')
     .description('check pipeline specs and report every error with its position')
     .argument('<files...>', 'pipeline spec files (YAML)')
     .option('--json', 'print { ok, files: [{ file, ok, errors }] } as JSON')
-    .action((files: string[], opts: { json?: boolean }) => {
-      const results = files.map((f) => compileFile(f));
+    .option('--set <key=value>', 'override a spec value before validation, as `swirl run --set` does (repeatable)', collectSet)
+    .action((files: string[], opts: { json?: boolean; set?: string[] }) => {
+      const results = files.map((f) => compileFile(f, overrideOptions(opts.set)));
       const ok = results.every((r) => r.ok);
       if (opts.json) {
         printJson({ ok, errors: results.flatMap((r) => (r.ok ? [] : r.errors)), files: results.map((r) => ({ file: r.file, ok: r.ok, errors: r.ok ? [] : r.errors })) });
@@ -35,9 +45,10 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
     .argument('<file>', 'pipeline spec file (YAML)')
     .option('--json', 'print the Plan as canonical JSON')
     .option('--against <workflowId>', 'say which stages would rerun compared with an earlier run, and why')
-    .action(async (file: string, opts: { json?: boolean; against?: string }) => {
+    .option('--set <key=value>', 'override a spec value before validation, as `swirl run --set` does (repeatable)', collectSet)
+    .action(async (file: string, opts: { json?: boolean; against?: string; set?: string[] }) => {
       if (opts.against) return (await import('./plan-against.js')).planAgainstAction(file, opts.against, opts, setCode);
-      const r = compileFile(file);
+      const r = compileFile(file, overrideOptions(opts.set));
       if (!r.ok) {
         for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
         setCode(EXIT.badInput);
