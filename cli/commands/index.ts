@@ -110,6 +110,15 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .action(async (name, input, opts) => (await import('./tool.js')).toolAction(name, input, opts, setCode));
 
   program
+    .command('export')
+    .description("fold a run's trained LoRA adapter into its base model: one Hugging Face model folder (transformers/vLLM load it without peft)")
+    .argument('<workflowId>', 'the workflow id printed by `swirl run`')
+    .option('--out <dir>', 'the folder to write (must not exist)')
+    .option('--stage <id>', 'the train stage to export, when the run has several')
+    .option('--json', 'print {out, base, adapter, adapterHash, parameters} as JSON')
+    .action(async (id, opts) => (await import('./export.js')).exportAction(id, opts, setCode));
+
+  program
     .command('report')
     .description('write a self-contained HTML report of a run (pipeline graph, yield, judges, training, accuracy with 95% CIs); works offline')
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')

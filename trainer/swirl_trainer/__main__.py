@@ -30,13 +30,20 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--adapter", required=True, type=Path)
     exp.add_argument("--base", required=True, type=Path, help="the base GGUF (its architecture is written into the adapter)")
     exp.add_argument("--out", required=True, type=Path)
+    mrg = sub.add_parser("export-merged", help="fold a LoRA checkpoint into the base: one Hugging Face model folder")
+    mrg.add_argument("--adapter", required=True, type=Path, help="the PEFT checkpoint folder")
+    mrg.add_argument("--base-gguf", type=Path, help="the base GGUF the adapter was trained on")
+    mrg.add_argument("--base-hf", type=Path, help="or the base Hugging Face model folder")
+    mrg.add_argument("--out", required=True, type=Path, help="the new folder to write (must not exist)")
     prep = sub.add_parser("prepare-base", help="dequantize a GGUF base once into the trainer's cache (setup runs it)")
     prep.add_argument("--gguf", required=True, type=Path)
     args = parser.parse_args(argv)
 
-    if args.command in ("step", "export-gguf", "prepare-base"):
-        from .commands import export_gguf_command, prepare_base_command, step_command
+    if args.command in ("step", "export-gguf", "prepare-base", "export-merged"):
+        from .commands import export_gguf_command, export_merged_command, prepare_base_command, step_command
 
+        if args.command == "export-merged":
+            return export_merged_command(args.adapter, args.out, args.base_gguf, args.base_hf)
         if args.command == "prepare-base":
             return prepare_base_command(args.gguf)
         return step_command(args.config) if args.command == "step" else export_gguf_command(args.adapter, args.base, args.out)

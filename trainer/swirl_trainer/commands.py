@@ -90,6 +90,17 @@ def export_gguf_command(adapter: Path, base: Path, out: Path) -> int:
     return _guarded(go)
 
 
+def export_merged_command(adapter: Path, out: Path, base_gguf: Path | None, base_hf: Path | None) -> int:
+    def go(emit: Any) -> None:
+        from .base import log
+        from .merge import export_merged
+
+        result = export_merged(adapter, out, base_gguf, base_hf, lambda p: (log(p), emit("progress", done=0, total=1, phase=p)))
+        emit("done", **result)
+
+    return _guarded(go)
+
+
 def prepare_base_command(gguf: Path) -> int:
     def go(emit: Any) -> None:
         import time
