@@ -46,8 +46,26 @@ function headerOf(e: unknown, name: string): string | undefined {
   return rec[name] ?? rec[name.toLowerCase()];
 }
 
-/** Retry-After (seconds or an HTTP date) or retry-after-ms, in ms. */
+/**
+ * Google's Retry-After: the Gemini API answers 429 with a `google.rpc.RetryInfo`
+ * detail (`retryDelay: "37s"`) in the body, and its SDK keeps only the body's
+ * details (`errorDetails`), not the headers.
+ */
+function retryInfoMs(e: unknown): number | undefined {
+  const details = (e as { errorDetails?: unknown })?.errorDetails;
+  if (!Array.isArray(details)) return undefined;
+  for (const d of details as Array<Record<string, unknown>>) {
+    if (typeof d?.['@type'] !== 'string' || !d['@type'].endsWith('google.rpc.RetryInfo')) continue;
+    const m = /^\s*(\d+(?:\.\d+)?)s\s*$/.exec(String(d.retryDelay ?? ''));
+    if (m) return Number(m[1]) * 1000;
+  }
+  return undefined;
+}
+
+/** Retry-After (seconds or an HTTP date), retry-after-ms, or Google's RetryInfo, in ms. */
 export function retryAfterMs(e: unknown, now = Date.now()): number | undefined {
+  const info = retryInfoMs(e);
+  if (info !== undefined) return info;
   const ms = headerOf(e, 'retry-after-ms');
   if (ms && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
   const v = headerOf(e, 'retry-after');

@@ -10,6 +10,8 @@ import { LlamaCppChat } from './llama-cpp-chat.js';
 import { LedgeredChatModel, type LedgerContext } from './ledgered-model.js';
 import { modelGate, type GateLimits, type ModelGate } from './limits.js';
 import { SwirlChatOpenAI } from './providers/openai.js';
+import { SwirlChatAnthropic } from './providers/anthropic.js';
+import { SwirlChatGoogle } from './providers/google.js';
 import { parseDuration } from '../compiler/duration.js';
 import type { LlmLedger, ModelPrice } from '../store/ledger.js';
 
@@ -79,47 +81,65 @@ export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): Bas
       model = openAIModel(name, m, ctx.env ?? process.env);
       break;
     case 'anthropic':
-    case 'google': {
-      const pkg = m.provider === 'anthropic' ? '@langchain/anthropic' : '@langchain/google-genai';
-      throw ApplicationFailure.nonRetryable(
-        `model provider ${m.provider} needs the package ${pkg}, which this version of swirl does not install (model ${name})`,
-        'ConfigError',
-        `serve the model through an OpenAI-compatible endpoint (provider openai-compatible with baseUrl), or add ${pkg} to swirl's dependencies`,
-      );
-    }
+      model = anthropicModel(name, m, ctx.env ?? process.env);
+      break;
+    case 'google':
+      model = googleModel(name, m, ctx.env ?? process.env);
+      break;
     default:
-      throw ApplicationFailure.nonRetryable(`model provider ${m.provider} is not available in this version of swirl (model ${name})`, 'ConfigError', 'use llama-cpp, openai-compatible or openai');
+      throw ApplicationFailure.nonRetryable(`model provider ${m.provider} is not available in this version of swirl (model ${name})`, 'ConfigError', 'use llama-cpp, openai-compatible, openai, anthropic or google');
   }
   cache.set(key, model);
   return model;
 }
 
-// --- openai / openai-compatible (agents/providers/openai.ts) and the ledger ---
+// --- hosted providers (agents/providers/) ---
 
-function openAIModel(name: string, m: PlanModel, env: NodeJS.ProcessEnv): BaseChatModel {
-  const provider = m.provider as 'openai' | 'openai-compatible';
-  const baseUrl = typeof m.baseUrl === 'string' ? m.baseUrl : undefined;
-  if (provider === 'openai-compatible' && !baseUrl) throw ApplicationFailure.nonRetryable(`model ${name}: provider openai-compatible needs a baseUrl`, 'ConfigError', 'add `baseUrl: http://HOST:PORT/v1` to the model');
-  if (typeof m.model !== 'string') throw ApplicationFailure.nonRetryable(`model ${name}: provider ${provider} needs \`model\` (the name the endpoint serves)`, 'ConfigError');
-  let apiKey: string | undefined;
+/** The API key of a model, from the worker's environment variable the Plan names (`apiKeyEnv`); never from the Plan itself. */
+function apiKeyOf(name: string, m: PlanModel, env: NodeJS.ProcessEnv, exampleVar?: string): string | undefined {
   if (m.apiKeyEnv) {
-    apiKey = env[m.apiKeyEnv];
-    if (!apiKey) throw ApplicationFailure.nonRetryable(`model ${name}: environment variable ${m.apiKeyEnv} is not set on this worker`, 'ConfigError', `export ${m.apiKeyEnv}=… in the worker's environment`);
-  } else if (provider === 'openai') {
-    throw ApplicationFailure.nonRetryable(`model ${name}: provider openai needs \`apiKey: \${env:OPENAI_API_KEY}\``, 'ConfigError');
+    const key = env[m.apiKeyEnv];
+    if (!key) throw ApplicationFailure.nonRetryable(`model ${name}: environment variable ${m.apiKeyEnv} is not set on this worker`, 'ConfigError', `export ${m.apiKeyEnv}=… in the worker's environment`);
+    return key;
   }
+  if (exampleVar) throw ApplicationFailure.nonRetryable(`model ${name}: provider ${m.provider} needs \`apiKey: \${env:${exampleVar}}\``, 'ConfigError', `add \`apiKey: \${env:${exampleVar}}\` to the model and export ${exampleVar} on the worker`);
+  return undefined;
+}
+
+function modelNameOf(name: string, m: PlanModel): string {
+  if (typeof m.model !== 'string') throw ApplicationFailure.nonRetryable(`model ${name}: provider ${m.provider} needs \`model\` (the name the endpoint serves)`, 'ConfigError');
+  return m.model;
+}
+
+/** The settings every hosted provider takes the same way. */
+function commonParams(m: PlanModel) {
   const timeout = typeof m.requestTimeout === 'string' ? parseDuration(m.requestTimeout) : undefined;
-  return new SwirlChatOpenAI({
-    provider,
-    model: m.model,
-    // Local endpoints (vLLM, llama-server, Ollama) accept any key; the SDK insists on one.
-    apiKey: apiKey ?? 'not-needed',
-    ...(baseUrl ? { baseUrl } : {}),
+  return {
+    ...(typeof m.baseUrl === 'string' ? { baseUrl: m.baseUrl } : {}),
     ...(typeof m.temperature === 'number' ? { temperature: m.temperature } : {}),
     ...(typeof m.maxTokens === 'number' ? { maxTokens: m.maxTokens } : {}),
     ...(typeof m.topP === 'number' ? { topP: m.topP } : {}),
     ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
-  });
+  };
+}
+
+function openAIModel(name: string, m: PlanModel, env: NodeJS.ProcessEnv): BaseChatModel {
+  const provider = m.provider as 'openai' | 'openai-compatible';
+  if (provider === 'openai-compatible' && typeof m.baseUrl !== 'string') throw ApplicationFailure.nonRetryable(`model ${name}: provider openai-compatible needs a baseUrl`, 'ConfigError', 'add `baseUrl: http://HOST:PORT/v1` to the model');
+  const model = modelNameOf(name, m);
+  const apiKey = apiKeyOf(name, m, env, provider === 'openai' ? 'OPENAI_API_KEY' : undefined);
+  // Local endpoints (vLLM, llama-server, Ollama) accept any key; the SDK insists on one.
+  return new SwirlChatOpenAI({ provider, model, apiKey: apiKey ?? 'not-needed', ...commonParams(m) });
+}
+
+function anthropicModel(name: string, m: PlanModel, env: NodeJS.ProcessEnv): BaseChatModel {
+  const model = modelNameOf(name, m);
+  return new SwirlChatAnthropic({ model, apiKey: apiKeyOf(name, m, env, 'ANTHROPIC_API_KEY')!, ...commonParams(m) });
+}
+
+function googleModel(name: string, m: PlanModel, env: NodeJS.ProcessEnv): BaseChatModel {
+  const model = modelNameOf(name, m);
+  return new SwirlChatGoogle({ model, apiKey: apiKeyOf(name, m, env, 'GOOGLE_API_KEY')!, ...commonParams(m) });
 }
 
 /** The worker-wide limits of a spec model (concurrency, rates, retries, breaker). */

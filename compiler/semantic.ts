@@ -59,6 +59,10 @@ export function resolveSpecPath(value: string, ctx: Pick<SemanticContext, 'specD
   return { abs };
 }
 
+/** Providers that need an API key, with the variable their docs use. */
+const HOSTED_KEY_VARS: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', google: 'GOOGLE_API_KEY' };
+const HOSTED_EXAMPLE_MODELS: Record<string, string> = { openai: 'gpt-4o-mini', anthropic: 'claude-haiku-4-5', google: 'gemini-2.5-flash' };
+
 export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[] {
   const errors: SpecError[] = [];
   const at = (pointer: string, key = false) => ({ path: pointer, file: ctx.file, ...positionOf(ctx.doc, ctx.lc, pointer, { key }) });
@@ -74,6 +78,15 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
   const allIds = [...ids.keys()];
   const models = Object.keys(spec.models ?? {});
   const tools = Object.keys(spec.tools ?? {});
+
+  // Hosted providers need the served model's name and a key; the key's value is read on the worker when an activity runs.
+  for (const [name, m] of Object.entries(spec.models ?? {})) {
+    const keyVar = HOSTED_KEY_VARS[m.provider];
+    if (!keyVar) continue;
+    const ptr = toPointer(['models', name]);
+    if (m.model === undefined) errors.push({ code: 'E_MISSING_FIELD', message: `model \`${name}\` (provider ${m.provider}) needs \`model\`, the name the API serves`, ...at(ptr, true), hint: `add \`model: ${HOSTED_EXAMPLE_MODELS[m.provider]}\`` });
+    if (m.apiKey === undefined) errors.push({ code: 'E_MISSING_FIELD', message: `model \`${name}\` (provider ${m.provider}) needs \`apiKey\``, ...at(ptr, true), hint: `add \`apiKey: \${env:${keyVar}}\` and export ${keyVar} on the worker` });
+  }
 
   spec.stages.forEach((s, i) => {
     const info = STAGE_KINDS[s.type as StageType] as (typeof STAGE_KINDS)[StageType] | undefined;

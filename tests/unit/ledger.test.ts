@@ -252,6 +252,9 @@ describe('ModelGate', () => {
   it('reads Retry-After as seconds, dates and ms; classifies failures', () => {
     expect(retryAfterMs({ headers: { 'retry-after': '2' } })).toBe(2000);
     expect(retryAfterMs({ headers: new Headers({ 'retry-after-ms': '150' }) })).toBe(150);
+    // Gemini: the SDK keeps the body's RetryInfo detail, not the headers.
+    expect(retryAfterMs({ status: 429, errorDetails: [{ '@type': 'type.googleapis.com/google.rpc.Help' }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '37.5s' }] })).toBe(37_500);
+    expect(retryAfterMs({ status: 429, errorDetails: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure' }] })).toBeUndefined();
     expect(retryAfterMs({ headers: { 'retry-after': new Date(Date.now() + 5000).toUTCString() } })).toBeGreaterThan(3000);
     expect(classifyError(Object.assign(new Error('x'), { status: 429 })).kind).toBe('rate_limit');
     expect(classifyError(Object.assign(new Error('x'), { status: 401 })).retryable).toBe(false);

@@ -41,7 +41,7 @@ describe('tool-calls protocol', () => {
   });
 
   it('fails clearly for models without native tool calling, and for missing providers or keys', () => {
-    expect(() => chatModelFor('c', { provider: 'anthropic', model: 'claude' }, { modelsDir: '', projectRoot: packageRoot })).toThrow(/needs the package @langchain\/anthropic/);
+    expect(() => chatModelFor('c', { provider: 'anthropic', model: 'claude' }, { modelsDir: '', projectRoot: packageRoot, env: {} })).toThrow(/needs `apiKey: \$\{env:ANTHROPIC_API_KEY\}`/);
     expect(() => chatModelFor('o', { provider: 'openai', model: 'gpt', apiKeyEnv: 'SWIRL_TEST_UNSET_KEY' }, { modelsDir: '', projectRoot: packageRoot, env: {} })).toThrow(/SWIRL_TEST_UNSET_KEY is not set/);
     expect(() => chatModelFor('o', { provider: 'openai-compatible', model: 'x' }, { modelsDir: '', projectRoot: packageRoot })).toThrow(/needs a baseUrl/);
     expect(typeof resolveModelPath).toBe('function');
