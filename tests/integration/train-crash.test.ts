@@ -13,7 +13,7 @@ import { Client, Connection } from '@temporalio/client';
 import { packageRoot } from '../../runtime/paths.js';
 import type { StageState } from '../../workflows/types.js';
 import type { TrainProgress } from '../../workflows/train.js';
-import { bin, kill9, swirl, tempStateDir } from './helpers.js';
+import { activityAttempts, bin, kill9, swirl, tempStateDir } from './helpers.js';
 
 const spec = 'tests/integration/fixtures/train-crash.yaml';
 const LONG = 900_000;
@@ -58,25 +58,6 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Activities of a workflow's history: type, the `index` input, the recorded attempt (the final one) and how it closed. */
-async function activityAttempts(client: Client, workflowId: string): Promise<Array<{ type: string; index?: number; attempt: number; closed: string }>> {
-  const h = await client.workflow.getHandle(workflowId).fetchHistory();
-  const { defaultPayloadConverter } = await import('@temporalio/common');
-  const byId = new Map<string, { type: string; index?: number; attempt: number; closed: string }>();
-  for (const e of h.events ?? []) {
-    const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) {
-      const a = e.activityTaskScheduledEventAttributes;
-      const arg = defaultPayloadConverter.fromPayload(a.input!.payloads![0]! as never) as { index?: number };
-      byId.set(id, { type: a.activityType!.name!, ...(typeof arg?.index === 'number' ? { index: arg.index } : {}), attempt: 0, closed: 'open' });
-    }
-    if (e.activityTaskStartedEventAttributes) byId.get(String(e.activityTaskStartedEventAttributes.scheduledEventId))!.attempt = e.activityTaskStartedEventAttributes.attempt ?? 1;
-    if (e.activityTaskCompletedEventAttributes) byId.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId))!.closed = 'completed';
-    if (e.activityTaskFailedEventAttributes) byId.get(String(e.activityTaskFailedEventAttributes.scheduledEventId))!.closed = 'failed';
-  }
-  return [...byId.values()];
 }
 
 function sha(file: string): string {
