@@ -11,7 +11,7 @@ import type { StageState } from '../../workflows/types.js';
 import { activityAttempts, swirl, tempStateDir } from './helpers.js';
 
 const spec = 'tests/integration/fixtures/train-config.yaml';
-const LONG = 600_000;
+const LONG = 900_000;
 
 interface RunJson {
   ok: boolean;
@@ -77,7 +77,7 @@ describe('bad train config fails fast with one attempt', () => {
     expect(acts.map((a) => [a.type, a.attempt, a.closed])).toEqual([['sampleTrainBatch', 1, 'failed']]);
     expect(acts[0]!.failure).toMatch(/^ConfigError: .*no-such-model\.gguf.*\(non-retryable\)$/);
     expect((await activityAttempts(client, r.json.workflowId)).every((a) => a.attempt === 1)).toBe(true);
-  });
+  }, LONG);
 
   it('a LoRA target the trainer cannot export fails trainStep once (trainer exit 2)', async () => {
     const r = await run('bad LoRA target', 'stages.trained.lora.targetModules=[q_proj, nope_proj]');
@@ -91,7 +91,7 @@ describe('bad train config fails fast with one attempt', () => {
       ['trainStep', 1, 'failed'],
     ]);
     expect(acts[1]!.failure).toMatch(/^ConfigError: .*nope_proj.*\(non-retryable\)$/);
-  });
+  }, LONG);
 
   it('empty training data (the filter keeps nothing) fails before any model or trainer starts', async () => {
     const r = await run('empty data', 'stages.kept.keepStatuses=[error]');
@@ -109,5 +109,5 @@ describe('bad train config fails fast with one attempt', () => {
     expect(acts.every((a) => a.attempt === 1)).toBe(true);
     // No training loop was started.
     await expect(client.workflow.getHandle(`${r.json.workflowId}/trained`).describe()).rejects.toThrow();
-  });
+  }, LONG);
 });
