@@ -97,7 +97,7 @@ describe('a train stage survives kill -9 of its worker', () => {
       const loopId = `${workflowId}/trained`;
 
       // Kill 1: the first update's trainer has run for 8 s (torch loaded, the model loading or training).
-      const trainer = await until('the first trainer process', () => trainerChildren(worker.pid!).find((c) => c.age >= 8));
+      const trainer = await until('the first trainer process', () => trainerChildren(worker.pid!).find((c) => c.age >= 8), LONG);
       expect(alive(trainer.pid)).toBe(true);
       await kill9(worker);
       const orphanSince = Date.now();
@@ -113,7 +113,7 @@ describe('a train stage survives kill -9 of its worker', () => {
         const pending = (await loop.describe()).raw.pendingActivities ?? [];
         // 2 = PENDING_ACTIVITY_STATE_STARTED
         return pending.some((a) => a.activityType?.name === 'sampleTrainBatch' && Number(a.state) === 2) ? true : undefined;
-      }, 600_000, 200);
+      }, LONG, 200);
       await new Promise((r) => setTimeout(r, 1000));
       await kill9(worker);
       worker = await startWorker(env);
