@@ -86,3 +86,40 @@ export async function maxShardAttempt(client: import('@temporalio/client').Clien
   }
   return max;
 }
+
+export interface ActivityAttempt {
+  type: string;
+  /** The activity input's `index` field, when it has one (train iterations). */
+  index?: number;
+  /** The attempt the history recorded: the server keeps only the final attempt's start. */
+  attempt: number;
+  closed: 'open' | 'completed' | 'failed' | 'timed out' | 'cancelled';
+  failure?: string;
+}
+
+/** Every activity a workflow scheduled, with its recorded attempt and how it closed. */
+export async function activityAttempts(client: import('@temporalio/client').Client, workflowId: string): Promise<ActivityAttempt[]> {
+  const { defaultPayloadConverter } = await import('@temporalio/common');
+  const h = await client.workflow.getHandle(workflowId).fetchHistory();
+  const byId = new Map<string, ActivityAttempt>();
+  const of = (id: unknown) => byId.get(String(id))!;
+  for (const e of h.events ?? []) {
+    if (e.activityTaskScheduledEventAttributes) {
+      const a = e.activityTaskScheduledEventAttributes;
+      const arg = a.input?.payloads?.[0] ? (defaultPayloadConverter.fromPayload(a.input.payloads[0] as never) as { index?: unknown } | undefined) : undefined;
+      byId.set(String(e.eventId), { type: a.activityType!.name!, ...(typeof arg?.index === 'number' ? { index: arg.index } : {}), attempt: 0, closed: 'open' });
+    }
+    if (e.activityTaskStartedEventAttributes) of(e.activityTaskStartedEventAttributes.scheduledEventId).attempt = e.activityTaskStartedEventAttributes.attempt ?? 1;
+    if (e.activityTaskCompletedEventAttributes) of(e.activityTaskCompletedEventAttributes.scheduledEventId).closed = 'completed';
+    if (e.activityTaskFailedEventAttributes) {
+      const a = of(e.activityTaskFailedEventAttributes.scheduledEventId);
+      a.closed = 'failed';
+      let f = e.activityTaskFailedEventAttributes.failure;
+      while (f?.cause && !f.applicationFailureInfo) f = f.cause;
+      a.failure = `${f?.applicationFailureInfo?.type ?? ''}: ${f?.message ?? ''}${f?.applicationFailureInfo?.nonRetryable ? ' (non-retryable)' : ''}`;
+    }
+    if (e.activityTaskTimedOutEventAttributes) of(e.activityTaskTimedOutEventAttributes.scheduledEventId).closed = 'timed out';
+    if (e.activityTaskCanceledEventAttributes) of(e.activityTaskCanceledEventAttributes.scheduledEventId).closed = 'cancelled';
+  }
+  return [...byId.values()];
+}

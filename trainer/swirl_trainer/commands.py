@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,26 @@ class JsonOut:
             self._out.flush()
 
 
+def _exit_with_parent(poll: float = 0.5) -> None:
+    """Exits when the process that started us dies (its pid changes: we were re-parented).
+    A worker killed with -9 cannot kill its children; without this its trainer kept running as an
+    orphan (14 s while loading torch, a whole forward/backward later) next to the rerun. Exiting
+    at any point is safe: checkpoints are written to a tmp folder and renamed."""
+    parent = os.getppid()
+    if parent <= 1:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _guarded(fn: Any) -> int:
+    _exit_with_parent()
     emit = JsonOut()
     try:
         fn(emit)

@@ -1,0 +1,113 @@
+// Bad train config fails fast, non-retryably, with a message that names the
+// problem, and spends no retry on it (real server, real model, real trainer):
+// LoRA rank 0 is a compile error; an unknown model file fails the first train
+// activity that opens it; a LoRA target the trainer cannot export fails
+// `trainStep` (trainer exit 2); a filter that keeps nothing fails before any
+// model or trainer starts.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import type { StageState } from '../../workflows/types.js';
+import { activityAttempts, swirl, tempStateDir } from './helpers.js';
+
+const spec = 'tests/integration/fixtures/train-config.yaml';
+const LONG = 900_000;
+
+interface RunJson {
+  ok: boolean;
+  workflowId: string;
+  status: string;
+  stages: StageState[];
+  errors?: Array<{ code: string; message: string; path: string; hint?: string }>;
+}
+
+describe('bad train config fails fast with one attempt', () => {
+  const address = inject('temporalAddress');
+  // One state dir for all cases: the first run's rollouts are reused from the stage cache by the later ones.
+  const state = tempStateDir();
+  const env = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: state, SWIRL_LEDGER: path.join(state, 'ledger.db'), SWIRL_TASK_QUEUE_PREFIX: `it-train-config-${process.pid}` };
+  let connection: Connection;
+  let client: Client;
+  const walls: string[] = [];
+
+  beforeAll(async () => {
+    connection = await Connection.connect({ address });
+    client = new Client({ connection });
+  });
+  afterAll(async () => {
+    console.log(`train-config walls: ${walls.join(', ')}`);
+    await connection.close();
+  });
+
+  async function run(label: string, ...sets: string[]): Promise<{ code: number | null; json: RunJson; stderr: string }> {
+    const t = Date.now();
+    const r = await swirl(['run', spec, '--json', ...sets.flatMap((s) => ['--set', s])], env, LONG);
+    walls.push(`${label} ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    let json: RunJson;
+    try {
+      json = JSON.parse(r.stdout) as RunJson;
+    } catch {
+      throw new Error(`swirl run printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return { code: r.code, json, stderr: r.stderr };
+  }
+
+  it('LoRA rank 0 is rejected by the compiler: nothing starts', async () => {
+    const r = await run('rank 0', 'stages.trained.lora.rank=0');
+    expect(r.code).toBe(2);
+    expect(r.json.ok).toBe(false);
+    expect(r.json.workflowId).toBeUndefined();
+    expect(r.json.errors).toHaveLength(1);
+    expect(r.json.errors![0]).toMatchObject({ code: 'E_RANGE', path: '/stages/4/lora/rank' });
+    expect(r.json.errors![0]!.message).toMatch(/`rank` must be >= 1 \(got 0\)/);
+    expect(r.json.errors![0]!.hint).toMatch(/rank/);
+  });
+
+  it('an unknown model file fails the train stage at its first activity, not retried', async () => {
+    const r = await run('unknown model', 'models.trainee.model=models/no-such-model.gguf');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.json.status).toBe('failed');
+    const trained = r.json.stages.find((s) => s.id === 'trained')!;
+    expect(trained.status).toBe('failed');
+    expect(trained.error!.message).toMatch(/model file models\/no-such-model\.gguf not found/);
+    // The stages before it ran normally (the rollouts use the other model).
+    expect(r.json.stages.find((s) => s.id === 'rollouts')!.status).toBe('completed');
+    const acts = await activityAttempts(client, `${r.json.workflowId}/trained`);
+    // sampleTrainBatch opens the model first: one attempt, a non-retryable ConfigError; the trainer never starts.
+    expect(acts.map((a) => [a.type, a.attempt, a.closed])).toEqual([['sampleTrainBatch', 1, 'failed']]);
+    expect(acts[0]!.failure).toMatch(/^ConfigError: .*no-such-model\.gguf.*\(non-retryable\)$/);
+    expect((await activityAttempts(client, r.json.workflowId)).every((a) => a.attempt === 1)).toBe(true);
+  }, LONG);
+
+  it('a LoRA target the trainer cannot export fails trainStep once (trainer exit 2)', async () => {
+    const r = await run('bad LoRA target', 'stages.trained.lora.targetModules=[q_proj, nope_proj]');
+    expect(r.code, r.stderr).toBe(1);
+    const trained = r.json.stages.find((s) => s.id === 'trained')!;
+    expect(trained.status).toBe('failed');
+    expect(trained.error!.message).toMatch(/lora\.targetModules has unsupported module\(s\): nope_proj/);
+    const acts = await activityAttempts(client, `${r.json.workflowId}/trained`);
+    expect(acts.map((a) => [a.type, a.attempt, a.closed])).toEqual([
+      ['sampleTrainBatch', 1, 'completed'],
+      ['trainStep', 1, 'failed'],
+    ]);
+    expect(acts[1]!.failure).toMatch(/^ConfigError: .*nope_proj.*\(non-retryable\)$/);
+  }, LONG);
+
+  it('empty training data (the filter keeps nothing) fails before any model or trainer starts', async () => {
+    const r = await run('empty data', 'stages.kept.keepStatuses=[error]');
+    expect(r.code, r.stderr).toBe(1);
+    // The rollouts come from the stage cache of the runs above: no model was loaded for this run.
+    expect(r.json.stages.find((s) => s.id === 'rollouts')!.cached).toBe(true);
+    expect(r.json.stages.find((s) => s.id === 'kept')!.output!.rows).toBe(0);
+    const trained = r.json.stages.find((s) => s.id === 'trained')!;
+    expect(trained.status).toBe('failed');
+    expect(trained.error!.message).toMatch(/no states to train on: the input steps artifact is empty/);
+    const acts = await activityAttempts(client, r.json.workflowId);
+    const prepare = acts.filter((a) => a.type === 'prepareTrainBatches');
+    expect(prepare.map((a) => [a.attempt, a.closed])).toEqual([[1, 'failed']]);
+    expect(prepare[0]!.failure).toMatch(/^DataError: .*\(non-retryable\)$/);
+    expect(acts.every((a) => a.attempt === 1)).toBe(true);
+    // No training loop was started.
+    await expect(client.workflow.getHandle(`${r.json.workflowId}/trained`).describe()).rejects.toThrow();
+  }, LONG);
+});
