@@ -6,7 +6,9 @@
 // name); after the label, `--set KEY=VALUE` overrides the spec, and
 // `--raise-budget N` waits until the run pauses on its budget, then raises
 // maxTokens to N (records a budget pause and resume), e.g.
-//   ... record-history.ts tests/fixtures/specs/valid/rollout-small.yaml v5-budget --set budget.maxTokens=150 --raise-budget 100000
+// `--openai-stub MODEL` serves spec model MODEL from the loopback stub of the
+// integration tests (tests/integration/fixtures/openai-stub.ts), e.g.
+//   ... record-history.ts tests/fixtures/specs/valid/budget-breaker.yaml v5-run-budget --openai-stub policy --set budget.maxTokens=150 --raise-budget 100000
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +29,9 @@ const name = path.basename(specFile, '.yaml');
 const label = process.argv[3] ?? new Date().toISOString().slice(0, 10);
 const rest = process.argv.slice(4);
 const overrides = rest.flatMap((a, i) => (rest[i - 1] === '--set' ? [a] : []));
+const stubAt = rest.indexOf('--openai-stub');
+const stub = stubAt >= 0 ? await (await import('../tests/integration/fixtures/openai-stub.js')).startOpenAIStub({ faultRate: 0 }) : undefined;
+if (stub) overrides.push(`models.${rest[stubAt + 1]}.baseUrl=${stub.baseUrl}`);
 const raiseAt = rest.indexOf('--raise-budget');
 const raiseTo = raiseAt >= 0 ? Number(rest[raiseAt + 1]) : undefined;
 const dir = mkdtempSync(path.join(tmpdir(), 'swirl-record-'));
@@ -73,4 +78,5 @@ try {
   await connection.close();
 } finally {
   await server.stop();
+  await stub?.close();
 }
