@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { withBudget } from '../agents/budget.js';
+import { breakerOpenOf } from '../agents/limits.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
@@ -97,7 +99,13 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   const beat = setInterval(() => ctx.heartbeat({ done: done.length, of: spec.end - spec.start }), HEARTBEAT_EVERY_MS);
   try {
     for (let i = spec.start + done.length; i < spec.end; i++) {
-      const outcome = await processor(items[i], { index: i, shardKey: spec.shardKey, stageId: spec.stageId, config: spec.config, signal: ctx.cancellationSignal });
+      const itemCtx: ItemContext = { index: i, shardKey: spec.shardKey, stageId: spec.stageId, config: spec.config, signal: ctx.cancellationSignal };
+      let outcome: ItemOutcome;
+      try {
+        outcome = await withBudget(runOfShard(spec), spec.control?.budget, () => processor(items[i], itemCtx));
+      } catch (e) {
+        throw spec.control?.pauseOnBreaker ? (breakerFailure(e) ?? e) : e;
+      }
       const line: ScratchLine = { i, o: outcome };
       await fh.write(JSON.stringify(line) + '\n');
       done.push(line);
@@ -124,6 +132,28 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   };
   await rm(scratch, { force: true });
   return result;
+}
+
+/** The run (pipeline workflow id) of a shard: shard keys are `<run id>/<stage id>/shard-N`. */
+export function runOfShard(spec: Pick<ShardSpec, 'shardKey' | 'stageId'>): string {
+  const at = spec.shardKey.lastIndexOf(`/${spec.stageId}/shard-`);
+  return at > 0 ? spec.shardKey.slice(0, at) : spec.shardKey;
+}
+
+/**
+ * An open breaker as the failure the fan-out workflow pauses on: not retryable
+ * (no attempt of the shard's retry policy is spent waiting for the model), with
+ * the model and when its breaker becomes half-open.
+ */
+export function breakerFailure(e: unknown): ApplicationFailure | undefined {
+  const d = breakerOpenOf(e);
+  if (!d) return undefined;
+  return ApplicationFailure.create({
+    message: `model ${d.model} breaker open until ${new Date(d.until).toISOString()}: ${(e as Error).message ?? String(e)}`,
+    type: 'ModelBreakerOpen',
+    nonRetryable: true,
+    details: [d],
+  });
 }
 
 export async function concatArtifacts(store: ArtifactStore, input: { parts: ArtifactRef[]; kind: ArtifactKind }): Promise<ArtifactRef> {

@@ -102,6 +102,8 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
       return { outcome: 'succeeded', row: trajectory };
     } catch (e) {
       // An episode that outgrows the context is this item's problem; anything else is retried.
+      // (A breaker or the run budget stops the shard: never this item's failure.)
+      if (e instanceof ApplicationFailure && (e.type === 'ModelUnavailable' || e.type === 'BudgetReached')) throw e;
       const msg = (e as Error).message ?? String(e);
       if (/context|too long|exceed/i.test(msg)) return { outcome: 'failed', reason: `episode ${question.id}#${sample}: ${msg}` };
       throw e;

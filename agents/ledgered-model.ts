@@ -32,6 +32,7 @@ import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
+import { checkBudget } from './budget.js';
 import type { ModelGate } from './limits.js';
 import { callCost, ledgerKey, LOCAL_OWNER, type CallMeta, type CallPurpose, type CompletedCall, type LedgerRequest, type LlmLedger, type ModelPrice } from '../store/ledger.js';
 
@@ -177,6 +178,8 @@ export class LedgeredChatModel extends BaseChatModel<LedgeredCallOptions> {
     let reused = true;
     let call = await this.ledger.lookup(key);
     if (!call) {
+      // A call to pay for: the run's budget (agents/budget.ts) must not be spent yet. Reused calls are free.
+      if (!inFlight.has(key)) await checkBudget(this.ledger);
       let p = inFlight.get(key);
       if (!p) {
         reused = false;

@@ -5,11 +5,16 @@
 //   - retries of 429 / 408 / 5xx / timeouts / connection errors / malformed
 //     bodies with exponential backoff and jitter, honouring Retry-After (which
 //     also holds back the model's other requests on this worker);
-//   - a circuit breaker: after `breakerThreshold` failed attempts in a row the
-//     model is considered down for `breakerCooldownMs`; calls then fail at once
-//     with a retryable ModelUnavailable error, so the shard activity fails and
-//     Temporal retries it later (it resumes from its scratch file) instead of
-//     burning attempts against a dead endpoint.
+//   - a circuit breaker (closed → open → half-open → closed): after
+//     `breakerThreshold` failed attempts in a row the model is considered down
+//     for `breakerCooldownMs` (open): calls fail at once with a ModelUnavailable
+//     error whose details say `{ breaker: 'open', model, until }`. After the
+//     cooldown the breaker is half-open: one probe call goes through, the others
+//     wait for its outcome; a success closes the breaker, a failure opens it
+//     again for another cooldown. A fan-out shard turns that error into a
+//     `ModelBreakerOpen` failure and the fan-out workflow pauses the stage until
+//     `until` (activities/fanout.ts, workflows/fanout.ts) instead of burning
+//     retries against a dead endpoint.
 // The limits are per process: with N workers, a model sees up to N× the rate.
 // (Small and hand-written: the token window and the Retry-After pause are not
 // things p-limit or bottleneck model directly.)
@@ -111,6 +116,16 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** What a breaker-open failure carries (ApplicationFailure details[0]). */
+export interface BreakerOpenDetails {
+  breaker: 'open';
+  model: string;
+  /** Epoch ms when the breaker becomes half-open (a probe call may go). */
+  until: number;
+}
+
 export interface GateEvent {
   model: string;
   attempt: number;
@@ -127,6 +142,8 @@ export class ModelGate {
   private pausedUntil = 0;
   private consecutiveFailures = 0;
   private openUntil = 0;
+  /** Half-open: the one probe call in flight (others wait for it). */
+  private probe: Promise<void> | undefined;
   /** Counters for tests and status: attempts, retries, waits honoured. */
   readonly counters = { attempts: 0, retries: 0, retryAfterWaits: 0, breakerOpened: 0 };
   onRetry?: (e: GateEvent) => void;
@@ -134,58 +151,92 @@ export class ModelGate {
   constructor(
     readonly model: string,
     readonly limits: GateLimits = {},
+    /** The name shown to users (the spec's model name); defaults to `model`. */
+    readonly label: string = model,
   ) {}
 
   /** Runs one call under the limits, retrying what can succeed later. `estimateTokens` counts against tokensPerMinute before the call; `tokensUsed` corrects it after. */
   async run<T>(fn: () => Promise<T>, opts: { signal?: AbortSignal; estimateTokens?: number; tokensUsed?: (r: T) => number } = {}): Promise<T> {
     const maxAttempts = this.limits.maxAttempts ?? 6;
     for (let attempt = 1; ; attempt++) {
+      // Half-open and a probe is out: wait for its outcome, then look again.
+      while (this.probe) await this.probe;
       this.checkBreaker();
-      await this.acquire(opts.signal, opts.estimateTokens ?? 0);
-      let tokenEntry: { at: number; n: number } | undefined;
-      if (this.limits.tokensPerMinute) {
-        tokenEntry = { at: Date.now(), n: opts.estimateTokens ?? 0 };
-        this.tokens.push(tokenEntry);
-      }
-      this.counters.attempts++;
-      let failure: unknown;
+      let endProbe: (() => void) | undefined;
+      if (this.breakerState() === 'half-open') this.probe = new Promise<void>((r) => (endProbe = r));
       try {
-        const r = await fn();
-        if (tokenEntry && opts.tokensUsed) tokenEntry.n = opts.tokensUsed(r);
-        this.consecutiveFailures = 0;
-        return r;
-      } catch (e) {
-        failure = e;
+        const r = await this.attemptOnce(fn, opts, attempt, maxAttempts);
+        if (r.done) return r.value;
       } finally {
-        this.release();
+        if (endProbe) {
+          this.probe = undefined;
+          endProbe();
+        }
       }
-      const e = failure;
-      const c = classifyError(e);
-      if (opts.signal?.aborted || c.kind === 'abort' || !c.retryable) throw e;
-      this.consecutiveFailures++;
-      if (this.consecutiveFailures >= (this.limits.breakerThreshold ?? 10)) {
-        this.openUntil = Date.now() + (this.limits.breakerCooldownMs ?? 30_000);
-        this.counters.breakerOpened++;
-        this.checkBreaker(e);
-      }
-      if (attempt >= maxAttempts) throw unavailable(this.model, `gave up after ${attempt} attempts: ${describe(c, e)}`, c.retryAfterMs);
-      let wait = Math.min(this.limits.maxDelayMs ?? 20_000, (this.limits.baseDelayMs ?? 500) * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-      if (c.retryAfterMs !== undefined) {
-        if (c.retryAfterMs > (this.limits.maxRetryAfterMs ?? 60_000)) throw unavailable(this.model, `asked to wait ${Math.round(c.retryAfterMs / 1000)} s: ${describe(c, e)}`, c.retryAfterMs);
-        wait = Math.max(wait, c.retryAfterMs);
-        this.counters.retryAfterWaits++;
-        // The endpoint asked this client to hold back: the model's other calls wait too.
-        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + c.retryAfterMs);
-      }
-      this.counters.retries++;
-      this.onRetry?.({ model: this.model, attempt, error: c, waitMs: wait });
-      await sleep(wait, opts.signal);
     }
+  }
+
+  /** closed: calls go; open: calls fail at once until the cooldown ends; half-open: one probe call decides. */
+  breakerState(now = Date.now()): BreakerState {
+    if (this.openUntil > now) return 'open';
+    return this.consecutiveFailures >= (this.limits.breakerThreshold ?? 10) ? 'half-open' : 'closed';
+  }
+
+  /** When an open breaker becomes half-open (epoch ms); 0 when it never opened. */
+  get reopensAt(): number {
+    return this.openUntil;
+  }
+
+  private async attemptOnce<T>(fn: () => Promise<T>, opts: { signal?: AbortSignal; estimateTokens?: number; tokensUsed?: (r: T) => number }, attempt: number, maxAttempts: number): Promise<{ done: true; value: T } | { done: false }> {
+    await this.acquire(opts.signal, opts.estimateTokens ?? 0);
+    let tokenEntry: { at: number; n: number } | undefined;
+    if (this.limits.tokensPerMinute) {
+      tokenEntry = { at: Date.now(), n: opts.estimateTokens ?? 0 };
+      this.tokens.push(tokenEntry);
+    }
+    this.counters.attempts++;
+    let failure: unknown;
+    try {
+      const r = await fn();
+      if (tokenEntry && opts.tokensUsed) tokenEntry.n = opts.tokensUsed(r);
+      this.consecutiveFailures = 0;
+      this.openUntil = 0;
+      return { done: true, value: r };
+    } catch (e) {
+      failure = e;
+    } finally {
+      this.release();
+    }
+    const e = failure;
+    const c = classifyError(e);
+    if (opts.signal?.aborted || c.kind === 'abort' || !c.retryable) throw e;
+    this.consecutiveFailures++;
+    if (this.consecutiveFailures >= (this.limits.breakerThreshold ?? 10)) {
+      this.openUntil = Date.now() + (this.limits.breakerCooldownMs ?? 30_000);
+      this.counters.breakerOpened++;
+      this.checkBreaker(e);
+    }
+    if (attempt >= maxAttempts) throw unavailable(this.label, `gave up after ${attempt} attempts: ${describe(c, e)}`, c.retryAfterMs);
+    let wait = Math.min(this.limits.maxDelayMs ?? 20_000, (this.limits.baseDelayMs ?? 500) * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    if (c.retryAfterMs !== undefined) {
+      if (c.retryAfterMs > (this.limits.maxRetryAfterMs ?? 60_000)) throw unavailable(this.label, `asked to wait ${Math.round(c.retryAfterMs / 1000)} s: ${describe(c, e)}`, c.retryAfterMs);
+      wait = Math.max(wait, c.retryAfterMs);
+      this.counters.retryAfterWaits++;
+      // The endpoint asked this client to hold back: the model's other calls wait too.
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + c.retryAfterMs);
+    }
+    this.counters.retries++;
+    this.onRetry?.({ model: this.model, attempt, error: c, waitMs: wait });
+    await sleep(wait, opts.signal);
+    return { done: false };
   }
 
   private checkBreaker(cause?: unknown): void {
     const left = this.openUntil - Date.now();
-    if (left > 0) throw unavailable(this.model, `circuit open after ${this.consecutiveFailures} failed attempts in a row${cause ? ` (last: ${(cause as Error).message ?? cause})` : ''}; retrying in ${Math.ceil(left / 1000)} s`, left);
+    if (left > 0) {
+      const details: BreakerOpenDetails = { breaker: 'open', model: this.label, until: this.openUntil };
+      throw unavailable(this.label, `circuit open after ${this.consecutiveFailures} failed attempts in a row${cause ? ` (last: ${(cause as Error).message ?? cause})` : ''}; retrying in ${Math.ceil(left / 1000)} s`, left, details);
+    }
   }
 
   private async acquire(signal: AbortSignal | undefined, tokens: number): Promise<void> {
@@ -227,22 +278,32 @@ function describe(c: ClassifiedError, e: unknown): string {
 }
 
 /** A retryable activity failure: Temporal retries the shard (after `delayMs` when known). */
-function unavailable(model: string, message: string, delayMs?: number): ApplicationFailure {
+function unavailable(model: string, message: string, delayMs?: number, details?: BreakerOpenDetails): ApplicationFailure {
   return ApplicationFailure.create({
     message: `model ${model} unavailable: ${message}`,
     type: 'ModelUnavailable',
     nonRetryable: false,
     ...(delayMs !== undefined && delayMs > 0 ? { nextRetryDelay: Math.ceil(delayMs) } : {}),
+    ...(details ? { details: [details] } : {}),
   });
+}
+
+/** The breaker details of an error thrown by an open breaker (through any `cause` chain), else undefined. */
+export function breakerOpenOf(e: unknown): BreakerOpenDetails | undefined {
+  for (let cur = e, depth = 0; cur && depth < 8; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const d = (cur as { type?: string; details?: unknown[] }).type === 'ModelUnavailable' ? (cur as { details?: unknown[] }).details?.[0] : undefined;
+    if (d && typeof d === 'object' && (d as BreakerOpenDetails).breaker === 'open') return d as BreakerOpenDetails;
+  }
+  return undefined;
 }
 
 const gates = new Map<string, ModelGate>();
 
 /** The process-wide gate of a model (by spec model name); limits given first win until `resetGates()`. */
-export function modelGate(name: string, limits: GateLimits = {}): ModelGate {
+export function modelGate(name: string, limits: GateLimits = {}, label?: string): ModelGate {
   let g = gates.get(name);
   if (!g) {
-    g = new ModelGate(name, limits);
+    g = new ModelGate(name, limits, label);
     gates.set(name, g);
   }
   return g;

@@ -147,9 +147,13 @@ export function gateFor(name: string, m: PlanModel): ModelGate {
   const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
   const limits: GateLimits = {};
   for (const [k, v] of [['concurrency', num(m.concurrency)], ['requestsPerMinute', num(m.requestsPerMinute)], ['tokensPerMinute', num(m.tokensPerMinute)]] as const) if (v !== undefined) limits[k] = v;
+  // The breaker: `breaker: { failures, cooldown }` (failed attempts in a row, then how long the model counts as down).
+  const breaker = m.breaker as { failures?: number; cooldown?: string } | undefined;
+  if (typeof breaker?.failures === 'number') limits.breakerThreshold = breaker.failures;
+  if (typeof breaker?.cooldown === 'string') limits.breakerCooldownMs = parseDuration(breaker.cooldown);
   // Local models retry nothing by default: their failures are not transient.
   if (m.provider === 'llama-cpp') limits.maxAttempts = 1;
-  return modelGate(`${name}:${JSON.stringify(m)}`, limits);
+  return modelGate(`${name}:${JSON.stringify(m)}`, limits, name);
 }
 
 export function priceOf(m: PlanModel): ModelPrice | undefined {

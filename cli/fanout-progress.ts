@@ -62,6 +62,6 @@ export function describeProgress(p: StageProgress): string {
   const parts = [`${p.itemsDone}/${p.totalItems} items`, `shards ${p.shardsDone}/${p.shards} (${p.inFlight} running)`];
   if (p.counts.failed) parts.push(`${p.counts.failed} failed`);
   if (p.itemsPerSecond) parts.push(`${p.itemsPerSecond.toFixed(2)} items/s`, `ETA ${Math.ceil(p.etaSeconds ?? 0)}s`);
-  if (p.paused) parts.push('paused');
+  if (p.paused) parts.push(p.pauseReason ? `paused (${p.pauseReason})` : 'paused');
   return parts.join(', ');
 }

@@ -42,6 +42,8 @@ export interface Plan {
   specHash: string;
   models: Record<string, PlanModel>;
   tools: Record<string, Record<string, unknown>>;
+  /** The run budget (spec `budget`): the run pauses when its LLM calls have spent this much. */
+  budget?: { maxTokens?: number; maxCostUsd?: number };
   /** Stages in a topological order (inputs before consumers). */
   stages: PlanStage[];
 }

@@ -128,6 +128,7 @@ export function buildPlan(spec: RawSpec, planCtx: PlanContext): Plan {
     specHash: hashOf(spec),
     models: planModels(spec),
     tools,
+    ...(spec.budget ? { budget: { ...spec.budget } } : {}),
     stages,
   };
 }

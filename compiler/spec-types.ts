@@ -37,6 +37,7 @@ export interface RawSpec {
   kind: 'Pipeline';
   metadata: { name: string; description?: string; labels?: Record<string, string> };
   defaults?: { retry?: RawRetry; timeout?: string; concurrency?: number };
+  budget?: { maxTokens?: number; maxCostUsd?: number };
   models?: Record<string, RawModel>;
   tools?: Record<string, RawTool>;
   stages: RawStage[];

@@ -134,6 +134,8 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
       const message = e.keyword.startsWith('min') ? (limit === 1 ? 'must not be empty' : `needs at least ${limit} ${unit}`) : `allows at most ${limit} ${unit}`;
       return { code: 'E_LENGTH', message: `\`${name}\` ${message}`, ...at(p), hint: describe(parent) };
     }
+    case 'minProperties':
+      return { code: 'E_LENGTH', message: `\`${name}\` must not be empty`, ...at(p), hint: `set at least one of: ${allowedProperties(parent).join(', ')}` };
     case 'uniqueItems': {
       const { j } = e.params as { i: number; j: number };
       return { code: 'E_DUPLICATE_ITEM', message: `\`${name}\` lists the same item twice`, ...at(toPointer([...pointerSegments(p), j])) };

@@ -8,6 +8,20 @@ export interface ItemCounts {
   filtered: number;
 }
 
+/** The run budget (spec `budget`): LLM tokens and/or USD a run may spend (agents/budget.ts). */
+export interface RunBudget {
+  maxTokens?: number;
+  maxCostUsd?: number;
+}
+
+/** Set by fan-outs that pause on a breaker or budget (patch `fanout-pause-v1`); not part of the scratch identity. */
+export interface ShardControl {
+  /** An open breaker fails the shard with a non-retryable ModelBreakerOpen failure (the workflow waits) instead of a retryable one. */
+  pauseOnBreaker: boolean;
+  /** The run's budget when the shard was started. */
+  budget?: RunBudget;
+}
+
 export interface ShardSpec {
   /** Stable id of this piece of work, e.g. `<run>/<stage>/shard-00007`. */
   shardKey: string;
@@ -21,6 +35,7 @@ export interface ShardSpec {
   outputKind: ArtifactKind;
   /** Processor options from the Plan (small). */
   config: Record<string, unknown>;
+  control?: ShardControl;
 }
 
 export interface ShardResult {
@@ -57,6 +72,8 @@ export interface FanoutInput {
   carry?: FanoutCarry;
   /** Continue as new after this many history events (default 4000). */
   historyBudget?: number;
+  /** The run budget in force when the stage started (raised later by the `fanoutBudget` signal). */
+  budget?: RunBudget;
 }
 
 export interface FanoutCarry {
@@ -66,7 +83,13 @@ export interface FanoutCarry {
   chunks: Array<{ output: ArtifactRef; failures: ArtifactRef }>;
   counts: ItemCounts;
   continuedAsNew: number;
+  /** Shards stopped by a breaker or the budget, to start again before the next new one. */
+  stopped?: number[];
+  budget?: RunBudget;
 }
+
+/** Why a fan-out stopped starting shards on its own (not a user pause). */
+export type FanoutStop = { kind: 'breaker'; model: string; until: number } | { kind: 'budget'; reason: string; tokens: number; costUsd: number };
 
 export interface FanoutProgress {
   stageId: string;
@@ -76,6 +99,8 @@ export interface FanoutProgress {
   inFlight: number;
   counts: ItemCounts;
   paused: boolean;
+  /** Set while the stage waits on a breaker or the budget: `breaker open: policy, until …` / `budget reached (tokens 412 of 300)`. */
+  pauseReason?: string;
 }
 
 export interface FanoutResult {

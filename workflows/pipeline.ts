@@ -17,16 +17,22 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
+import { mergeBudget } from './budget.js';
+import { budgetReachedSignal } from './fanout.js';
+import type { RunBudget } from './fanout-types.js';
 import { STAGE_HANDLERS } from './stages/index.js';
 import type { PipelineInput, PipelineProgress, PipelineResult, RunSummary, StageState } from './types.js';
 
 /** Patch ids, in the order they were introduced. Each guards a change of the command sequence. */
 export const STAGE_CACHE_PATCH = 'stage-cache-v1';
 export const RUN_SUMMARY_PATCH = 'run-summary-v1';
+export const RUN_BUDGET_PATCH = 'run-budget-v1';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
+/** Raises the run's budget (`swirl resume RUN --max-tokens N --max-cost-usd X`); stages stopped by it go on. */
+export const raiseBudgetSignal = defineSignal<[RunBudget]>('raiseBudget');
 
 function failureOf(err: unknown): { type: string; message: string } {
   let cur: unknown = err;
@@ -64,9 +70,24 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
   const states = new Map<string, StageState>(plan.stages.map((s) => [s.id, { id: s.id, type: s.type, status: 'pending' }]));
   let status: PipelineProgress['status'] = 'running';
   let paused = false;
-  setHandler(progressQuery, () => ({ pipeline: plan.pipeline.name, status: paused && status === 'running' ? 'paused' : status, stages: [...states.values()] }));
+  // The run budget (RUN_BUDGET_PATCH): what the run may spend on LLM calls, and why it waits when spent.
+  const budgeted = patched(RUN_BUDGET_PATCH);
+  let budget: RunBudget | undefined = plan.budget;
+  let budgetStop: string | undefined;
+  setHandler(progressQuery, () => ({
+    pipeline: plan.pipeline.name,
+    status: (paused || budgetStop !== undefined) && status === 'running' ? 'paused' : status,
+    stages: [...states.values()],
+    ...(budgetStop !== undefined && status === 'running' ? { pauseReason: `budget reached (${budgetStop})` } : {}),
+    ...(budget ? { budget } : {}),
+  }));
   setHandler(pauseSignal, () => void (paused = true));
   setHandler(resumeSignal, () => void (paused = false));
+  setHandler(raiseBudgetSignal, (raise: RunBudget) => {
+    budget = mergeBudget(budget, raise);
+    budgetStop = undefined;
+  });
+  setHandler(budgetReachedSignal, (r) => void (budgetStop = r.reason));
 
   // defineSearchAttributeKey('SwirlStatus', KEYWORD) is this plain object; @temporalio/common stays out of workflow code.
   const setStatusAttribute = (value: string) =>
@@ -98,8 +119,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
       }
       inputs[dep] = ref;
     }
-    // A paused run starts no new stage; running ones finish.
-    await condition(() => !paused);
+    // A paused run starts no new stage; running ones finish. Nor does a run whose budget is spent.
+    await condition(() => !paused && budgetStop === undefined);
     const handler = STAGE_HANDLERS[stage.type];
     state.status = 'running';
     state.startedAt = now();
@@ -120,7 +141,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
           return lookup.hit;
         }
       }
-      const outcome = await handler({ stage, input, inputs, isPaused: () => paused, snapshot: () => [...states.values()].map((s) => ({ ...s })) });
+      const outcome = await handler({
+        stage,
+        input,
+        inputs,
+        isPaused: () => paused,
+        ...(budgeted ? { budget: () => budget } : {}),
+        snapshot: () => [...states.values()].map((s) => ({ ...s })),
+      });
       const out = outcome.output;
       if (useCache && key) await cacheActs.recordStageCache({ stageId: stage.id, key, output: out, ...(outcome.stats ? { stats: outcome.stats } : {}), ...(outcome.counts ? { counts: outcome.counts } : {}) });
       state.status = 'completed';

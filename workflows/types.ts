@@ -1,7 +1,7 @@
 // Inputs, results and progress of the pipeline workflow. Pure types.
 import type { Plan } from '../compiler/plan-types.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
-import type { ItemCounts } from './fanout-types.js';
+import type { ItemCounts, RunBudget } from './fanout-types.js';
 
 export interface TaskQueues {
   orchestration: string;
@@ -44,6 +44,10 @@ export interface PipelineProgress {
   pipeline: string;
   status: 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
   stages: StageState[];
+  /** Why the run waits, besides a user pause: `budget reached (tokens 412 of 300)`. */
+  pauseReason?: string;
+  /** The run's budget now (the spec's, raised by `swirl resume --max-tokens/--max-cost-usd`). */
+  budget?: RunBudget;
 }
 
 export interface PipelineResult {

@@ -68,12 +68,16 @@ export function registerCommands(program: Command, setCode: SetCode): void {
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     const help = { pause: 'pause a run: running stages finish, no new stage or shard starts', resume: 'resume a paused run', cancel: 'cancel a run; artifacts written so far are kept' }[action];
-    program
+    const cmd = program
       .command(action)
       .description(help)
       .argument('<workflowId>', 'the workflow id printed by `swirl run`')
-      .option('--json', 'print the result as JSON')
-      .action(async (id, opts) => (await import('./control.js')).controlAction(action, id, opts, setCode));
+      .option('--json', 'print the result as JSON');
+    if (action === 'resume')
+      cmd
+        .option('--max-tokens <n>', "raise the run budget's token limit (a run paused on its budget goes on)")
+        .option('--max-cost-usd <x>', "raise the run budget's cost limit in USD");
+    cmd.action(async (id, opts) => (await import('./control.js')).controlAction(action, id, opts, setCode));
   }
 
   program

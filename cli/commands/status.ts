@@ -21,6 +21,8 @@ export interface RunStatus {
   stages: Array<Partial<StageState> & Pick<StageState, 'id' | 'type' | 'status'>>;
   failure?: string;
   note?: string;
+  /** Why a running run waits besides a user pause: `budget reached (tokens 412 of 300)`. */
+  pauseReason?: string;
   /** Per-item stages still running: items done, shards, throughput, ETA. */
   progress?: Record<string, StageProgress>;
   /** LLM call ledger totals of this run (calls made / reused, tokens, cost), when this machine holds the ledger. */
@@ -56,6 +58,7 @@ export async function statusAction(workflowId: string, opts: { json?: boolean; f
       if (p) {
         st.stages = p.stages;
         if (p.status === 'paused') st.status = 'PAUSED';
+        if (p.pauseReason) st.pauseReason = p.pauseReason;
         st.progress = await fanoutProgress(client, workflowId, p.stages);
       } else st.note = 'no worker answered the progress query; start one with `swirl worker`';
     } else if (summary) {
@@ -77,7 +80,7 @@ export async function statusAction(workflowId: string, opts: { json?: boolean; f
     if (ledger) st.ledger = ledger;
     if (opts.json) printJson(st);
     else {
-      out(`${st.workflowId}  ${st.status}${st.pipeline ? `  pipeline ${st.pipeline}` : ''}`);
+      out(`${st.workflowId}  ${st.status}${st.pauseReason ? ` (paused: ${st.pauseReason})` : ''}${st.pipeline ? `  pipeline ${st.pipeline}` : ''}`);
       out(`  started ${st.startTime}${st.closeTime ? `, closed ${st.closeTime}` : ''}`);
       if (st.uiUrl) out(`  web UI: ${st.uiUrl}`);
       for (const line of describeStages(st.stages as StageState[])) out(line);

@@ -2,7 +2,7 @@ import type { ActivityOptions } from '@temporalio/workflow';
 import type { PlanStage } from '../../compiler/plan-types.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
 import type { PipelineInput, StageState, StageStats } from '../types.js';
-import type { ItemCounts } from '../fanout-types.js';
+import type { ItemCounts, RunBudget } from '../fanout-types.js';
 
 /** What a stage handler returns: its output, and for per-item stages the failures and counts. */
 export interface StageOutcome {
@@ -20,6 +20,12 @@ export interface StageContext {
   inputs: Record<string, ArtifactRef>;
   /** True while the run is paused: fan-out handlers start no new shards. */
   isPaused: () => boolean;
+  /**
+   * The run's budget right now (raised by the `raiseBudget` signal); absent in
+   * runs started before patch `run-budget-v1`. Fan-out stages pass it to their
+   * shards and forward raises to the running fan-out.
+   */
+  budget?: () => RunBudget | undefined;
   /** The run's stage states right now (the report stage draws them). */
   snapshot: () => StageState[];
 }

@@ -1,10 +1,10 @@
 // Runs one stage's per-item work through the sharded fan-out child workflow
-// and forwards pause/resume of the run to it while it runs.
+// and forwards pause/resume and budget raises of the run to it while it runs.
 import { condition, startChild, workflowInfo, type ChildWorkflowHandle, type SignalDefinition } from '@temporalio/workflow';
 import type { ArtifactKind } from '../../compiler/stage-kinds.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
-import { fanoutPauseSignal, fanoutWorkflow } from '../fanout.js';
-import type { FanoutResult } from '../fanout-types.js';
+import { fanoutBudgetSignal, fanoutPauseSignal, fanoutWorkflow } from '../fanout.js';
+import type { FanoutResult, RunBudget } from '../fanout-types.js';
 import type { StageContext } from './context.js';
 
 export interface FanoutStageOptions {
@@ -19,6 +19,7 @@ export interface FanoutStageOptions {
 
 export async function runFanoutStage(ctx: StageContext, o: FanoutStageOptions): Promise<FanoutResult> {
   const { stage, input } = ctx;
+  const budget = ctx.budget?.();
   const child = await startChild(fanoutWorkflow, {
     workflowId: `${workflowInfo().workflowId}/${stage.id}`,
     taskQueue: input.queues.orchestration,
@@ -33,6 +34,7 @@ export async function runFanoutStage(ctx: StageContext, o: FanoutStageOptions): 
         shardSize: o.shardSize,
         concurrency: stage.concurrency,
         orchestrationQueue: input.queues.orchestration,
+        ...(budget ? { budget } : {}),
         activity: {
           taskQueue: o.taskQueue,
           startToCloseTimeoutMs: stage.timeoutMs,
@@ -43,19 +45,30 @@ export async function runFanoutStage(ctx: StageContext, o: FanoutStageOptions): 
       },
     ],
   });
-  return forwardPause(ctx, child, fanoutPauseSignal);
+  return forwardPause(ctx, child, fanoutPauseSignal, fanoutBudgetSignal);
 }
 
-/** Waits for a child workflow, signalling it whenever the run is paused or resumed meanwhile. */
-export async function forwardPause<R>(ctx: StageContext, child: ChildWorkflowHandle<() => Promise<R>>, signal: SignalDefinition<[boolean]>): Promise<R> {
+/**
+ * Waits for a child workflow, signalling it whenever the run is paused or
+ * resumed meanwhile, and (with `budgetSignal`, in runs with a budget context)
+ * whenever the run's budget is raised.
+ */
+export async function forwardPause<R>(ctx: StageContext, child: ChildWorkflowHandle<() => Promise<R>>, signal: SignalDefinition<[boolean]>, budgetSignal?: SignalDefinition<[RunBudget]>): Promise<R> {
   let done = false;
   const result = child.result().finally(() => void (done = true));
   let sent = false;
+  const budgetNow = () => (budgetSignal ? ctx.budget?.() : undefined);
+  let budgetSent = budgetNow();
   while (!done) {
-    await condition(() => done || ctx.isPaused() !== sent);
+    await condition(() => done || ctx.isPaused() !== sent || budgetNow() !== budgetSent);
     if (!done && ctx.isPaused() !== sent) {
       sent = ctx.isPaused();
       await child.signal(signal, sent);
+    }
+    const b = budgetNow();
+    if (!done && b !== budgetSent) {
+      budgetSent = b;
+      if (b) await child.signal(budgetSignal!, b);
     }
   }
   return result;
