@@ -7,13 +7,19 @@
 //
 // The tiny model rarely writes a trajectory every step of which a judge calls
 // GOOD, so the process filter usually keeps nothing; an empty training input
-// fails the train stage with a non-retryable DataError (tested in
-// tests/unit/train-batches.test.ts). Here the trainer therefore reads the
+// fails the train stage with a non-retryable DataError (and so the run;
+// tests/unit/train-empty-input.test.ts). Here the trainer therefore reads the
 // decomposed steps (`stages.trained.input=steps`); the filter still runs and
 // is reported.
+//
+// GSM8K also measures judge agreement (filter `agreement`): an LLM process
+// judge (a greedy gemma3-270m `judge` model added by --set) on the steps the
+// reference judge judged, every trajectory status admitted so that there are
+// steps to compare.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import type { JudgeAgreement } from '../../agents/judges/index.js';
 import type { StageState } from '../../workflows/types.js';
 import { swirl, tempStateDir } from './helpers.js';
 
@@ -48,7 +54,7 @@ describe('shipped pipelines end to end (real model, small --set limits)', () => 
 
   async function runPipeline(file: string, sets: string[]): Promise<{ run: RunResult; byId: Record<string, StageState>; html: string; wall: number }> {
     const t0 = Date.now();
-    const r = await swirl(['run', file, '--json', ...sets.flatMap((x) => ['--set', x])], env(), 600_000);
+    const r = await swirl(['run', file, '--json', ...sets.flatMap((x) => ['--set', x])], env(), 1_200_000);
     const wall = (Date.now() - t0) / 1000;
     expect(r.code, r.stderr.slice(-4000)).toBe(0);
     const run = JSON.parse(r.stdout) as RunResult;
@@ -73,18 +79,44 @@ describe('shipped pipelines end to end (real model, small --set limits)', () => 
     return { run, byId, html, wall };
   }
 
-  it('pipelines/gsm8k.yaml', async () => {
-    const { byId } = await runPipeline('pipelines/gsm8k.yaml', [...SMALL, 'stages.rollouts.samples=2', 'stages.test-questions.limit=2']);
+  it('pipelines/gsm8k.yaml, with judge agreement', async () => {
+    const { run, byId, html } = await runPipeline('pipelines/gsm8k.yaml', [
+      ...SMALL,
+      'stages.rollouts.samples=2',
+      'stages.test-questions.limit=2',
+      'models.judge={provider: llama-cpp, model: gemma3-270m, temperature: 0, maxTokens: 24, contextSize: 2048}',
+      'stages.filtered.keepStatuses=[answered, max_steps, no_action]',
+      'stages.filtered.agreement={judge: judge}',
+    ]);
     // The eval set is the fixed id subset cut to 2 by the limit override.
     expect(byId['test-questions']!.output!.rows).toBe(2);
-    const f = byId.filtered!.stats as { stepsIn: number; stepsJudged: number; kept: number; trajectoriesIn: number };
+    const f = byId.filtered!.stats as { stepsIn: number; stepsJudged: number; good: number; kept: number; trajectoriesIn: number; agreement: JudgeAgreement };
     expect(f.trajectoriesIn).toBe(byId.steps!.output!.rows);
-  }, 600_000);
+    // Every status is admitted: every step is judged by both judges.
+    expect(f.stepsJudged).toBe(f.stepsIn);
+    const a = f.agreement;
+    expect(a).toMatchObject({ judgeA: 'gsm8k-reference', judgeB: 'llm:judge', steps: f.stepsJudged });
+    const c = a.confusion;
+    expect(c.goodGood + c.goodBad + c.badGood + c.badBad).toBe(a.steps);
+    expect(c.goodGood + c.goodBad).toBe(f.good);
+    if (a.steps > 0) expect(a.agreement).toBeCloseTo((c.goodGood + c.badBad) / a.steps, 12);
+    else expect(a.kappa).toBeNull();
+    expect(html).toContain('id="agreement-table"');
+    // `swirl status` and the Markdown page show it too.
+    const st = await swirl(['status', run.workflowId], env());
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toContain(`judge agreement gsm8k-reference vs llm:judge on ${a.steps} steps`);
+    const md = path.join(state, 'results.md');
+    const rep = await swirl(['report', run.workflowId, '--markdown', md], env());
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(readFileSync(md, 'utf8')).toContain(`Judge agreement in \`filtered\` on ${a.steps} steps`);
+    console.log(`gsm8k judge agreement: ${JSON.stringify(a)}`);
+  }, 1_200_000);
 
   it('pipelines/hotpotqa.yaml', async () => {
     // The LLM judge (process filter, reward model, outcome judge) is the policy model
     // greedy: few and short calls.
     const { byId } = await runPipeline('pipelines/hotpotqa.yaml', [...SMALL, 'stages.rollouts.samples=1', 'stages.dev-questions.limit=2', 'models.judge.maxTokens=24', 'models.judge.contextSize=2048']);
     expect(byId['dev-questions']!.output!.rows).toBe(2);
-  }, 600_000);
+  }, 1_200_000);
 });
