@@ -11,7 +11,7 @@ import { lookupStageCache, type CacheLookupInput } from './stage-cache.js';
 import { concatArtifacts, ItemCache, processShard, type ItemProcessor } from './fanout.js';
 import { expandSamples, rolloutProcessor, summarizeTrajectories } from './rollout.js';
 import { decomposeTrajectories } from './decompose.js';
-import { filterProcessor, finishFilter, type FilterMode } from './judge.js';
+import { filterProcessor, finishFilter, type FinishFilterInput } from './judge.js';
 import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
 import { readPolicy } from './policy.js';
 import { writeStageReport, type StageReportInput } from './report.js';
@@ -69,7 +69,7 @@ export function createActivities(deps: ActivityDeps) {
     async decomposeTrajectories(input: { trajectories: ArtifactRef }) {
       return guardPayload('decomposeTrajectories result', await decomposeTrajectories(deps.store, input));
     },
-    async finishFilter(input: { judged: ArtifactRef; mode: FilterMode }) {
+    async finishFilter(input: FinishFilterInput) {
       return guardPayload('finishFilter result', await finishFilter(deps.store, input));
     },
     async summarizeEvaluation(input: { records: ArtifactRef; policy: string }) {

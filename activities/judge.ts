@@ -6,12 +6,14 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlanModel } from '../compiler/plan-types.js';
 import {
+  judgeAgreement,
   judgeLabel,
   normalizeJudge,
   llmOutcomeJudge,
   llmProcessJudge,
   matcherOutcomeJudge,
   matcherProcessJudge,
+  type JudgeAgreement,
   type JudgeSpec,
   type OutcomeJudge,
   type ProcessJudge,
@@ -121,6 +123,8 @@ export interface FilterConfig extends JudgeContext {
   /** Judge refs as the Plan gives them (a model name or an object); normalized here. */
   processJudge?: unknown;
   outcomeJudge?: unknown;
+  /** A second process judge that judges the same steps, for agreement statistics only (it never drops a trajectory). */
+  agreementJudge?: unknown;
   keepStatuses: TrajectoryStatus[];
 }
 
@@ -137,7 +141,13 @@ export function filterProcessor(deps: JudgeFactoryDeps): ItemProcessor {
     if (reasons.length === 0 && wantsProcess) {
       const spec = normalizeJudge(cfg.processJudge);
       if (!spec) throw ApplicationFailure.nonRetryable(`filter mode ${cfg.mode} needs a processJudge`, 'ConfigError');
-      g = await judgeSteps(g, makeProcessJudge(spec, cfg, { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) }), ctx.signal);
+      const judged = await judgeSteps(g, makeProcessJudge(spec, cfg, { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) }), ctx.signal);
+      const second = normalizeJudge(cfg.agreementJudge);
+      if (second) {
+        // The same step views, so an LLM judge's calls are keyed (and reused from the ledger) like the filter's own.
+        const other = await judgeSteps(g, makeProcessJudge(second, cfg, { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) }), ctx.signal);
+        g = { ...judged, steps: judged.steps.map((s, i) => ({ ...s, agreementVerdict: other.steps[i]!.verdict!, agreementReason: other.steps[i]!.verdictReason! })) };
+      } else g = judged;
       if (g.steps.some((s) => s.verdict !== 'GOOD')) reasons.push('process');
     }
     if (reasons.length === 0 && wantsOutcome) {
@@ -165,19 +175,36 @@ export interface FilterStats {
   dropped: Record<string, number>;
   /** Per judged trajectory: share of GOOD steps (first 1,000, two decimals), for the report's histogram. */
   goodRates: number[];
+  /** Agreement of the process judge with the `agreement` judge on the steps both judged (when configured). */
+  agreement?: JudgeAgreement;
   /** The annotated trajectories, kept and dropped (for audits and re-filtering). */
   judged: ArtifactRef;
 }
 
 /** Writes the kept trajectories as the stage output and counts the yield. */
-export async function finishFilter(store: ArtifactStore, input: { judged: ArtifactRef; mode: FilterMode }): Promise<{ output: ArtifactRef; stats: FilterStats }> {
+export interface FinishFilterInput {
+  judged: ArtifactRef;
+  mode: FilterMode;
+  /** Judge refs as the Plan gives them, to label the agreement statistics (only with `agreementJudge`). */
+  processJudge?: unknown;
+  agreementJudge?: unknown;
+}
+
+function labelOf(ref: unknown): string {
+  const j = normalizeJudge(ref);
+  return j ? judgeLabel(j) : '?';
+}
+
+export async function finishFilter(store: ArtifactStore, input: FinishFilterInput): Promise<{ output: ArtifactRef; stats: FilterStats }> {
   const stats: FilterStats = { mode: input.mode, trajectoriesIn: 0, stepsIn: 0, stepsJudged: 0, outcomeJudged: 0, good: 0, goodRate: null, kept: 0, keptSteps: 0, dropped: {}, goodRates: [], judged: input.judged };
+  const pairs: Array<[boolean, boolean]> = [];
   async function* kept() {
     for await (const g of store.read<StepGroup>(input.judged)) {
       stats.trajectoriesIn++;
       stats.stepsIn += g.steps.length;
       const judged = g.steps.filter((s) => s.verdict !== undefined);
       stats.stepsJudged += judged.length;
+      for (const s of judged) if (s.agreementVerdict !== undefined) pairs.push([s.verdict === 'GOOD', s.agreementVerdict === 'GOOD']);
       if (g.outcome) stats.outcomeJudged++;
       const good = judged.filter((s) => s.verdict === 'GOOD').length;
       stats.good += good;
@@ -195,5 +222,6 @@ export async function finishFilter(store: ArtifactStore, input: { judged: Artifa
   }
   const output = await store.put('steps', kept());
   stats.goodRate = stats.stepsJudged > 0 ? stats.good / stats.stepsJudged : null;
+  if (input.agreementJudge !== undefined) stats.agreement = judgeAgreement(labelOf(input.processJudge), labelOf(input.agreementJudge), pairs);
   return { output, stats };
 }

@@ -17,6 +17,9 @@ export interface StepRecord {
   /** Process verdict, once judged. */
   verdict?: 'GOOD' | 'BAD';
   verdictReason?: string;
+  /** The second judge's verdict on the same step (filter `agreement`), for judge agreement only. */
+  agreementVerdict?: 'GOOD' | 'BAD';
+  agreementReason?: string;
 }
 
 /** One trajectory's steps: the steps artifact holds one of these per line. */

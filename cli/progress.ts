@@ -2,6 +2,7 @@
 // stage change otherwise (CI logs stay readable).
 import cliProgress from 'cli-progress';
 import type { Plan } from '../compiler/plan-types.js';
+import type { JudgeAgreement } from '../agents/judges/index.js';
 import type { PipelineProgress, StageState } from '../workflows/types.js';
 import { err, color, shortHash, formatMs } from './output.js';
 import { describeProgress, type StageProgress } from './fanout-progress.js';
@@ -47,14 +48,25 @@ export class ProgressView {
 const MARK: Record<string, string> = { completed: '✓', failed: '✗', skipped: '-', running: '…', pending: ' ' };
 
 /** One line per stage for the final summary. */
+/** A filter's judge agreement (filter `agreement`) as one line, or nothing. */
+export function describeAgreement(stats: unknown): string | undefined {
+  const a = (stats as { agreement?: JudgeAgreement } | undefined)?.agreement;
+  if (!a || typeof a !== 'object' || !a.confusion) return undefined;
+  const p = (x: number | null | undefined) => (typeof x === 'number' ? `${(x * 100).toFixed(1)}%` : '–');
+  const c = a.confusion;
+  return `judge agreement ${a.judgeA} vs ${a.judgeB} on ${a.steps} steps: kappa ${typeof a.kappa === 'number' ? a.kappa.toFixed(3) : '–'}, agreement ${p(a.agreement)}, GOOD ${p(a.goodRateA)} vs ${p(a.goodRateB)} (GOOD/GOOD ${c.goodGood}, GOOD/BAD ${c.goodBad}, BAD/GOOD ${c.badGood}, BAD/BAD ${c.badBad})`;
+}
+
 export function describeStages(stages: StageState[]): string[] {
-  return stages.map((s) => {
+  return stages.flatMap((s) => {
     const mark = s.status === 'completed' ? color.green(MARK[s.status]!) : s.status === 'failed' ? color.red(MARK[s.status]!) : MARK[s.status] ?? '?';
     const took = s.startedAt && s.finishedAt ? formatMs(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '';
     const counts = s.counts ? ` (${s.counts.succeeded} ok${s.counts.failed ? `, ${s.counts.failed} failed` : ''}${s.counts.filtered ? `, ${s.counts.filtered} filtered` : ''})` : '';
     const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}${counts}  artifact ${shortHash(s.output.hash)}` : '';
     const stats = s.stats && s.output?.kind === 'trajectories' ? `  [answered ${s.stats.answered ?? 0}, no action ${s.stats.no_action ?? 0}, max steps ${s.stats.max_steps ?? 0}; ${s.stats.toolCalls ?? 0} tool calls]` : '';
     const why = s.error ? `${s.error.type}: ${s.error.message}` : '';
-    return `  ${mark} ${s.id} (${s.type})  ${[outp + stats, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
+    const line = `  ${mark} ${s.id} (${s.type})  ${[outp + stats, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
+    const agreement = s.type === 'filter' ? describeAgreement(s.stats) : undefined;
+    return agreement ? [line, `      ${agreement}`] : [line];
   });
 }

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   E_UNKNOWN_MODEL: 'a stage names a model not defined under `models`',
   E_UNKNOWN_TOOL: 'a stage names a tool not defined under `tools`',
   E_JUDGE_REQUIRED: 'a filter mode or training objective needs a judge the stage does not name',
+  E_AGREEMENT_NEEDS_PROCESS: 'a filter measures judge agreement but its mode judges no steps',
   E_PATH_ESCAPE: 'a file path leaves the project',
   E_PATH_NOT_FOUND: 'a referenced file does not exist or cannot be read',
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',

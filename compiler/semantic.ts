@@ -24,6 +24,15 @@ export function stageInputs(stage: RawStage): string[] {
   return i === undefined ? [] : Array.isArray(i) ? i : [i];
 }
 
+/** Where a stage may name a judge (a model name or an object), as paths inside the stage. */
+const JUDGE_FIELDS: ReadonlyArray<readonly string[]> = [['processJudge'], ['outcomeJudge'], ['rewardModel'], ['judge'], ['agreement', 'judge']];
+
+function judgeAt(stage: Record<string, unknown>, p: readonly string[]): unknown {
+  let cur: unknown = stage;
+  for (const k of p) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
+}
+
 /** The file-path fields of a spec, as [pointer, value] pairs. */
 export function filePaths(spec: RawSpec): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -32,9 +41,9 @@ export function filePaths(spec: RawSpec): Array<[string, string]> {
       const v = (s as Record<string, unknown>)[key];
       if (typeof v === 'string') out.push([toPointer(['stages', i, key]), v]);
     }
-    for (const judge of ['processJudge', 'outcomeJudge', 'rewardModel', 'judge'] as const) {
-      const j = (s as Record<string, unknown>)[judge];
-      if (j && typeof j === 'object' && typeof (j as { prompt?: unknown }).prompt === 'string') out.push([toPointer(['stages', i, judge, 'prompt']), (j as { prompt: string }).prompt]);
+    for (const judge of JUDGE_FIELDS) {
+      const j = judgeAt(s as Record<string, unknown>, judge);
+      if (j && typeof j === 'object' && typeof (j as { prompt?: unknown }).prompt === 'string') out.push([toPointer(['stages', i, ...judge, 'prompt']), (j as { prompt: string }).prompt]);
     }
   });
   for (const [name, tool] of Object.entries(spec.tools ?? {})) if (typeof tool.corpus === 'string') out.push([toPointer(['tools', name, 'corpus']), tool.corpus]);
@@ -126,10 +135,10 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     };
     const raw = s as Record<string, unknown>;
     refModel(['stages', i, 'model'], raw.model);
-    for (const judge of ['processJudge', 'outcomeJudge', 'rewardModel', 'judge']) {
-      const j = raw[judge];
-      if (typeof j === 'string') refModel(['stages', i, judge], j);
-      else if (j && typeof j === 'object') refModel(['stages', i, judge, 'model'], (j as { model?: unknown }).model);
+    for (const judge of JUDGE_FIELDS) {
+      const j = judgeAt(raw, judge);
+      if (typeof j === 'string') refModel(['stages', i, ...judge], j);
+      else if (j && typeof j === 'object') refModel(['stages', i, ...judge, 'model'], (j as { model?: unknown }).model);
     }
     const needJudge = (field: string, why: string, example: string) => {
       if (raw[field] !== undefined) return;
@@ -137,6 +146,9 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     };
     if (s.type === 'filter' && (raw.mode === 'process' || raw.mode === 'process+outcome')) needJudge('processJudge', `filters by ${raw.mode}`, '{matcher: gsm8k-reference} (GSM8K) or the name of a judge model');
     if (s.type === 'filter' && (raw.mode === 'outcome' || raw.mode === 'process+outcome')) needJudge('outcomeJudge', `filters by ${raw.mode}`, '{matcher: numeric}, {matcher: f1} or the name of a judge model');
+    if (s.type === 'filter' && raw.agreement !== undefined && raw.mode !== 'process' && raw.mode !== 'process+outcome') {
+      errors.push({ code: 'E_AGREEMENT_NEEDS_PROCESS', message: `stage \`${s.id}\` measures judge agreement on steps but filters by ${String(raw.mode)}, which judges no steps`, ...at(toPointer(['stages', i, 'agreement']), true), hint: 'use `mode: process` (or `process+outcome`) with a `processJudge`, or remove `agreement`' });
+    }
     if (s.type === 'train' && (raw.objective === undefined || raw.objective === 'swirl')) needJudge('rewardModel', 'trains with the swirl objective (sampled actions need a reward)', '{matcher: gsm8k-reference} (GSM8K) or the name of a judge model');
     if (Array.isArray(raw.tools)) {
       (raw.tools as unknown[]).forEach((t, k) => {

@@ -16,6 +16,7 @@
 //
 // Assumed stage stats (all optional):
 //   filter   { mode, trajectoriesIn, stepsJudged, goodRate, kept, dropped: {reason: n}, goodRates?: number[] }
+//            agreement?: { judgeA, judgeB, steps, kappa, agreement, goodRateA, goodRateB, confusion }
 //   evaluate { policy, dataset, n, correct, accuracy, ci95: [lo, hi], f1?, avgSteps, toolCallsPerQuestion,
 //              processScore?, outcomes?: boolean[] (per question, in question order) }
 //            or { results: [ …the same per data set… ] }
@@ -30,7 +31,7 @@ import type { TemporalTarget } from '../runtime/connection.js';
 import { SwirlError } from '../runtime/errors.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { PipelineInput, PipelineProgress, PipelineResult, RunSummary } from '../workflows/types.js';
-import { REPORT_DATA_VERSION, type PairedComparison, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportStage, type TrainingCurve, type TrainingPoint } from './types.js';
+import { REPORT_DATA_VERSION, type PairedComparison, type ReportAgreement, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportStage, type TrainingCurve, type TrainingPoint } from './types.js';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 
@@ -69,6 +70,21 @@ export interface ReportSources {
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optNum = (v: unknown): number | undefined => (isNum(v) ? v : undefined);
+
+/** A filter's judge agreement stats (kappa, raw agreement, GOOD rates, 2×2 counts); undefined when absent or malformed. */
+function agreementOf(v: unknown): ReportAgreement | undefined {
+  if (!isObj(v) || !isNum(v.steps) || !isObj(v.confusion)) return undefined;
+  const c = v.confusion;
+  const count = (x: unknown) => (isNum(x) ? x : 0);
+  const out: ReportAgreement = {
+    judgeA: typeof v.judgeA === 'string' ? v.judgeA : '?',
+    judgeB: typeof v.judgeB === 'string' ? v.judgeB : '?',
+    steps: v.steps,
+    confusion: { goodGood: count(c.goodGood), goodBad: count(c.goodBad), badGood: count(c.badGood), badBad: count(c.badBad) },
+  };
+  for (const key of ['kappa', 'agreement', 'goodRateA', 'goodRateB'] as const) if (isNum(v[key])) out[key] = v[key];
+  return out;
+}
 const numbers = (v: unknown): number[] => (Array.isArray(v) ? v.filter(isNum) : []);
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 const Z95 = 1.959964;
@@ -263,6 +279,8 @@ export function buildReportData(src: ReportSources): ReportData {
     if (s.type === 'filter') {
       const f: ReportFilter = { stageId: s.id, mode: typeof stats.mode === 'string' ? stats.mode : typeof config.mode === 'string' ? config.mode : '?', dropped: droppedOf(stats) };
       for (const key of ['trajectoriesIn', 'stepsIn', 'stepsJudged', 'goodRate', 'kept', 'keptSteps'] as const) if (isNum(stats[key])) f[key] = stats[key];
+      const agreement = agreementOf(stats.agreement);
+      if (agreement) f.agreement = agreement;
       filter.push(f);
       goodRates.push(...numbers(stats.goodRates));
     } else if (s.type === 'train') {

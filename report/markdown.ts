@@ -44,7 +44,12 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
   }
   for (const x of data.filter) {
     const dropped = Object.entries(x.dropped).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-    lines.push(`Filter \`${x.stageId}\` (${x.mode}): ${x.trajectoriesIn ?? '–'} trajectories in, ${x.stepsJudged ?? 0} steps judged, GOOD rate ${pct(x.goodRate)}, ${x.kept ?? '–'} kept; dropped: ${dropped}.`, '');
+    lines.push(`Filter \`${x.stageId}\` (${x.mode}): ${x.trajectoriesIn ?? '–'} trajectories in, ${x.stepsJudged ?? 0} steps judged, GOOD rate ${pct(x.goodRate)}, ${x.kept ?? '–'} kept; dropped: ${dropped}.`, '');    const a = x.agreement;
+    if (a) {
+      const c = a.confusion;
+      lines.push(`Judge agreement in \`${x.stageId}\` on ${a.steps} steps, A = \`${a.judgeA}\`, B = \`${a.judgeB}\`: Cohen's κ ${num(a.kappa, 3)}, agreement ${pct(a.agreement)}, GOOD rate A ${pct(a.goodRateA)}, B ${pct(a.goodRateB)}.`, '');
+      lines.push('| | B GOOD | B BAD |', '|---|---:|---:|', `| A GOOD | ${c.goodGood} | ${c.goodBad} |`, `| A BAD | ${c.badGood} | ${c.badBad} |`, '');
+    }
   }
   for (const t of data.training ?? []) {
     if (t.points.length === 0) continue;

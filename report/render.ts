@@ -316,6 +316,18 @@ function filterTable(data: ReportData): string {
   return `<div class="scroll"><table id="filter-table"><thead><tr><th>filter stage</th><th>mode</th><th class="r">trajectories in</th><th class="r">kept</th><th class="r">dropped</th><th class="r">steps in</th><th class="r">steps judged</th><th class="r">GOOD rate</th><th class="r">kept steps</th><th>drop reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="caption">GOOD rate: share of judged steps the process judge called GOOD. A dropped trajectory counts once under each of its reasons.</p>`;
 }
 
+/** Judge agreement (filter `agreement`): one row per filter that measured it; nothing when none did. */
+function agreementTable(data: ReportData): string {
+  const rows = data.filter.flatMap((f) => {
+    const a = f.agreement;
+    if (!a) return [];
+    const c = a.confusion;
+    return [`<tr><td><code>${esc(f.stageId)}</code></td><td><code>${esc(a.judgeA)}</code></td><td><code>${esc(a.judgeB)}</code></td><td class="r">${esc(num(a.steps))}</td><td class="r">${esc(num(a.kappa, 3))}</td><td class="r">${esc(pct(a.agreement))}</td><td class="r">${esc(pct(a.goodRateA))}</td><td class="r">${esc(pct(a.goodRateB))}</td><td class="r">${esc(num(c.goodGood))}</td><td class="r">${esc(num(c.goodBad))}</td><td class="r">${esc(num(c.badGood))}</td><td class="r">${esc(num(c.badBad))}</td></tr>`];
+  });
+  if (rows.length === 0) return '';
+  return `<h3>Judge agreement</h3><div class="scroll"><table id="agreement-table"><thead><tr><th>filter stage</th><th>judge A</th><th>judge B</th><th class="r">steps</th><th class="r">Cohen's κ</th><th class="r">agreement</th><th class="r">GOOD rate A</th><th class="r">GOOD rate B</th><th class="r">A GOOD, B GOOD</th><th class="r">A GOOD, B BAD</th><th class="r">A BAD, B GOOD</th><th class="r">A BAD, B BAD</th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="caption">Both judges saw the same steps. κ: agreement beyond chance (1 = always agree, 0 = as often as chance, – = no step judged by both). A is the filter's process judge; B only measures, it drops nothing.</p>`;
+}
+
 /** The interval as a bar and the estimate as a dot, on a scale shared by every row of a table. */
 function ciBar(lo: number, hi: number, mid: number, domain: [number, number]): string {
   const W = 150, H = 18;
@@ -497,6 +509,7 @@ ${stageTable(data.stages)}
 ${funnel}
 <h3>Filter</h3>
 ${filterTable(data)}
+${agreementTable(data)}
 </section>
 <section id="distributions"><h2>Distributions</h2><p class="lead">Per-trajectory share of steps judged GOOD by the process judge, and the rewards the trainer saw.</p>
 <div class="grid2"><div><h3>GOOD rate per trajectory</h3>${good}</div><div><h3>Rewards</h3>${rewards}</div></div>

@@ -76,6 +76,22 @@ export interface ReportFilter {
   keptSteps?: number;
   /** Dropped trajectories per reason (one trajectory may have several reasons). */
   dropped: Record<string, number>;
+  /** Agreement of the filter's process judge (A) with a second judge (B) on the same steps (filter `agreement`). */
+  agreement?: ReportAgreement;
+}
+
+export interface ReportAgreement {
+  judgeA: string;
+  judgeB: string;
+  steps: number;
+  /** Cohen's kappa; absent when no step was judged by both. */
+  kappa?: number;
+  /** Share of steps with the same verdict. */
+  agreement?: number;
+  goodRateA?: number;
+  goodRateB?: number;
+  /** A's verdict first: goodBad = A GOOD, B BAD. */
+  confusion: { goodGood: number; goodBad: number; badGood: number; badBad: number };
 }
 
 export interface TrainingPoint {

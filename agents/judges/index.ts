@@ -208,3 +208,42 @@ export function cohensKappa(a: readonly boolean[], b: readonly boolean[]): numbe
   const pe = (aYes / n) * (bYes / n) + (1 - aYes / n) * (1 - bYes / n);
   return pe === 1 ? (po === 1 ? 1 : 0) : (po - pe) / (1 - pe);
 }
+
+/** How two process judges agree on the same steps (A: the filter's judge, B: the second one). */
+export interface JudgeAgreement {
+  judgeA: string;
+  judgeB: string;
+  /** Steps both judges saw. */
+  steps: number;
+  /** Cohen's kappa; null when no step was judged by both. */
+  kappa: number | null;
+  /** Raw agreement: share of steps with the same verdict. */
+  agreement: number | null;
+  goodRateA: number | null;
+  goodRateB: number | null;
+  /** 2×2 counts, A's verdict first: goodBad = A said GOOD, B said BAD. */
+  confusion: { goodGood: number; goodBad: number; badGood: number; badBad: number };
+}
+
+/** Agreement statistics from paired verdicts (true = GOOD), A's first. */
+export function judgeAgreement(judgeA: string, judgeB: string, pairs: ReadonlyArray<readonly [boolean, boolean]>): JudgeAgreement {
+  const c = { goodGood: 0, goodBad: 0, badGood: 0, badBad: 0 };
+  for (const [a, b] of pairs) {
+    if (a && b) c.goodGood++;
+    else if (a) c.goodBad++;
+    else if (b) c.badGood++;
+    else c.badBad++;
+  }
+  const n = pairs.length;
+  const share = (k: number) => (n > 0 ? k / n : null);
+  return {
+    judgeA,
+    judgeB,
+    steps: n,
+    kappa: n > 0 ? cohensKappa(pairs.map((p) => p[0]), pairs.map((p) => p[1])) : null,
+    agreement: share(c.goodGood + c.badBad),
+    goodRateA: share(c.goodGood + c.goodBad),
+    goodRateB: share(c.goodGood + c.badGood),
+    confusion: c,
+  };
+}

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decompose, expandStep, stepAction, stepState, type StepGroup } from '../../agents/steps.js';
 import type { Trajectory } from '../../agents/types.js';
+import { cohensKappa } from '../../agents/judges/index.js';
 import { filterProcessor, finishFilter, type FilterConfig } from '../../activities/judge.js';
 import { decomposeTrajectories } from '../../activities/decompose.js';
 import { MemoryArtifactStore } from '../../store/artifacts.js';
@@ -128,7 +129,7 @@ describe('filter', () => {
     }
     const store = new MemoryArtifactStore();
     const judged = await store.put('steps', rows);
-    const done = await finishFilter(store, { judged, mode });
+    const done = await finishFilter(store, { judged, mode, ...(cfg.agreementJudge !== undefined ? { processJudge: cfg.processJudge, agreementJudge: cfg.agreementJudge } : {}) });
     const kept: string[] = [];
     for await (const g of store.read<StepGroup>(done.output)) kept.push(g.trajectoryId);
     return { kept, stats: done.stats, rows };
@@ -150,6 +151,27 @@ describe('filter', () => {
     expect(r.rows[1]!.steps[0]).toMatchObject({ verdict: 'BAD' });
     // Status-dropped trajectories are not judged.
     expect(r.rows[2]!.steps[0]!.verdict).toBeUndefined();
+  });
+  it('agreement: a second judge on the same steps gives kappa and the 2×2 counts, and drops nothing', async () => {
+    const plain = await run('process', { keepStatuses: ['answered', 'max_steps', 'no_action'] });
+    // numeric judges answers against the key and calls every tool step GOOD.
+    const r = await run('process', { keepStatuses: ['answered', 'max_steps', 'no_action'], agreementJudge: { matcher: 'numeric' } });
+    expect(r.kept).toEqual(plain.kept);
+    expect(plain.stats.agreement).toBeUndefined();
+    const pairs = r.rows.flatMap((g) => g.steps.map((s) => [s.verdict === 'GOOD', s.agreementVerdict === 'GOOD'] as const));
+    expect(r.rows.every((g) => g.steps.every((s) => s.verdict !== undefined && s.agreementVerdict !== undefined))).toBe(true);
+    const a = r.stats.agreement!;
+    expect(a.judgeA).toBe('gsm8k-reference');
+    expect(a.judgeB).toBe('numeric');
+    expect(a.steps).toBe(r.stats.stepsJudged);
+    const c = a.confusion;
+    expect(c.goodGood + c.goodBad + c.badGood + c.badBad).toBe(a.steps);
+    expect(c.goodGood + c.goodBad).toBe(r.stats.good);
+    expect(c.goodGood).toBe(pairs.filter(([x, y]) => x && y).length);
+    expect(c.badGood).toBe(pairs.filter(([x, y]) => !x && y).length);
+    expect(a.kappa).toBeCloseTo(cohensKappa(pairs.map((p) => p[0]), pairs.map((p) => p[1])), 12);
+    // The judges disagree somewhere on these steps (else the test would not tell them apart).
+    expect(c.goodBad + c.badGood).toBeGreaterThan(0);
   });
   it('outcome, and process+outcome as the intersection', async () => {
     expect((await run('outcome')).kept).toEqual([k3.id]);

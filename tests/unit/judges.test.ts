@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
-import { cohensKappa, llmOutcomeJudge, llmProcessJudge, matcherProcessJudge, normalizeJudge } from '../../agents/judges/index.js';
+import { cohensKappa, judgeAgreement, llmOutcomeJudge, llmProcessJudge, matcherProcessJudge, normalizeJudge } from '../../agents/judges/index.js';
 import { bestF1, exactMatch, extractNumber, matchAnswer, normalizeText, numericMatch, tokenF1 } from '../../agents/judges/matchers.js';
 import { judgeWithReference, referenceValues } from '../../agents/judges/gsm8k-reference.js';
 import { parseOutcomeVerdict, parseProcessVerdict } from '../../agents/judges/verdicts.js';
@@ -151,6 +151,22 @@ describe('statistics', () => {
     const a = [1, 1, 1, 1, 0, 0, 0, 1, 1, 0].map(Boolean);
     const b = [1, 1, 1, 1, 0, 0, 0, 0, 0, 1].map(Boolean);
     expect(cohensKappa(a, b)).toBeCloseTo(0.4, 10);
+  });
+  it('judge agreement: kappa, raw agreement, both GOOD rates and the 2×2 counts', () => {
+    const a = [1, 1, 1, 1, 0, 0, 0, 1, 1, 0].map(Boolean);
+    const b = [1, 1, 1, 1, 0, 0, 0, 0, 0, 1].map(Boolean);
+    const r = judgeAgreement('gsm8k-reference', 'llm:judge', a.map((x, i) => [x, b[i]!] as const));
+    expect(r).toMatchObject({ judgeA: 'gsm8k-reference', judgeB: 'llm:judge', steps: 10, confusion: { goodGood: 4, goodBad: 2, badGood: 1, badBad: 3 } });
+    expect(r.kappa).toBeCloseTo(0.4, 10);
+    expect(r.agreement).toBeCloseTo(0.7, 10);
+    expect(r.goodRateA).toBeCloseTo(0.6, 10);
+    expect(r.goodRateB).toBeCloseTo(0.5, 10);
+    // Opposite verdicts everywhere, both judges at 50% GOOD: κ = −1.
+    expect(judgeAgreement('a', 'b', [[true, false], [false, true]]).kappa).toBeCloseTo(-1, 10);
+    // Both always GOOD: perfect agreement, κ 1 (chance agreement is 1 too).
+    expect(judgeAgreement('a', 'b', [[true, true]]).kappa).toBe(1);
+    // No step judged by both: no statistic, not 0 or NaN.
+    expect(judgeAgreement('a', 'b', [])).toEqual({ judgeA: 'a', judgeB: 'b', steps: 0, kappa: null, agreement: null, goodRateA: null, goodRateB: null, confusion: { goodGood: 0, goodBad: 0, badGood: 0, badBad: 0 } });
   });
   it('95% interval and paired difference', () => {
     const [lo, hi] = ci95(50, 100);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../cli/audit.js';
 import { buildReportData, compareEvaluations, wilson, type ReportSources } from '../../report/collect.js';
 import type { ReportEvaluation } from '../../report/types.js';
-import { fixtureSources } from './report-fixture.js';
+import { FIXTURE_AGREEMENT, fixtureSources } from './report-fixture.js';
 
 const ev = (stageId: string, policy: string, n: number, correct: number, outcomes?: boolean[]): ReportEvaluation & { outcomes?: boolean[] } => ({
   stageId,
@@ -40,7 +40,7 @@ describe('buildReportData on a finished run', () => {
   });
 
   it('reads filter, train and evaluate stats', () => {
-    expect(data.filter).toEqual([{ stageId: 'filter', mode: 'process+outcome', trajectoriesIn: 252, stepsIn: 843, stepsJudged: 843, goodRate: 0.71, kept: 118, keptSteps: 391, dropped: { process: 87, outcome: 61, 'status:no_action': 12 } }]);
+    expect(data.filter).toEqual([{ stageId: 'filter', mode: 'process+outcome', trajectoriesIn: 252, stepsIn: 843, stepsJudged: 843, goodRate: 0.71, kept: 118, keptSteps: 391, dropped: { process: 87, outcome: 61, 'status:no_action': 12 }, agreement: FIXTURE_AGREEMENT }]);
     expect(data.goodRates).toHaveLength(256);
     expect(data.rewards).toHaveLength(843);
     expect(data.training).toHaveLength(1);
@@ -104,6 +104,18 @@ describe('buildReportData on partial data', () => {
     pipeline: { name: 'p', labels: {} },
     specHash: 'ab'.repeat(32),
     stages: stages.map((s) => ({ inputs: [], config: {}, ...s }) as never),
+  });
+
+  it('judge agreement: a null kappa is left out, malformed agreement stats are ignored', () => {
+    const withAgreement = (agreement: unknown) => {
+      const src = fixtureSources();
+      const f = src.stages.find((x) => x.id === 'filter')!;
+      f.stats = { ...f.stats, agreement };
+      return buildReportData(src).filter[0]!.agreement;
+    };
+    expect(withAgreement({ judgeA: 'a', judgeB: 'b', steps: 0, kappa: null, agreement: null, goodRateA: null, goodRateB: null, confusion: { goodGood: 0, goodBad: 0, badGood: 0, badBad: 0 } })).toEqual({ judgeA: 'a', judgeB: 'b', steps: 0, confusion: { goodGood: 0, goodBad: 0, badGood: 0, badBad: 0 } });
+    expect(withAgreement('kappa 0.5')).toBeUndefined();
+    expect(withAgreement({ kappa: 0.5 })).toBeUndefined();
   });
 
   it('tolerates missing and malformed stats', () => {

@@ -1,6 +1,7 @@
 // A realistic finished GSM8K run as the engine would report it (plan + stage
 // states with the stats shapes the stages emit), for the report tests. The
 // pipeline description and a stage error carry markup that must be escaped.
+import { judgeAgreement } from '../../agents/judges/index.js';
 import type { ReportSources, StageLike } from '../../report/collect.js';
 import type { PlanStage } from '../../compiler/plan-types.js';
 
@@ -31,6 +32,14 @@ function planStage(id: string, type: PlanStage['type'], inputs: string[], config
 }
 
 const ref = (kind: string, rows: number) => ({ hash: `${kind}${rows}`.padEnd(64, 'a'), kind: kind as never, rows, bytes: rows * 612 });
+
+/** The filter's judge agreement: reference judge (A) vs an LLM judge (B) on the 843 judged steps, A GOOD 599 times. */
+export const FIXTURE_AGREEMENT = judgeAgreement('gsm8k-reference', 'llm:judge', [
+  ...Array.from({ length: 540 }, () => [true, true] as const),
+  ...Array.from({ length: 59 }, () => [true, false] as const),
+  ...Array.from({ length: 71 }, () => [false, true] as const),
+  ...Array.from({ length: 173 }, () => [false, false] as const),
+]);
 
 export function fixtureSources(): ReportSources {
   const rand = lcg(7);
@@ -63,7 +72,7 @@ export function fixtureSources(): ReportSources {
       startedAt: at(1456),
       finishedAt: at(1890),
       output: ref('steps', 118),
-      stats: { mode: 'process+outcome', trajectoriesIn: 252, stepsIn: 843, stepsJudged: 843, good: 599, goodRate: 0.71, kept: 118, keptSteps: 391, dropped: { process: 87, outcome: 61, 'status:no_action': 12 }, goodRates, judged: ref('steps', 252) },
+      stats: { mode: 'process+outcome', trajectoriesIn: 252, stepsIn: 843, stepsJudged: 843, good: 599, goodRate: 0.71, kept: 118, keptSteps: 391, dropped: { process: 87, outcome: 61, 'status:no_action': 12 }, goodRates, judged: ref('steps', 252), agreement: FIXTURE_AGREEMENT },
     },
     { id: 'train', type: 'train', status: 'completed', startedAt: at(1891), finishedAt: at(3710), output: ref('policy', 1), stats: { curve, rewards } },
     { id: 'gsm8k-test', type: 'dataset', status: 'completed', startedAt: at(1), finishedAt: at(1.2), cached: true, output: ref('questions', n) },

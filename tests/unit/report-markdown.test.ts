@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderResultsMarkdown } from '../../report/markdown.js';
 import { buildReportData } from '../../report/collect.js';
-import { fixtureSources } from './report-fixture.js';
+import { FIXTURE_AGREEMENT, fixtureSources } from './report-fixture.js';
 
 const fixtureReportData = () => buildReportData(fixtureSources());
 
@@ -19,6 +19,11 @@ describe('results markdown', () => {
     expect(md).toContain('```sh\nnpm run setup\nswirl run pipelines/gsm8k.yaml\n```');
     if (data.training?.length) expect(md).toContain(`## Training \`${data.training[0]!.stageId}\``);
     expect(md.endsWith('\n')).toBe(true);
+  });
+  it('renders judge agreement with its 2×2 table', () => {
+    const md = renderResultsMarkdown(fixtureReportData(), { commands: [] });
+    expect(md).toContain(`Judge agreement in \`filter\` on 843 steps, A = \`gsm8k-reference\`, B = \`llm:judge\`: Cohen's κ ${FIXTURE_AGREEMENT.kappa!.toFixed(3)}, agreement 84.6%, GOOD rate A 71.1%, B 72.5%.`);
+    expect(md).toContain('| | B GOOD | B BAD |\n|---|---:|---:|\n| A GOOD | 540 | 59 |\n| A BAD | 71 | 173 |');
   });
   it('says when nothing was evaluated', () => {
     const data = { ...fixtureReportData(), evaluations: [], comparisons: [], training: [] };

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildReportData } from '../../report/collect.js';
 import { chartLibraryVersion, escapeHtml, histogram, renderReport } from '../../report/render.js';
 import { REPORT_DATA_VERSION, type ReportData } from '../../report/types.js';
-import { fixtureSources, HOSTILE } from './report-fixture.js';
+import { FIXTURE_AGREEMENT, fixtureSources, HOSTILE } from './report-fixture.js';
 
 const emptyData = (over: Partial<ReportData> = {}): ReportData => ({
   version: REPORT_DATA_VERSION,
@@ -68,6 +68,20 @@ describe('renderReport', () => {
     expect(html).toContain('[38.5%, 49.7%]');
     expect(html).toMatch(/\+8\.0 pp/);
     expect(html).not.toContain('class="empty"');
+  });
+
+  it('shows judge agreement as a table, and no table when no filter measured it', () => {
+    const a = FIXTURE_AGREEMENT;
+    const row = html.match(/<table id="agreement-table">[\s\S]*?<\/table>/)?.[0] ?? '';
+    expect(row).toContain('<code>gsm8k-reference</code>');
+    expect(row).toContain('<code>llm:judge</code>');
+    expect(row).toContain(`<td class="r">${a.kappa!.toFixed(3)}</td>`);
+    expect(row).toContain(`<td class="r">${(a.agreement! * 100).toFixed(1)}%</td>`);
+    for (const k of [540, 59, 71, 173]) expect(row).toContain(`<td class="r">${k}</td>`);
+    const src = fixtureSources();
+    const f = src.stages.find((x) => x.id === 'filter')!;
+    f.stats = { ...f.stats, agreement: undefined };
+    expect(renderReport(buildReportData(src))).not.toContain('agreement-table');
   });
 
   it('says "no data" instead of drawing empty charts', () => {

@@ -12,6 +12,8 @@ interface FilterStageConfig {
   processJudge?: unknown;
   outcomeJudge?: unknown;
   keepStatuses?: TrajectoryStatus[];
+  /** A second process judge on the same steps, for Cohen's kappa and the confusion counts. */
+  agreement?: { judge: unknown };
   shardSize?: number;
 }
 
@@ -27,6 +29,7 @@ export async function runFilter(ctx: StageContext): Promise<StageOutcome> {
     models: input.plan.models,
     ...(cfg.processJudge !== undefined ? { processJudge: cfg.processJudge } : {}),
     ...(cfg.outcomeJudge !== undefined ? { outcomeJudge: cfg.outcomeJudge } : {}),
+    ...(cfg.agreement !== undefined ? { agreementJudge: cfg.agreement.judge } : {}),
   };
   const r = await runFanoutStage(ctx, {
     processor: 'filter',
@@ -36,6 +39,7 @@ export async function runFilter(ctx: StageContext): Promise<StageOutcome> {
     shardSize: cfg.shardSize ?? 32,
     taskQueue: input.queues.llm,
   });
-  const done = await acts.finishFilter({ judged: r.output, mode: cfg.mode });
+  // Without `agreement` the input is what it always was (same activity input in old histories).
+  const done = await acts.finishFilter({ judged: r.output, mode: cfg.mode, ...(cfg.agreement !== undefined ? { processJudge: cfg.processJudge, agreementJudge: cfg.agreement.judge } : {}) });
   return { output: done.output, failures: r.failures, counts: r.counts, stats: { ...done.stats } };
 }
