@@ -8,6 +8,7 @@
 // process, fixed latency per call, scripted: one calculator call then the
 // answer, so every episode makes exactly 2 calls).
 // Order: pool, engine, pool again (the machine is shared: two pool runs show the noise).
+// BENCH_SIDES=engine (or pool) runs one side only, for profiling (node --cpu-prof …).
 //   node --import tsx bench/rollout-overhead.ts [episodes=640] [concurrency=32] [latencyMs=50] [shardSize=stage default]
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -172,6 +173,17 @@ async function engine(): Promise<EngineSide> {
 
 try {
   const loadBefore = load();
+  const only = process.env.BENCH_SIDES;
+  if (only === 'engine' || only === 'pool') {
+    const s = only === 'engine' ? await engine() : await pool('pool');
+    console.log(`${only} only: ${episodes} episodes, concurrency ${concurrency}: ${(s.ms / 1000).toFixed(2)} s, calls ${s.calls}, CPU ${s.cpu.map((c) => c.toFixed(1)).join('+')} s; load ${loadBefore} → ${s.load}`);
+  } else await compare(loadBefore);
+} finally {
+  stub.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function compare(loadBefore: string): Promise<void> {
   const p1 = await pool('pool-1');
   const eng = await engine();
   const p2 = await pool('pool-2');
@@ -188,7 +200,4 @@ try {
   console.log(`  ideal (latency only): ${((episodes / concurrency) * CALLS_PER_EPISODE * latencyMs / 1000).toFixed(2)} s = ${((concurrency * 1000) / (CALLS_PER_EPISODE * latencyMs)).toFixed(1)} episodes/s`);
   console.log(`  ratio engine/pool throughput: ${(rate(eng.ms) / poolRate).toFixed(3)} (whole Plan), ${(rate(eng.rolloutStageMs) / poolRate).toFixed(3)} (rollout stage); pool mean ${poolRate.toFixed(1)} episodes/s`);
   if ([p1, eng, p2].some((s) => s.calls !== expected || s.ledger.completions !== expected || s.ledger.duplicated)) process.exitCode = 1;
-} finally {
-  stub.disconnect();
-  rmSync(dir, { recursive: true, force: true });
 }
