@@ -115,6 +115,22 @@ function messageOf(call: CompletedCall): AIMessage {
   });
 }
 
+/**
+ * A signal for one model request that follows `parent` and lets go of it
+ * afterwards. The OpenAI SDK adds an abort listener to the signal of every
+ * request and never removes it; handed the shard activity's signal directly,
+ * a shard would collect one listener per call until it ends (memory, and a
+ * MaxListenersExceededWarning after 10 calls).
+ */
+export function linkedSignal(parent?: AbortSignal): { signal?: AbortSignal; done(): void } {
+  if (!parent) return { done() {} };
+  const child = new AbortController();
+  if (parent.aborted) child.abort(parent.reason);
+  const onAbort = () => child.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
+  return { signal: child.signal, done: () => parent.removeEventListener('abort', onAbort) };
+}
+
 /** A claim on a call in flight lasts this long unless renewed (every third of it while the call runs). */
 const CLAIM_TTL_MS = 30_000;
 const CLAIM_POLL_MS = 500;
@@ -220,9 +236,14 @@ export class LedgeredChatModel extends BaseChatModel<LedgeredCallOptions> {
     const { sampleKey: _sk, ...innerOptions } = options as LedgeredCallOptions;
     const once = async () => {
       await this.ledger.recordAttempt(key, meta);
+      const link = linkedSignal(options.signal);
       const t0 = performance.now();
-      const res = (await this.inner.invoke(messages, innerOptions as never)) as AIMessage;
-      return { res, latencyMs: performance.now() - t0 };
+      try {
+        const res = (await this.inner.invoke(messages, { ...innerOptions, ...(link.signal ? { signal: link.signal } : {}) } as never)) as AIMessage;
+        return { res, latencyMs: performance.now() - t0 };
+      } finally {
+        link.done();
+      }
     };
     const { res, latencyMs } = this.opts.gate
       ? await this.opts.gate.run(once, {

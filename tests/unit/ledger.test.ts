@@ -2,6 +2,7 @@
 // LedgeredChatModel calls a model once per distinct request; the gate's limits,
 // retries and breaker.
 import { spawnSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messa
 import type { ChatResult } from '@langchain/core/outputs';
 import { ledgerKey, LOCAL_OWNER, MemoryLedger, type CompletedCall, type LlmLedger } from '../../store/ledger.js';
 import { SqliteLedger } from '../../store/ledger-sqlite.js';
-import { LedgeredChatModel } from '../../agents/ledgered-model.js';
+import { LedgeredChatModel, linkedSignal } from '../../agents/ledgered-model.js';
 import { classifyError, ModelGate, retryAfterMs } from '../../agents/limits.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'swirl-ledger-'));
@@ -261,5 +262,62 @@ describe('ModelGate', () => {
     expect(classifyError(Object.assign(new Error('Request timed out.'), { name: 'APIConnectionTimeoutError' })).kind).toBe('timeout');
     expect(classifyError(new SyntaxError('Unexpected token < in JSON')).kind).toBe('malformed');
     expect(classifyError(new Error('context size exceeded')).retryable).toBe(false);
+  });
+});
+
+// The OpenAI SDK adds an abort listener to every request's signal and never
+// removes it; a shard's activity signal must not collect one per call.
+class LeakyListenerModel extends CountingModel {
+  override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<ChatResult> {
+    options.signal?.addEventListener('abort', () => undefined);
+    return super._generate(messages, options);
+  }
+}
+
+/** Answers only when its call's signal aborts (then it rejects): shows the abort reaches the inner model. */
+class HangingModel extends CountingModel {
+  override async _generate(_m: BaseMessage[], options: this['ParsedCallOptions']): Promise<ChatResult> {
+    return new Promise((_, reject) => {
+      const s = options.signal;
+      if (!s) return reject(new Error('no signal reached the inner model'));
+      s.addEventListener('abort', () => reject(s.reason as Error), { once: true });
+    });
+  }
+}
+
+describe('abort signals of model calls', () => {
+  it('linkedSignal follows its parent and lets go of it when done', () => {
+    const parent = new AbortController();
+    const link = linkedSignal(parent.signal);
+    expect(getEventListeners(parent.signal, 'abort')).toHaveLength(1);
+    parent.abort(new Error('cancelled'));
+    expect(link.signal!.aborted).toBe(true);
+    expect((link.signal!.reason as Error).message).toBe('cancelled');
+    const again = linkedSignal(new AbortController().signal);
+    const p2 = new AbortController();
+    const link2 = linkedSignal(p2.signal);
+    link2.done();
+    expect(getEventListeners(p2.signal, 'abort')).toHaveLength(0);
+    p2.abort();
+    expect(link2.signal!.aborted).toBe(false);
+    again.done();
+    expect(linkedSignal(undefined).signal).toBeUndefined();
+  });
+
+  it('many calls through one signal leave no listeners on it, and aborting it still cancels a call in flight', async () => {
+    const inner = new LeakyListenerModel([], 0);
+    const model = new LedgeredChatModel(inner, new MemoryLedger(), { purpose: 'rollout' });
+    const ac = new AbortController();
+    const before = getEventListeners(ac.signal, 'abort').length;
+    for (let i = 0; i < 15; i++) await model.invoke([new HumanMessage(`q${i}`)], { signal: ac.signal });
+    expect(inner.calls).toBe(15);
+    expect(getEventListeners(ac.signal, 'abort').length).toBe(before);
+
+    const slow = new LedgeredChatModel(new HangingModel(), new MemoryLedger(), { purpose: 'rollout' });
+    const t0 = Date.now();
+    const p = slow.invoke([new HumanMessage('slow')], { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('stop')), 20);
+    await expect(p).rejects.toThrow('stop');
+    expect(Date.now() - t0).toBeLessThan(4_000);
   });
 });
