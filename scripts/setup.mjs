@@ -5,7 +5,7 @@
 // Plain JavaScript with no dependencies: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,6 +77,8 @@ const reqHash = sha(path.join(root, 'requirements.txt'));
 if (!existsSync(py)) {
   run('create .venv', 'python3', ['-m', 'venv', venv], 'install the venv module for python3 (Debian: apt install python3-venv), then rerun `npm run setup`');
   log('python venv: created .venv');
+  // A new venv is empty whatever the stamps say (they outlive a removed .venv).
+  for (const name of ['pip', 'trainer']) rmSync(stampPath(name), { force: true });
 }
 if (stampOk('pip', reqHash)) log('python packages: up to date');
 else {
