@@ -4,10 +4,11 @@
 // per turn (the first, if the model makes several); its result goes back as a
 // ToolMessage. A turn without a tool call is the final answer (the text of an
 // <answer> tag when there is one, else the whole text); an empty one, or one
-// with a malformed call (`invalid_tool_calls`), is `no_action`. The trajectory is written in the tag form (assistant turns end
-// with `<math_exp>…</math_exp>` / `<search_query>…</search_query>` /
-// `<answer>…</answer>`, results as "QUERY -> RESULT" user turns), so
-// decomposition, judges and training see one format whatever the protocol.
+// with a malformed call (`invalid_tool_calls`), is `no_action`. The trajectory
+// is written in the tag form (assistant turns end with `<math_exp>…</math_exp>`
+// / `<search_query>…</search_query>` / `<answer>…</answer>`, results as
+// "QUERY -> RESULT" user turns), so decomposition, judges and training see one
+// format whatever the protocol.
 import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { StructuredToolInterface } from '@langchain/core/tools';
