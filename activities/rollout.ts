@@ -86,7 +86,7 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
     });
     try {
       if (cfg.protocol === 'tool-calls' && typeof model.inner.bindTools !== 'function')
-        throw ApplicationFailure.nonRetryable(`protocol tool-calls needs native tool calling; model ${cfg.modelName} (${cfg.model.provider}) has none`, 'ConfigError', 'use protocol tags, or an openai / openai-compatible model');
+        throw ApplicationFailure.nonRetryable(`protocol tool-calls needs native tool calling; model ${cfg.modelName} (${cfg.model.provider}) has none`, 'ConfigError', 'use protocol tags, or a llama-cpp / openai / openai-compatible model');
       const episode = cfg.protocol === 'tool-calls' ? runToolCallEpisode : runEpisode;
       const trajectory = await episode(model, question, {
         tools,

@@ -3,11 +3,12 @@
 // `AIMessage.tool_calls`) instead of tags in the text. One tool call is run
 // per turn (the first, if the model makes several); its result goes back as a
 // ToolMessage. A turn without a tool call is the final answer (the text of an
-// <answer> tag when there is one, else the whole text); an empty one is
-// `no_action`. The trajectory is written in the tag form (assistant turns end
-// with `<math_exp>…</math_exp>` / `<search_query>…</search_query>` /
-// `<answer>…</answer>`, results as "QUERY -> RESULT" user turns), so
-// decomposition, judges and training see one format whatever the protocol.
+// <answer> tag when there is one, else the whole text); an empty one, or one
+// with a malformed call (`invalid_tool_calls`), is `no_action`. The trajectory
+// is written in the tag form (assistant turns end with `<math_exp>…</math_exp>`
+// / `<search_query>…</search_query>` / `<answer>…</answer>`, results as
+// "QUERY -> RESULT" user turns), so decomposition, judges and training see one
+// format whatever the protocol.
 import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { StructuredToolInterface } from '@langchain/core/tools';
@@ -57,6 +58,8 @@ export async function runToolCallEpisode(model: BaseChatModel, q: EpisodeQuestio
     const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
     const call = res.tool_calls?.[0];
     const known = call ? byName.get(call.name) : undefined;
+    // A call the model began but did not write in its tool syntax is no action (as a turn without a tag is in `tags`).
+    if (!call && res.invalid_tool_calls?.length) return traj('no_action', { lastText: text });
     if (!call || !known) {
       const answer = (parseAction(text, ['answer'])?.content ?? text).trim();
       if (!answer) return traj('no_action', { lastText: text });

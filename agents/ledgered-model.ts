@@ -94,22 +94,31 @@ export function canonicalMessage(m: BaseMessage): Record<string, unknown> {
   return out;
 }
 
-/** What the ledger stores of an answer: a StoredMessage-like `{type: 'ai', data: {content, tool_calls?}}`. */
+/** What the ledger stores of an answer: a StoredMessage-like `{type: 'ai', data: {content, tool_calls?, invalid_tool_calls?}}`. */
 interface StoredAnswer {
   type: 'ai';
-  data: { content: string; tool_calls?: NonNullable<AIMessage['tool_calls']> };
+  data: { content: string; tool_calls?: NonNullable<AIMessage['tool_calls']>; invalid_tool_calls?: NonNullable<AIMessage['invalid_tool_calls']> };
 }
 
-function storedOf(msg: AIMessage): StoredAnswer {
+export function storedOf(msg: AIMessage): StoredAnswer {
   const content = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content);
-  return { type: 'ai', data: { content, ...(msg.tool_calls?.length ? { tool_calls: msg.tool_calls.map((t) => ({ name: t.name, args: t.args, id: t.id, type: 'tool_call' as const })) } : {}) } };
+  return {
+    type: 'ai',
+    data: {
+      content,
+      ...(msg.tool_calls?.length ? { tool_calls: msg.tool_calls.map((t) => ({ name: t.name, args: t.args, id: t.id, type: 'tool_call' as const })) } : {}),
+      // A malformed call (its text and the parse error) ends a tool-calls episode as no_action: keep it.
+      ...(msg.invalid_tool_calls?.length ? { invalid_tool_calls: msg.invalid_tool_calls.map((t) => ({ name: t.name, args: t.args, id: t.id, error: t.error, type: 'invalid_tool_call' as const })) } : {}),
+    },
+  };
 }
 
-function messageOf(call: CompletedCall): AIMessage {
+export function messageOf(call: CompletedCall): AIMessage {
   const stored = call.response as StoredAnswer;
   return new AIMessage({
     content: stored.data.content,
     ...(stored.data.tool_calls?.length ? { tool_calls: stored.data.tool_calls } : {}),
+    ...(stored.data.invalid_tool_calls?.length ? { invalid_tool_calls: stored.data.invalid_tool_calls } : {}),
     usage_metadata: { input_tokens: call.inputTokens, output_tokens: call.outputTokens, total_tokens: call.inputTokens + call.outputTokens },
     response_metadata: { ledger: { key: call.key, latencyMs: call.latencyMs } },
   });
@@ -163,7 +172,7 @@ export class LedgeredChatModel extends BaseChatModel<LedgeredCallOptions> {
   /** Tools travel as call options (OpenAI format) to the inner model, and are part of the key. */
   override bindTools(tools: BindToolsInput[], kwargs?: Partial<LedgeredCallOptions>) {
     // A model that cannot take tools would silently ignore them.
-    if (typeof this.inner.bindTools !== 'function') throw new Error(`native tool calling (protocol tool-calls) is not available for ${this.inner._llmType()}; use protocol tags, or an openai / openai-compatible model`);
+    if (typeof this.inner.bindTools !== 'function') throw new Error(`native tool calling (protocol tool-calls) is not available for ${this.inner._llmType()}; use protocol tags, or a llama-cpp / openai / openai-compatible model`);
     return this.withConfig({ tools: tools.map((t) => convertToOpenAITool(t as never)), ...kwargs } as Partial<LedgeredCallOptions>);
   }
 

@@ -3,15 +3,17 @@
 // prompt format and leaks sequences; see ../shared/stack-notes.md §2.)
 // One model and one context per (file, settings) per process; calls take a
 // context sequence from a small pool, so concurrent episodes do not collide.
-import { BaseChatModel, type BaseChatModelCallOptions, type BaseChatModelParams } from '@langchain/core/language_models/chat_models';
+import { BaseChatModel, type BaseChatModelCallOptions, type BaseChatModelParams, type BindToolsInput } from '@langchain/core/language_models/chat_models';
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
+import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { getLlama, LlamaCompletion, readGgufFileInfo, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, LlamaCompletion, readGgufFileInfo, resolveChatWrapper, type ChatWrapper, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { callEnd, parseToolCalls, renderToolPrompt } from './llama-cpp-tools.js';
 
 export type ChatTemplate = 'gemma' | 'chatml';
 
@@ -37,12 +39,16 @@ export interface LlamaCppCallOptions extends BaseChatModelCallOptions {
   temperature?: number;
   maxTokens?: number;
   seed?: number;
+  /** Bound tools (OpenAI function specs, as `bindTools` and the ledger pass them): native tool calling. */
+  tools?: unknown[];
 }
 
 interface Runtime {
   model: LlamaModel;
   context: LlamaContext;
   template: ChatTemplate;
+  /** The GGUF's node-llama-cpp chat wrapper, resolved on the first call with tools. */
+  wrapper?: ChatWrapper;
   free: LlamaContextSequence[];
   waiters: Array<(s: LlamaContextSequence) => void>;
 }
@@ -198,8 +204,17 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
     await runtimeFor(this.params);
   }
 
+  /**
+   * Native tool calling: the tools travel as a call option (OpenAI function specs),
+   * as LangChain's other chat models and the ledger (agents/ledgered-model.ts) pass them.
+   */
+  override bindTools(tools: BindToolsInput[], kwargs?: Partial<LlamaCppCallOptions>) {
+    return this.withConfig({ tools: tools.map((t) => convertToOpenAITool(t as never)), ...kwargs } as Partial<LlamaCppCallOptions>);
+  }
+
   override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
     const rt = await runtimeFor(this.params);
+    if (options.tools?.length) return this.generateWithTools(rt, messages, options, runManager);
     const { prompt, endOfTurn } = renderPrompt(messages, rt.template);
     const seq = await acquire(rt);
     try {
@@ -227,6 +242,62 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
       const outputTokens = rt.model.tokenize(text).length;
       const message = new AIMessage({ content: text, usage_metadata: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens } });
       return { generations: [{ text, message }], llmOutput: { tokenUsage: { promptTokens: inputTokens, completionTokens: outputTokens } } };
+    } finally {
+      release(rt, seq);
+    }
+  }
+
+  /**
+   * A turn with tools bound: the prompt in the chat wrapper's own format (functions
+   * documented, earlier calls and results in its syntax); generation stops at the
+   * end of the first call, which becomes `tool_calls` (agents/llama-cpp-tools.ts).
+   */
+  private async generateWithTools(rt: Runtime, messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    rt.wrapper ??= resolveChatWrapper(rt.model);
+    const wrapper = rt.wrapper;
+    const { prompt, stops } = renderToolPrompt(messages, wrapper, options.tools ?? [], (t) => rt.model.detokenize(t.tokenize(rt.model.tokenizer), true));
+    const seq = await acquire(rt);
+    try {
+      await seq.clearHistory();
+      const completion = new LlamaCompletion({ contextSequence: seq });
+      const temperature = options.temperature ?? this.params.temperature ?? 0;
+      const seed = options.seed ?? this.params.seed;
+      const promptTokens = rt.model.tokenize(prompt, true);
+      // The call's tokens, read with special tokens spelled (Qwen's <tool_call> is one);
+      // once a whole call is there, generation stops.
+      const generated: Token[] = [];
+      const endOfCall = new AbortController();
+      await completion.generateCompletion(promptTokens, {
+        maxTokens: options.maxTokens ?? this.params.maxTokens ?? 512,
+        temperature,
+        ...(temperature > 0 && seed !== undefined ? { seed } : {}),
+        ...(this.params.topP ? { topP: this.params.topP } : {}),
+        customStopTriggers: [...(options.stop ?? []), ...stops],
+        signal: options.signal ? AbortSignal.any([endOfCall.signal, options.signal]) : endOfCall.signal,
+        stopOnAbortSignal: true,
+        onToken: (tokens) => {
+          generated.push(...tokens);
+          if (!endOfCall.signal.aborted && callEnd(rt.model.detokenize(generated, true), wrapper.settings) >= 0) endOfCall.abort();
+        },
+      });
+      // A caller's abort must fail the call (a cut-off answer would be recorded as complete).
+      options.signal?.throwIfAborted();
+      let text = rt.model.detokenize(generated, true);
+      const end = callEnd(text, wrapper.settings);
+      if (end >= 0) text = text.slice(0, end);
+      await runManager?.handleLLMNewToken(text);
+      const turn = messages.filter((m) => m._getType() === 'ai').length;
+      const parsed = parseToolCalls(text, wrapper.settings, turn);
+      const inputTokens = promptTokens.length;
+      const outputTokens = generated.length;
+      const message = new AIMessage({
+        content: parsed.content,
+        ...(parsed.toolCalls.length ? { tool_calls: parsed.toolCalls } : {}),
+        ...(parsed.invalidToolCalls.length ? { invalid_tool_calls: parsed.invalidToolCalls } : {}),
+        usage_metadata: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
+        response_metadata: { chatWrapper: wrapper.wrapperName },
+      });
+      return { generations: [{ text: parsed.content, message }], llmOutput: { tokenUsage: { promptTokens: inputTokens, completionTokens: outputTokens } } };
     } finally {
       release(rt, seq);
     }

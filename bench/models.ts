@@ -425,6 +425,30 @@ function tables(results: ModelResult[]): string {
   return lines.join('\n');
 }
 
+/** The native tool-calling probe (bench/tool-calls-probe.ts), hand-written like FINDINGS. */
+const TOOL_CALLS = `## Native tool calling (protocol \`tool-calls\`, probe 2026-11-27)
+
+\`LlamaCppChat.bindTools\` renders prompts with the GGUF's node-llama-cpp chat wrapper (gemma3-270m:
+Gemma, smollm2-135m: ChatML, both Qwen models: Qwen) and parses calls in its syntax (Gemma and
+ChatML: \`||call: calculator({"input": "…"})\`; Qwen: \`<tool_call>\\n{"name": …, "arguments": {…}}\\n</tool_call>\`).
+Probe: \`node --import tsx bench/tool-calls-probe.ts\` (calculator, greedy, maxTokens 48–96, 1 thread,
+2 questions per model unless noted; \`--ask\` replaces the protocol's instruction by one that asks
+for the tool; \`--round-trip\` adds the Qwen templates' default system message). **No installed model
+wrote a call in its wrapper's syntax, so no real call round trip was observed:**
+- qwen2.5-coder-0.5b: with the protocol's instruction it copied the prompt's example
+  (\`<answer>72</answer>\` for 1234 × 5678). With \`--ask\` it wrote the call as bare JSON,
+  \`{"name": "calculator", "arguments": {"input": "1234 * 5678"}}\`, without the \`<tool_call>\` tags
+  (2/2); with \`--round-trip\` the same JSON inside a \`\`\`\` \`\`\`json \`\`\`\` fence (1/1).
+- qwen2.5-coder-1.5b (\`--ask\`, 1 question): the same fenced JSON, no tags.
+- gemma3-270m: repeated the function documentation of its prompt (4/4). smollm2-135m: did the
+  arithmetic itself, wrongly (4/4).
+
+Such turns have no tool call, so the episode takes the text as its answer. The parser follows the
+wrapper's syntax only (a looser reading of bare JSON would be a guess); the call, result and parse
+paths are covered by unit tests with the wrappers (\`tests/unit/llama-cpp-tools.test.ts\`) and the
+protocol by \`tests/integration/llama-tool-calls.test.ts\`.
+`;
+
 /** What the numbers above mean, written after the runs listed under "Runs" (2026-11-27). Rewrite it when the numbers change. */
 const FINDINGS = `## What the runs showed (2026-11-27)
 
@@ -499,6 +523,7 @@ ${tables(results)}
 ${results.some((r) => r.speed.length === 0) ? `\nNo speed row for ${results.filter((r) => r.speed.length === 0).map((r) => r.model).join(', ')}: the probe did not finish in the time available.\n` : ''}
 ${FINDINGS}
 
+${TOOL_CALLS}
 ## Runs
 
 ${runs}

@@ -54,4 +54,28 @@ describe('tool-calls protocol', () => {
     const m = new LedgeredChatModel(plain, new MemoryLedger(), { purpose: 'rollout' });
     await expect(runToolCallEpisode(m, q, { tools: { calculator: makeTool('calculator', { kind: 'calculator' }, packageRoot).tool }, maxSteps: 1, sample: 0, modelName: 'fake' })).rejects.toThrow(/native tool calling .* is not available/);
   });
+
+  it('a turn with a malformed call (invalid_tool_calls) ends the episode as no_action, through the ledger', async () => {
+    const { BaseChatModel } = await import('@langchain/core/language_models/chat_models');
+    const { AIMessage } = await import('@langchain/core/messages');
+    // What LlamaCppChat returns when the model starts a call it does not finish in its wrapper's syntax.
+    class Malformed extends BaseChatModel {
+      _llmType() {
+        return 'malformed';
+      }
+      override bindTools() {
+        return this;
+      }
+      async _generate() {
+        const text = 'Let me see. <tool_call>{"name": "calculator", "arguments": {12 + 30}}</tool_call>';
+        const message = new AIMessage({ content: text, invalid_tool_calls: [{ name: 'calculator', args: text.slice(12), id: 'bad', error: 'the parameters are not JSON', type: 'invalid_tool_call' }] });
+        return { generations: [{ text, message }] };
+      }
+    }
+    const m = new LedgeredChatModel(new Malformed({}), new MemoryLedger(), { purpose: 'rollout' });
+    const t = await runToolCallEpisode(m, q, { tools: { calculator: makeTool('calculator', { kind: 'calculator' }, packageRoot).tool }, maxSteps: 2, sample: 0, modelName: 'malformed' });
+    expect(t.status).toBe('no_action');
+    expect(t.steps).toEqual([]);
+    expect(t.lastText).toContain('<tool_call>');
+  });
 });
