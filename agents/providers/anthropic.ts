@@ -19,6 +19,7 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import type { ModelIdentity } from '../ledgered-model.js';
+import { hostedIdentity } from './identity.js';
 import { flattenResult } from './content.js';
 
 export const ANTHROPIC_DEFAULT_URL = 'https://api.anthropic.com';
@@ -74,15 +75,6 @@ export class SwirlChatAnthropic extends ChatAnthropicMessages<SwirlAnthropicCall
   }
 
   ledgerIdentity(): ModelIdentity {
-    return {
-      provider: 'anthropic',
-      model: this.swirl.model,
-      params: {
-        ...(this.swirl.baseUrl ? { baseUrl: this.swirl.baseUrl } : {}),
-        temperature: this.swirl.temperature,
-        maxTokens: this.swirl.maxTokens,
-        topP: this.swirl.topP,
-      },
-    };
+    return hostedIdentity('anthropic', this.swirl);
   }
 }

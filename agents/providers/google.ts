@@ -26,6 +26,7 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import type { ModelIdentity } from '../ledgered-model.js';
+import { hostedIdentity } from './identity.js';
 import { flattenResult } from './content.js';
 
 export const GOOGLE_DEFAULT_URL = 'https://generativelanguage.googleapis.com';
@@ -107,15 +108,6 @@ export class SwirlChatGoogle extends ChatGoogleGenerativeAI {
   }
 
   ledgerIdentity(): ModelIdentity {
-    return {
-      provider: 'google',
-      model: this.swirl.model,
-      params: {
-        ...(this.swirl.baseUrl ? { baseUrl: this.swirl.baseUrl } : {}),
-        temperature: this.swirl.temperature,
-        maxTokens: this.swirl.maxTokens,
-        topP: this.swirl.topP,
-      },
-    };
+    return hostedIdentity('google', this.swirl);
   }
 }

@@ -14,6 +14,7 @@
 //     Plan (`apiKeyEnv`), read here at activity time.
 import { ChatOpenAICompletions, type ChatOpenAICompletionsCallOptions } from '@langchain/openai';
 import type { ModelIdentity } from '../ledgered-model.js';
+import { hostedIdentity } from './identity.js';
 
 export interface SwirlOpenAICallOptions extends ChatOpenAICompletionsCallOptions {
   temperature?: number;
@@ -61,15 +62,6 @@ export class SwirlChatOpenAI extends ChatOpenAICompletions<SwirlOpenAICallOption
   }
 
   ledgerIdentity(): ModelIdentity {
-    return {
-      provider: this.swirl.provider,
-      model: this.swirl.model,
-      params: {
-        ...(this.swirl.baseUrl ? { baseUrl: this.swirl.baseUrl } : {}),
-        temperature: this.swirl.temperature,
-        maxTokens: this.swirl.maxTokens,
-        topP: this.swirl.topP,
-      },
-    };
+    return hostedIdentity(this.swirl.provider, this.swirl);
   }
 }
