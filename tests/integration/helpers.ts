@@ -123,3 +123,17 @@ export async function activityAttempts(client: import('@temporalio/client').Clie
   }
   return [...byId.values()];
 }
+
+/** A `swirl worker` child process for `env` (all queues), resolved once it polls. Its stderr is drained so it never blocks. */
+export function startCliWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'worker'], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('stop with Ctrl-C')) resolve(child);
+    });
+    child.stderr!.resume();
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+  });
+}

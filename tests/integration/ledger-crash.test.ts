@@ -4,7 +4,7 @@
 // all worker processes (the ledger's append-only completions table has one row
 // per key), the trajectories equal an uninterrupted run's (own state dir, own
 // ledger), and a second run on the same state reuses every call.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -12,23 +12,13 @@ import { Client, Connection } from '@temporalio/client';
 import { packageRoot } from '../../runtime/paths.js';
 import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import type { StageState } from '../../workflows/types.js';
-import { bin, kill9, maxShardAttempt, swirl, tempStateDir } from './helpers.js';
+import { bin, kill9, maxShardAttempt, startCliWorker, swirl, tempStateDir } from './helpers.js';
 import { startOpenAIStub } from './fixtures/openai-stub.js';
 
 const spec = 'tests/integration/fixtures/ledger-small.yaml';
 const LONG = 900_000;
 
-function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'worker'], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('stop with Ctrl-C')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
-}
+const startWorker = startCliWorker;
 
 /** Waits until the ledger of `stateDir` holds at least `n` completed calls. */
 async function waitForCompletions(stateDir: string, n: number, timeoutMs = 600_000): Promise<number> {

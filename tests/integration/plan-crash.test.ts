@@ -1,27 +1,15 @@
 // kill -9 of a real `swirl worker` process at five points of a Plan run with
 // rollouts on the embedded model; fresh workers pick the run up, and the
 // final trajectories are byte-identical to an uninterrupted run of the Plan.
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { packageRoot } from '../../runtime/paths.js';
 import type { StageState } from '../../workflows/types.js';
 import { Client, Connection } from '@temporalio/client';
-import { bin, kill9, maxShardAttempt, swirl, tempStateDir } from './helpers.js';
+import { bin, kill9, maxShardAttempt, startCliWorker, swirl, tempStateDir } from './helpers.js';
 
 const spec = 'tests/fixtures/specs/valid/rollout-small.yaml';
 
-function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'worker'], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('stop with Ctrl-C')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
-}
+const startWorker = startCliWorker;
 
 
 describe('a Plan run survives kill -9 of its worker', () => {

@@ -4,32 +4,20 @@
 // workers pick the run up; the final adapter (PEFT safetensors and GGUF bytes)
 // equals an uninterrupted run's, which has its own state dir and ledger so it
 // shares nothing. The killed worker's trainer child must not outlive it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { packageRoot } from '../../runtime/paths.js';
 import type { StageState } from '../../workflows/types.js';
 import type { TrainProgress } from '../../workflows/train.js';
-import { activityAttempts, bin, kill9, swirl, tempStateDir } from './helpers.js';
+import { activityAttempts, bin, kill9, startCliWorker, swirl, tempStateDir } from './helpers.js';
 
 const spec = 'tests/integration/fixtures/train-crash.yaml';
 const LONG = 900_000;
 
-function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'worker'], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('stop with Ctrl-C')) resolve(child);
-    });
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
-}
+const startWorker = startCliWorker;
 
 /** `swirl_trainer step` processes started by `parent`, with their age in seconds. */
 function trainerChildren(parent: number): Array<{ pid: number; age: number }> {
