@@ -61,7 +61,8 @@ export function evaluateProcessor(rollout: ItemProcessor, deps: JudgeFactoryDeps
       f1: o.f1,
       reason: o.reason,
       steps: t.steps.length,
-      toolCalls: t.steps.filter((s) => s.kind !== 'answer').length,
+      // Calls the tool answered: a call past maxSteps ends the episode (max_steps) unexecuted.
+      toolCalls: t.steps.filter((s) => s.kind !== 'answer' && s.observation !== undefined).length,
       trajectory: t,
     };
     const processJudge = normalizeJudge(cfg.processJudge);

@@ -3,6 +3,7 @@
 // in parallel. All I/O happens in activities; only ArtifactRefs pass through here.
 import {
   ActivityFailure,
+  ChildWorkflowFailure,
   ApplicationFailure,
   CancelledFailure,
   condition,
@@ -36,8 +37,9 @@ export const raiseBudgetSignal = defineSignal<[RunBudget]>('raiseBudget');
 
 function failureOf(err: unknown): { type: string; message: string } {
   let cur: unknown = err;
-  // Unwrap ActivityFailure → ApplicationFailure to report the activity's own type.
-  while (cur instanceof ActivityFailure && cur.cause) cur = cur.cause;
+  // Unwrap ActivityFailure / ChildWorkflowFailure (the train loop is a child workflow) → the
+  // ApplicationFailure underneath, to report the activity's own type and message, not the wrapper's.
+  while ((cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) && cur.cause) cur = cur.cause;
   if (cur instanceof ApplicationFailure) return { type: cur.type ?? 'ApplicationFailure', message: cur.message };
   if (cur instanceof Error) return { type: cur.name, message: cur.message };
   return { type: 'Error', message: String(cur) };

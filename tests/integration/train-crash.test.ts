@@ -117,7 +117,7 @@ describe('a train stage survives kill -9 of its worker', () => {
       expect(stats.checkpoint).toBe(cleanStats.checkpoint);
       // ... and the same bytes: the rerun step is bit-identical to the uninterrupted one.
       expect(adapterHashes(state, stats.checkpoint)).toEqual(cleanAdapter);
-      expect(trained.output!.hash).toBe(cleanTrained.output!.hash);
+      // (The policy artifacts themselves differ: they record the checkpoint paths, which are under each run's state dir.)
       // The killed step left no half-written checkpoint behind (its tmp folder was cleaned by the rerun).
       expect(readdirSync(path.join(state, 'checkpoints')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
 
