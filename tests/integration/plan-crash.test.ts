@@ -18,7 +18,8 @@ describe('a Plan run survives kill -9 of its worker', () => {
     const env = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: tempStateDir(), SWIRL_TASK_QUEUE_PREFIX: `it-plan-crash-${process.pid}` };
 
     // The uninterrupted run keeps its own LLM call ledger, so the crashed run calls the model itself.
-    const clean = await swirl(['run', spec, '--json'], { ...env, SWIRL_LEDGER: path.join(tempStateDir(), 'ledger.db') });
+    // The uninterrupted reference run: 10 minutes, not the helper's 3 (it took 140 s in CI, over 180 s on a loaded machine).
+    const clean = await swirl(['run', spec, '--json'], { ...env, SWIRL_LEDGER: path.join(tempStateDir(), 'ledger.db') }, 600_000);
     expect(clean.code, clean.stderr).toBe(0);
     const cleanRollouts = (JSON.parse(clean.stdout) as { stages: StageState[] }).stages.find((s) => s.id === 'rollouts')!;
 
