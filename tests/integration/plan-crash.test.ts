@@ -53,5 +53,5 @@ describe('a Plan run survives kill -9 of its worker', () => {
     } finally {
       await kill9(worker);
     }
-  });
+  }, 1_200_000);
 });
