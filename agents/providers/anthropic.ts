@@ -19,7 +19,7 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import type { ModelIdentity } from '../ledgered-model.js';
-import { hostedIdentity } from './identity.js';
+import { hostedIdentity, type HostedParams } from './identity.js';
 import { flattenResult } from './content.js';
 
 export const ANTHROPIC_DEFAULT_URL = 'https://api.anthropic.com';
@@ -30,14 +30,9 @@ export interface SwirlAnthropicCallOptions extends ChatAnthropicCallOptions {
   topP?: number;
 }
 
-export interface SwirlAnthropicParams {
-  model: string;
+/** `baseUrl`: Without the /v1 path: the SDK adds /v1/messages. */
+export interface SwirlAnthropicParams extends HostedParams {
   apiKey: string;
-  /** Without the /v1 path: the SDK adds /v1/messages. */
-  baseUrl?: string;
-  temperature?: number;
-  maxTokens?: number;
-  topP?: number;
   timeoutMs?: number;
 }
 

@@ -26,19 +26,14 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import type { ModelIdentity } from '../ledgered-model.js';
-import { hostedIdentity } from './identity.js';
+import { hostedIdentity, type HostedParams } from './identity.js';
 import { flattenResult } from './content.js';
 
 export const GOOGLE_DEFAULT_URL = 'https://generativelanguage.googleapis.com';
 
-export interface SwirlGoogleParams {
-  model: string;
+/** `baseUrl`: Without the /v1beta path: the SDK adds /v1beta/models/{model}:generateContent. */
+export interface SwirlGoogleParams extends HostedParams {
   apiKey: string;
-  /** Without the /v1beta path: the SDK adds /v1beta/models/{model}:generateContent. */
-  baseUrl?: string;
-  temperature?: number;
-  maxTokens?: number;
-  topP?: number;
   timeoutMs?: number;
 }
 
