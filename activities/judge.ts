@@ -70,7 +70,7 @@ function judgeModel(name: string, ctx: JudgeContext, deps: JudgeFactoryDeps) {
 export function makeProcessJudge(spec: JudgeSpec, ctx: JudgeContext, deps: JudgeFactoryDeps): ProcessJudge {
   if ('matcher' in spec) return matcherProcessJudge(spec.matcher, spec.threshold);
   const template = promptText(spec, ctx);
-  return llmProcessJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...(template ? { template } : {}) });
+  return llmProcessJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...(template ? { template } : {}), ...(spec.score ? { score: spec.score } : {}) });
 }
 
 export function makeOutcomeJudge(spec: JudgeSpec, ctx: JudgeContext, deps: JudgeFactoryDeps): OutcomeJudge {

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PlanModel } from '../compiler/plan-types.js';
-import { normalizeJudge } from '../agents/judges/index.js';
+import { NoLogprobsError, normalizeJudge, rewardOf, type ProcessJudge, type StepView } from '../agents/judges/index.js';
 import { detectTemplate, renderPrompt } from '../agents/llama-cpp-chat.js';
 import { ledgeredModelFor, resolveModelPath } from '../agents/models.js';
 import { defaultLedger } from '../store/ledger-sqlite.js';
@@ -30,6 +30,7 @@ import { makeProcessJudge, toolKindsOf, type JudgeContext } from './judge.js';
 import { seededShuffle } from './rng.js';
 import { turnSeed } from '../agents/episode.js';
 import type { TrainSettings } from '../workflows/train-settings.js';
+import { withBudget, type RunBudget } from '../agents/budget.js';
 
 export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
 
@@ -70,6 +71,8 @@ export interface SampleBatchInput extends JudgeContext {
   /** Current policy's adapter (none before the first update). */
   adapterGguf?: string;
   settings: TrainSettings;
+  /** The run's budget (patch train-budget-v1): paid sampler and reward calls stop with BudgetReached once it is spent. */
+  budget?: RunBudget;
 }
 
 export interface BatchFile {
@@ -99,8 +102,22 @@ export function trainDir(runKey: string): string {
   return path.join(swirlPaths().state, 'train', runKey.replace(/[^A-Za-z0-9._-]+/g, '_'));
 }
 
+/** One reward judgment; a judge that cannot give the probabilities it was asked for fails the stage at once. */
+async function judgeReward(judge: ProcessJudge, view: StepView) {
+  try {
+    return await judge.judgeStep(view, Context.current().cancellationSignal);
+  } catch (e) {
+    if (e instanceof NoLogprobsError) throw ApplicationFailure.nonRetryable(e.message, 'ConfigError');
+    throw e;
+  }
+}
+
 /** Samples G actions per state with the current policy and scores them; writes the trainer's batch file. */
 export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, ledgerIn?: LlmLedger): Promise<BatchFile> {
+  return withBudget(input.runKey.split('/')[0]!, input.budget, () => sampleBatch(store, items, modelsDir, input, ledgerIn));
+}
+
+async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, ledgerIn?: LlmLedger): Promise<BatchFile> {
   const ledger = ledgerIn ?? defaultLedger();
   const runId = input.runKey.split('/')[0]!;
   const stageId = input.runKey.split('/').slice(1).join('/');
@@ -155,7 +172,7 @@ export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, m
           if (action) {
             valid++;
             const observation = action.kind === 'calculator' ? calculate(action.content) : undefined;
-            const v = await reward!.judgeStep({
+            const v = await judgeReward(reward!, {
               question: g.question,
               gold: g.gold,
               ...(g.reference ? { reference: g.reference } : {}),
@@ -165,7 +182,7 @@ export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, m
               ...(observation !== undefined ? { observation } : {}),
               toolKinds,
             });
-            r = v.verdict === 'GOOD' ? 1 : 0;
+            r = rewardOf(v);
           }
           actions.push({ text: action ? action.turn : text, reward: r });
           rewards.push(r);

@@ -33,6 +33,7 @@ import type { ChatResult } from '@langchain/core/outputs';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { checkBudget } from './budget.js';
+import { logprobsOf, type TokenLogprob } from './judges/probability.js';
 import type { ModelGate } from './limits.js';
 import { callCost, ledgerKey, LOCAL_OWNER, type CallMeta, type CallPurpose, type CompletedCall, type LedgerRequest, type LlmLedger, type ModelPrice } from '../store/ledger.js';
 
@@ -70,12 +71,15 @@ export interface LedgeredCallOptions extends BaseChatModelCallOptions {
   topP?: number;
   seed?: number;
   tools?: unknown[];
+  /** Ask for per-token log-probs (OpenAI shape in `response_metadata.logprobs`); the ledger keeps them. */
+  logprobs?: boolean;
+  topLogprobs?: number;
   /** Overrides the model's sample key for this call. */
   sampleKey?: string;
 }
 
 /** Call options that shape the answer (everything else — signal, callbacks, tags — does not). */
-const KEYED_OPTIONS = ['temperature', 'maxTokens', 'topP', 'stop', 'tools', 'tool_choice', 'response_format', 'parallel_tool_calls', 'strict'] as const;
+const KEYED_OPTIONS = ['temperature', 'maxTokens', 'topP', 'stop', 'tools', 'tool_choice', 'response_format', 'parallel_tool_calls', 'strict', 'logprobs', 'topLogprobs'] as const;
 
 export function identityOf(model: BaseChatModel): ModelIdentity {
   const m = model as unknown as Partial<LedgerIdentified> & { model?: string; modelName?: string };
@@ -94,14 +98,15 @@ export function canonicalMessage(m: BaseMessage): Record<string, unknown> {
   return out;
 }
 
-/** What the ledger stores of an answer: a StoredMessage-like `{type: 'ai', data: {content, tool_calls?, invalid_tool_calls?}}`. */
+/** What the ledger stores of an answer: a StoredMessage-like `{type: 'ai', data: {content, tool_calls?, invalid_tool_calls?, logprobs?}}`. */
 interface StoredAnswer {
   type: 'ai';
-  data: { content: string; tool_calls?: NonNullable<AIMessage['tool_calls']>; invalid_tool_calls?: NonNullable<AIMessage['invalid_tool_calls']> };
+  data: { content: string; tool_calls?: NonNullable<AIMessage['tool_calls']>; invalid_tool_calls?: NonNullable<AIMessage['invalid_tool_calls']>; logprobs?: TokenLogprob[] };
 }
 
 export function storedOf(msg: AIMessage): StoredAnswer {
   const content = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content);
+  const logprobs = logprobsOf(msg.response_metadata);
   return {
     type: 'ai',
     data: {
@@ -109,6 +114,8 @@ export function storedOf(msg: AIMessage): StoredAnswer {
       ...(msg.tool_calls?.length ? { tool_calls: msg.tool_calls.map((t) => ({ name: t.name, args: t.args, id: t.id, type: 'tool_call' as const })) } : {}),
       // A malformed call (its text and the parse error) ends a tool-calls episode as no_action: keep it.
       ...(msg.invalid_tool_calls?.length ? { invalid_tool_calls: msg.invalid_tool_calls.map((t) => ({ name: t.name, args: t.args, id: t.id, error: t.error, type: 'invalid_tool_call' as const })) } : {}),
+      // Log-probs asked for (a probability judge): token, log-prob and the alternatives, nothing else of the provider's metadata.
+      ...(logprobs ? { logprobs: logprobs.map((t) => ({ token: t.token, logprob: t.logprob, ...(t.top_logprobs ? { top_logprobs: t.top_logprobs.map((a) => ({ token: a.token, logprob: a.logprob })) } : {}) })) } : {}),
     },
   };
 }
@@ -120,7 +127,7 @@ export function messageOf(call: CompletedCall): AIMessage {
     ...(stored.data.tool_calls?.length ? { tool_calls: stored.data.tool_calls } : {}),
     ...(stored.data.invalid_tool_calls?.length ? { invalid_tool_calls: stored.data.invalid_tool_calls } : {}),
     usage_metadata: { input_tokens: call.inputTokens, output_tokens: call.outputTokens, total_tokens: call.inputTokens + call.outputTokens },
-    response_metadata: { ledger: { key: call.key, latencyMs: call.latencyMs } },
+    response_metadata: { ledger: { key: call.key, latencyMs: call.latencyMs }, ...(stored.data.logprobs ? { logprobs: { content: stored.data.logprobs } } : {}) },
   });
 }
 

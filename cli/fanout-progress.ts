@@ -30,6 +30,7 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
           inFlight: t.iteration < t.total && !t.paused ? 1 : 0,
           counts: { succeeded: t.iteration, failed: 0, filtered: 0 },
           paused: t.paused,
+          ...(t.pauseReason ? { pauseReason: t.pauseReason } : {}),
           itemsDone: t.iteration,
           ...(rate ? { itemsPerSecond: rate, etaSeconds: (t.total - t.iteration) / rate } : {}),
           train: { iteration: t.iteration, total: t.total, ...(t.last ? { meanReward: t.last.meanReward, validActions: t.last.validActions, ...(t.last.loss !== undefined ? { loss: t.last.loss } : {}), ...(t.last.kl !== undefined ? { kl: t.last.kl } : {}) } : {}) },
@@ -56,7 +57,7 @@ export function describeProgress(p: StageProgress): string {
     if (t.loss !== undefined) parts.push(`loss ${t.loss.toFixed(4)}`);
     if (t.kl !== undefined) parts.push(`KL ${t.kl.toFixed(4)}`);
     if (p.etaSeconds !== undefined) parts.push(`ETA ${Math.ceil(p.etaSeconds)}s`);
-    if (p.paused) parts.push('paused');
+    if (p.paused) parts.push(p.pauseReason ? `paused (${p.pauseReason})` : 'paused');
     return parts.join(', ');
   }
   const parts = [`${p.itemsDone}/${p.totalItems} items`, `shards ${p.shardsDone}/${p.shards} (${p.inFlight} running)`];

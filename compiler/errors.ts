@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   E_UNKNOWN_TOOL: 'a stage names a tool not defined under `tools`',
   E_JUDGE_REQUIRED: 'a filter mode or training objective needs a judge the stage does not name',
   E_AGREEMENT_NEEDS_PROCESS: 'a filter measures judge agreement but its mode judges no steps',
+  E_PROBABILITY_NEEDS_LLM: '`score: probability` is set on a matcher judge (only LLM judges have log-probs)',
+  E_NO_LOGPROBS: "`score: probability` names a judge model whose provider returns no log-probs",
   E_PATH_ESCAPE: 'a file path leaves the project',
   E_PATH_NOT_FOUND: 'a referenced file does not exist or cannot be read',
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',

@@ -24,6 +24,9 @@ export function stageInputs(stage: RawStage): string[] {
   return i === undefined ? [] : Array.isArray(i) ? i : [i];
 }
 
+/** Providers whose answers carry per-token log-probs (a `score: probability` judge needs them). */
+const LOGPROB_PROVIDERS: readonly string[] = ['openai', 'openai-compatible'];
+
 /** Where a stage may name a judge (a model name or an object), as paths inside the stage. */
 const JUDGE_FIELDS: ReadonlyArray<readonly string[]> = [['processJudge'], ['outcomeJudge'], ['rewardModel'], ['judge'], ['agreement', 'judge']];
 
@@ -138,7 +141,24 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     for (const judge of JUDGE_FIELDS) {
       const j = judgeAt(raw, judge);
       if (typeof j === 'string') refModel(['stages', i, ...judge], j);
-      else if (j && typeof j === 'object') refModel(['stages', i, ...judge, 'model'], (j as { model?: unknown }).model);
+      else if (j && typeof j === 'object') {
+        const o = j as { model?: unknown; score?: unknown };
+        refModel(['stages', i, ...judge, 'model'], o.model);
+        if (o.score === 'probability') {
+          const ptr = toPointer(['stages', i, ...judge, 'score']);
+          const provider = typeof o.model === 'string' ? (spec.models?.[o.model] as { provider?: unknown } | undefined)?.provider : undefined;
+          if (typeof o.model !== 'string') {
+            errors.push({ code: 'E_PROBABILITY_NEEDS_LLM', message: '`score: probability` reads P(GOOD) from an LLM judge\'s log-probs, but this judge is a matcher', ...at(ptr), hint: 'name a judge model (`model: <name>`), or drop `score`: matchers give GOOD = 1 / BAD = 0' });
+          } else if (typeof provider === 'string' && !LOGPROB_PROVIDERS.includes(provider)) {
+            errors.push({
+              code: 'E_NO_LOGPROBS',
+              message: `\`score: probability\` needs per-token log-probs, which provider \`${provider}\` (model \`${o.model}\`) does not return`,
+              ...at(ptr),
+              hint: `use a model with provider ${LOGPROB_PROVIDERS.join(' or ')} (vLLM, llama-server and OpenAI return log-probs), or drop \`score\` for GOOD = 1 / BAD = 0`,
+            });
+          }
+        }
+      }
     }
     const needJudge = (field: string, why: string, example: string) => {
       if (raw[field] !== undefined) return;

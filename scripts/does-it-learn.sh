@@ -6,6 +6,10 @@
 # this script with another id reuses every finished call from the ledger.
 # Then: ./bin/swirl.js report "${1:-gsm8k-learn}" --markdown docs/results.md --command "scripts/does-it-learn.sh"
 #
+# SWIRL_EVAL_LIMIT=N evaluates on the first N of the 300 fixed test ids only
+# (session 4 used 100: the machine made ~10 calls/min, too few for 2 x 300
+# evaluations in one session).
+#
 # What differs from the file, and why: the one-shot prompt (the base model
 # needs an example of the protocol), 64-token turns and 3-4 steps (time), 30
 # training questions × 2 samples, training on every stored step (the process
@@ -22,4 +26,5 @@ exec ./bin/swirl.js run pipelines/gsm8k.yaml --id "${1:-gsm8k-learn}" \
   --set stages.trained.maxSteps=10 --set stages.trained.learningRate=0.0001 \
   --set stages.eval-base.maxSteps=3 --set stages.eval-swirl.maxSteps=3 \
   --set stages.eval-base.prompt=prompts/gsm8k-one-shot.txt \
-  --set stages.eval-swirl.prompt=prompts/gsm8k-one-shot.txt
+  --set stages.eval-swirl.prompt=prompts/gsm8k-one-shot.txt \
+  ${SWIRL_EVAL_LIMIT:+--set stages.test-questions.limit=$SWIRL_EVAL_LIMIT}

@@ -4,12 +4,23 @@
 // queue) that returns the next adapter. A crash anywhere resumes at the last
 // finished activity (trainer steps are content-addressed, so a rerun of a
 // finished step is free). Pausing takes effect between iterations.
-import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+//
+// Budget (patch `train-budget-v1`): the sampler's model calls count against
+// the run budget like rollouts do. When sampling stops on BudgetReached, the
+// loop tells the pipeline (the run shows as paused on its budget), waits for
+// `swirl resume RUN --max-tokens N` to raise it, and samples the same batch
+// again: the calls finished before the stop come from the ledger. (An open
+// circuit breaker stays a retryable activity failure here.)
+import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { TrainCurvePoint, TrainStepResult } from '../activities/train.js';
 import type { TrainSettings } from './train-settings.js';
 import type { PlanModel } from '../compiler/plan-types.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
+import type { RunBudget } from './fanout-types.js';
+import { budgetReachedSignal, describeStop, stopOf } from './fanout.js';
+
+export const TRAIN_BUDGET_PATCH = 'train-budget-v1';
 
 export interface TrainLoopInput {
   runKey: string;
@@ -25,7 +36,9 @@ export interface TrainLoopInput {
   queues: { orchestration: string; llm: string; train: string };
   timeoutMs: number;
   retry: { maximumAttempts: number; initialIntervalMs: number; backoffCoefficient: number; maximumIntervalMs: number };
-  carry?: { next: number; last?: TrainStepResult; curve: TrainCurvePoint[]; rewards: number[]; continuedAsNew: number };
+  carry?: { next: number; last?: TrainStepResult; curve: TrainCurvePoint[]; rewards: number[]; continuedAsNew: number; budget?: RunBudget };
+  /** The run's budget when the stage started (raised later by `trainBudget` signals). */
+  budget?: RunBudget;
   /** Continue as new after this many history events (default 2000). */
   historyBudget?: number;
 }
@@ -43,11 +56,15 @@ export interface TrainProgress {
   iteration: number;
   total: number;
   paused: boolean;
+  /** Why sampling waits (budget reached, breaker open), while it does. */
+  pauseReason?: string;
   last?: TrainCurvePoint;
 }
 
 export const trainProgressQuery = defineQuery<TrainProgress>('trainProgress');
 export const trainPauseSignal = defineSignal<[boolean]>('trainPause');
+/** The run's budget was raised: sampling stopped by it may go on. */
+export const trainBudgetSignal = defineSignal<[RunBudget]>('trainBudget');
 
 /** Keeps curves bounded in workflow payloads: past 1,000 points, every other older point is dropped. */
 function thin(curve: TrainCurvePoint[]): TrainCurvePoint[] {
@@ -66,26 +83,57 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
   let curve = carry.curve;
   let rewards = carry.rewards;
   let i = carry.next;
-  setHandler(trainProgressQuery, () => ({ stageId: input.stageId, iteration: i, total: input.iterations, paused, ...(curve.length ? { last: curve[curve.length - 1]! } : {}) }));
+  const budgeted = patched(TRAIN_BUDGET_PATCH);
+  let budget = carry.budget ?? input.budget;
+  let waiting: string | undefined;
+  setHandler(trainProgressQuery, () => ({
+    stageId: input.stageId,
+    iteration: i,
+    total: input.iterations,
+    paused: paused || waiting !== undefined,
+    ...(waiting !== undefined ? { pauseReason: waiting } : {}),
+    ...(curve.length ? { last: curve[curve.length - 1]! } : {}),
+  }));
   setHandler(trainPauseSignal, (p: boolean) => void (paused = p));
+  setHandler(trainBudgetSignal, (b: RunBudget) => {
+    budget = b;
+    if (waiting?.startsWith('budget')) waiting = undefined;
+  });
 
   for (; i < input.iterations; i++) {
     await condition(() => !paused);
     if (workflowInfo().historyLength > (input.historyBudget ?? 2000)) {
-      await continueAsNew<typeof trainLoopWorkflow>({ ...input, carry: { next: i, ...(last ? { last } : {}), curve, rewards, continuedAsNew: carry.continuedAsNew + 1 } });
+      await continueAsNew<typeof trainLoopWorkflow>({ ...input, carry: { next: i, ...(last ? { last } : {}), curve, rewards, continuedAsNew: carry.continuedAsNew + 1, ...(budget ? { budget } : {}) } });
     }
-    const batch = await sampler.sampleTrainBatch({
-      runKey: input.runKey,
-      steps: input.steps,
-      batches: input.batches,
-      index: i,
-      modelName: input.modelName,
-      model: input.model,
-      models: input.models,
-      projectRoot: input.projectRoot,
-      settings: input.settings,
-      ...(last ? { adapterGguf: last.ggufAdapter } : {}),
-    });
+    const sample = () =>
+      sampler.sampleTrainBatch({
+        runKey: input.runKey,
+        steps: input.steps,
+        batches: input.batches,
+        index: i,
+        modelName: input.modelName,
+        model: input.model,
+        models: input.models,
+        projectRoot: input.projectRoot,
+        settings: input.settings,
+        ...(last ? { adapterGguf: last.ggufAdapter } : {}),
+        ...(budgeted && budget ? { budget } : {}),
+      });
+    let batch: Awaited<ReturnType<typeof sample>>;
+    for (;;) {
+      try {
+        batch = await sample();
+        waiting = undefined;
+        break;
+      } catch (err) {
+        const stop = budgeted ? stopOf(err) : undefined;
+        if (stop?.kind !== 'budget') throw err;
+        waiting = describeStop(stop);
+        const parent = workflowInfo().parent;
+        if (parent) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(budgetReachedSignal, { stageId: input.stageId, reason: stop.reason, tokens: stop.tokens, costUsd: stop.costUsd });
+        await condition(() => waiting === undefined);
+      }
+    }
     last = await trainer.trainStep({
       runKey: input.runKey,
       index: i,

@@ -1,7 +1,8 @@
 // Judges: process (one step → GOOD/BAD) and outcome (answer vs key → YES/NO).
 // A judge is either a matcher (no model) or an LLM runnable: prompt file →
 // chat model → verdict parser. The same process judges are the trainer's
-// reward model (GOOD = 1, BAD = 0). Which chat model an LLM judge calls (and
+// reward model (GOOD = 1, BAD = 0, or P(GOOD) from the verdict token's
+// log-probs: agents/judges/probability.ts). Which chat model an LLM judge calls (and
 // whether its calls go through the ledger) is decided by the caller.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,16 +14,20 @@ import type { ChatTurn } from '../types.js';
 import { judgeWithReference } from './gsm8k-reference.js';
 import { matchAnswer, type MatcherName } from './matchers.js';
 import { parseOutcomeVerdict, parseProcessVerdict } from './verdicts.js';
+import { logprobsOf, verdictProbability } from './probability.js';
 
 /** A judge as the Plan gives it, after normalization (`judge: name` → `{ model: name }`). */
-export type JudgeSpec = { matcher: MatcherName | 'gsm8k-reference'; threshold?: number } | { model: string; prompt?: string };
+export type JudgeSpec = { matcher: MatcherName | 'gsm8k-reference'; threshold?: number } | { model: string; prompt?: string; score?: JudgeScore };
+
+/** How a process judge's verdict becomes a reward: GOOD = 1 / BAD = 0, or P(GOOD) from log-probs. */
+export type JudgeScore = 'verdict' | 'probability';
 
 export function normalizeJudge(ref: unknown): JudgeSpec | undefined {
   if (ref === undefined || ref === null) return undefined;
   if (typeof ref === 'string') return { model: ref };
-  const r = ref as { model?: string; matcher?: string; prompt?: string; threshold?: number };
+  const r = ref as { model?: string; matcher?: string; prompt?: string; threshold?: number; score?: JudgeScore };
   if (r.matcher) return { matcher: r.matcher as JudgeSpec extends { matcher: infer M } ? M : never, ...(r.threshold !== undefined ? { threshold: r.threshold } : {}) };
-  if (r.model) return { model: r.model, ...(r.prompt ? { prompt: r.prompt } : {}) };
+  if (r.model) return { model: r.model, ...(r.prompt ? { prompt: r.prompt } : {}), ...(r.score === 'probability' ? { score: r.score } : {}) };
   return undefined;
 }
 
@@ -49,8 +54,22 @@ export interface ProcessVerdict {
   reason: string;
   /** False when an LLM judge's output held no verdict (counted as BAD). */
   parsed: boolean;
+  /**
+   * P(GOOD) at the verdict token, when the judge was asked for probabilities
+   * (`score: probability`) and the verdict's alternatives were in the log-probs.
+   */
+  pGood?: number;
 }
 
+/** The reward of one judged action: P(GOOD) when the judge gave one, else GOOD = 1 / BAD = 0. */
+export function rewardOf(v: ProcessVerdict): number {
+  return v.pGood ?? (v.verdict === 'GOOD' ? 1 : 0);
+}
+
+/** A judge asked for probabilities got none: the provider does not return log-probs (not worth retrying). */
+export class NoLogprobsError extends Error {
+  override name = 'NoLogprobsError';
+}
 export interface OutcomeInput {
   question: string;
   gold: string;
@@ -121,7 +140,12 @@ export interface LlmJudgeOptions {
   /** Prompt template text (defaults to the built-in prompt). */
   template?: string;
   maxTokens?: number;
+  /** `probability`: request log-probs and report P(GOOD) with each verdict. */
+  score?: JudgeScore;
 }
+
+/** How many alternatives per token a probability judge asks for (OpenAI allows up to 20). */
+export const JUDGE_TOP_LOGPROBS = 10;
 
 function textOf(m: AIMessage): string {
   return typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
@@ -138,9 +162,19 @@ export function llmProcessJudge(o: LlmJudgeOptions): ProcessJudge {
         criterion: processCriterion(v),
         toolDescription: v.toolKinds.includes('search') ? 'a search engine' : 'a calculator',
       });
-      const res = (await o.model.invoke([new HumanMessage(prompt)], { ...(signal ? { signal } : {}), ...({ temperature: 0, seed: 0, maxTokens: o.maxTokens ?? 256 } as object) })) as AIMessage;
-      const p = parseProcessVerdict(textOf(res));
-      return { verdict: p.verdict, reason: p.reason, parsed: p.parsed };
+      const probability = o.score === 'probability';
+      const res = (await o.model.invoke([new HumanMessage(prompt)], {
+        ...(signal ? { signal } : {}),
+        ...({ temperature: 0, seed: 0, maxTokens: o.maxTokens ?? 256, ...(probability ? { logprobs: true, topLogprobs: JUDGE_TOP_LOGPROBS } : {}) } as object),
+      })) as AIMessage;
+      const text = textOf(res);
+      const p = parseProcessVerdict(text);
+      if (!probability) return { verdict: p.verdict, reason: p.reason, parsed: p.parsed };
+      const tokens = logprobsOf(res.response_metadata);
+      if (!tokens) throw new NoLogprobsError(`judge ${o.label} was asked for log-probs (score: probability) but its answer carries none; the provider must support logprobs (openai, openai-compatible, llama-cpp)`);
+      // No verdict word: BAD, as with binary verdicts. A verdict whose alternatives hold no verdict token: its own 0/1.
+      const vp = p.parsed && p.at !== undefined ? verdictProbability(tokens, p.at, 'GOOD', 'BAD') : undefined;
+      return { verdict: p.verdict, reason: p.reason, parsed: p.parsed, ...(vp ? { pGood: vp.p } : {}) };
     },
   };
 }

@@ -10,20 +10,23 @@ export interface ParsedVerdict<V extends string> {
   /** False when no verdict word was found and the conservative default applies. */
   parsed: boolean;
   reason: string;
+  /** Where the verdict word starts in the text (absent when the default applied). */
+  at?: number;
 }
 
 function lastVerdict<V extends string>(text: string, positive: V, negative: V): ParsedVerdict<V> {
   const upper = new RegExp(`\\b(${positive}|${negative})\\b`, 'g');
   const hits = [...text.matchAll(upper)];
   if (hits.length > 0) {
-    const v = hits[hits.length - 1]![1] as V;
-    return { verdict: v, parsed: true, reason: reasoningBefore(text, hits[hits.length - 1]!.index!) };
+    const hit = hits[hits.length - 1]!;
+    return { verdict: hit[1] as V, parsed: true, reason: reasoningBefore(text, hit.index), at: hit.index };
   }
   const phrase = new RegExp(`(?:verdict|judg(?:e)?ment|answer|rating|decision)\\s*[:=*\\-\\s]*\\**\\s*(${positive}|${negative})\\b`, 'gi');
   const soft = [...text.matchAll(phrase)];
   if (soft.length > 0) {
-    const v = soft[soft.length - 1]![1]!.toUpperCase() as V;
-    return { verdict: v, parsed: true, reason: reasoningBefore(text, soft[soft.length - 1]!.index!) };
+    const hit = soft[soft.length - 1]!;
+    // The verdict word is the phrase's last capture: its offset is where the match ends minus its length.
+    return { verdict: hit[1]!.toUpperCase() as V, parsed: true, reason: reasoningBefore(text, hit.index), at: hit.index + hit[0].length - hit[1]!.length };
   }
   const shown = text.trim().slice(0, 200);
   return { verdict: negative, parsed: false, reason: `no ${positive}/${negative} verdict in the judge's output${shown ? `: "${shown}"` : ' (empty)'}` };

@@ -5,7 +5,7 @@
 // @langchain/core 1.4.0.
 //
 // Differences from plain ChatOpenAI:
-//   - temperature / maxTokens / topP may be set per call (the episode loop and
+//   - temperature / maxTokens / topP / logprobs may be set per call (the episode loop and
 //     judges pass them as call options), not only per instance;
 //   - LangChain's and the SDK's own retries are off (maxRetries 0): retries,
 //     Retry-After and the circuit breaker live in agents/limits.ts, where the
@@ -20,6 +20,9 @@ export interface SwirlOpenAICallOptions extends ChatOpenAICompletionsCallOptions
   temperature?: number;
   maxTokens?: number;
   topP?: number;
+  /** Per-token log-probs with this many alternatives (a probability judge asks for them per call). */
+  logprobs?: boolean;
+  topLogprobs?: number;
 }
 
 export interface SwirlOpenAIParams {
@@ -54,6 +57,10 @@ export class SwirlChatOpenAI extends ChatOpenAICompletions<SwirlOpenAICallOption
     const params = super.invocationParams(options, extra);
     if (options?.temperature !== undefined) params.temperature = options.temperature;
     if (options?.topP !== undefined) params.top_p = options.topP;
+    if (options?.logprobs) {
+      params.logprobs = true;
+      if (options.topLogprobs !== undefined) params.top_logprobs = options.topLogprobs;
+    }
     if (options?.maxTokens !== undefined) {
       if ('max_completion_tokens' in params && params.max_completion_tokens !== undefined) params.max_completion_tokens = options.maxTokens;
       else params.max_tokens = options.maxTokens;

@@ -3,11 +3,13 @@
 // LoRA rank 0 is a compile error; an unknown model file fails the first train
 // activity that opens it; a LoRA target the trainer cannot export fails
 // `trainStep` (trainer exit 2); a filter that keeps nothing fails before any
-// model or trainer starts.
+// model or trainer starts. And a run budget reached while the train stage
+// samples pauses the run until `swirl resume --max-tokens` raises it.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import type { StageState } from '../../workflows/types.js';
+import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import { activityAttempts, swirl, tempStateDir } from './helpers.js';
 
 const spec = 'tests/integration/fixtures/train-config.yaml';
@@ -91,6 +93,45 @@ describe('bad train config fails fast with one attempt', () => {
       ['trainStep', 1, 'failed'],
     ]);
     expect(acts[1]!.failure).toMatch(/^ConfigError: .*nope_proj.*\(non-retryable\)$/);
+  }, LONG);
+
+  it('a run budget spent by train sampling pauses the run; `swirl resume --max-tokens` finishes it, no call paid twice', async () => {
+    // The rollouts come from the stage cache (earlier cases): the run's first paid calls are the
+    // sampler's. A fresh train seed makes them new calls; a 1-token budget lets exactly one through.
+    const id = `it-train-budget-${process.pid}-${Date.now()}`;
+    const t = Date.now();
+    const running = swirl(['run', spec, '--json', '--id', id, '--set', 'budget.maxTokens=1', '--set', 'stages.trained.seed=11'], env, LONG);
+    const statusOf = async () => JSON.parse((await swirl(['status', id, '--json'], env, 60_000)).stdout || '{}') as { status?: string; pauseReason?: string; progress?: Record<string, { pauseReason?: string }> };
+    let st = await statusOf();
+    for (let k = 0; !(st.status === 'PAUSED' && st.progress?.trained?.pauseReason); k++) {
+      if (k > 600) throw new Error(`the run never paused on its budget: ${JSON.stringify(st)}`);
+      await new Promise((r) => setTimeout(r, 1_000));
+      st = await statusOf();
+    }
+    expect(st.pauseReason).toMatch(/^budget reached \(tokens \d+ of 1\)$/);
+    expect(st.progress!.trained!.pauseReason).toMatch(/^budget reached \(tokens \d+ of 1\)$/);
+    const ledger = new SqliteLedger(path.join(state, 'ledger.db'));
+    try {
+      expect((await ledger.stats({ runId: id })).calls).toBe(1);
+      const ok = await swirl(['resume', id, '--max-tokens', '1000000'], env, 60_000);
+      expect(ok.code, ok.stderr).toBe(0);
+      const r = await running;
+      walls.push(`budget ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      const json = JSON.parse(r.stdout) as RunJson;
+      expect(json.status, r.stderr).toBe('completed');
+      // One state × G = 2 samples in all: the one paid before the stop was not paid again.
+      expect((await ledger.stats({ runId: id })).calls).toBe(2);
+      expect((await ledger.audit()).duplicated).toEqual([]);
+    } finally {
+      ledger.close();
+    }
+    const acts = await activityAttempts(client, `${id}/trained`);
+    expect(acts.map((a) => [a.type, a.attempt, a.closed])).toEqual([
+      ['sampleTrainBatch', 1, 'failed'],
+      ['sampleTrainBatch', 1, 'completed'],
+      ['trainStep', 1, 'completed'],
+    ]);
+    expect(acts[0]!.failure).toMatch(/^BudgetReached: run budget reached: tokens \d+ of 1.*\(non-retryable\)$/);
   }, LONG);
 
   it('empty training data (the filter keeps nothing) fails before any model or trainer starts', async () => {

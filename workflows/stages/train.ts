@@ -1,10 +1,10 @@
 // The train stage: cut the filtered states into update batches, then run the
 // training loop child workflow (continue-as-new safe) and forward pause/resume
-// of the run to it between iterations.
+// of the run to it between iterations, and raises of the run's budget.
 import { proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { trainSettings } from '../train-settings.js';
-import { trainLoopWorkflow, trainPauseSignal } from '../train.js';
+import { trainBudgetSignal, trainLoopWorkflow, trainPauseSignal } from '../train.js';
 import { activityOptions, type StageContext, type StageOutcome } from './context.js';
 import { forwardPause } from './fanout-stage.js';
 
@@ -17,6 +17,7 @@ export async function runTrain(ctx: StageContext): Promise<StageOutcome> {
   const steps = ctx.inputs[stepsId]!;
   const prepared = await acts.prepareTrainBatches({ steps, batchStates: settings.batchStates, epochs: settings.epochs, seed: settings.seed, ...(settings.maxSteps ? { maxSteps: settings.maxSteps } : {}) });
   const runKey = `${workflowInfo().workflowId}/${stage.id}`;
+  const budget = ctx.budget?.();
   const child = await startChild(trainLoopWorkflow, {
     workflowId: runKey,
     taskQueue: input.queues.orchestration,
@@ -35,10 +36,11 @@ export async function runTrain(ctx: StageContext): Promise<StageOutcome> {
         queues: input.queues,
         timeoutMs: stage.timeoutMs,
         retry: stage.retry,
+        ...(budget ? { budget } : {}),
       },
     ],
   });
-  const r = await forwardPause(ctx, child, trainPauseSignal);
+  const r = await forwardPause(ctx, child, trainPauseSignal, trainBudgetSignal);
   const curve = r.curve.length > 200 ? r.curve.filter((_, k) => k % Math.ceil(r.curve.length / 200) === 0 || k === r.curve.length - 1) : r.curve;
   return {
     output: r.policy,
