@@ -96,7 +96,9 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 
 /** `file:line:col  E_CODE  message  (hint)`, the one-line form. */
 export function formatErrorLine(e: SpecError): string {
-  return `${e.file}:${e.line}:${e.column}  ${e.code}  ${e.message}${e.hint ? `  (${e.hint})` : ''}`;
+  // An error without a position in a file (a `--set` override, an unreadable file) names only where it is.
+  const where = e.line > 0 ? `${e.file}:${e.line}:${e.column}` : e.file;
+  return `${where}  ${e.code}  ${e.message}${e.hint ? `  (${e.hint})` : ''}`;
 }
 
 /** The one-line form plus the source line and a caret under the column. */

@@ -9,7 +9,7 @@ import { buildPlan } from './plan.js';
 import type { Plan } from './plan-types.js';
 import type { RawSpec } from './spec-types.js';
 import { MAX_SPEC_BYTES } from './parse.js';
-import { applyOverrides, parseOverride, type Override } from './overrides.js';
+import { applyOverrides, attributeToOverrides, parseOverride, type Override } from './overrides.js';
 
 export type CompileResult =
   | { ok: true; plan: Plan; file: string; source: string; projectRoot: string }
@@ -41,9 +41,10 @@ export function compileSource(source: string, file: string, opts: CompileOptions
   const parsed = parseSpec(source, display);
   if (!parsed.doc || parsed.errors.length > 0) return { ok: false, errors: sortErrors(parsed.errors), file: display, source };
   const data = parsed.data;
+  const parsedOverrides: Override[] = [];
+  const located = (errs: SpecError[]) => (parsedOverrides.length ? attributeToOverrides(errs, parsedOverrides) : errs);
   if (opts.overrides?.length) {
     const errs: SpecError[] = [];
-    const parsedOverrides: Override[] = [];
     for (const o of opts.overrides.map(parseOverride)) {
       if ('code' in o) errs.push(o);
       else parsedOverrides.push(o);
@@ -52,10 +53,10 @@ export function compileSource(source: string, file: string, opts: CompileOptions
     if (errs.length > 0) return { ok: false, errors: errs, file: display, source };
   }
   const schemaErrors = validateSchema(data, parsed.doc, parsed.lineCounter, display);
-  if (schemaErrors.length > 0) return { ok: false, errors: sortErrors(schemaErrors), file: display, source };
+  if (schemaErrors.length > 0) return { ok: false, errors: sortErrors(located(schemaErrors)), file: display, source };
   const spec = data as RawSpec;
   const semErrors = checkSemantics(spec, { doc: parsed.doc, lc: parsed.lineCounter, file: display, specDir, projectRoot });
-  if (semErrors.length > 0) return { ok: false, errors: sortErrors(semErrors), file: display, source };
+  if (semErrors.length > 0) return { ok: false, errors: sortErrors(located(semErrors)), file: display, source };
   return { ok: true, plan: buildPlan(spec, { specDir, projectRoot }), file: display, source, projectRoot };
 }
 

@@ -6,11 +6,27 @@
 // VALUE is YAML: `2`, `true`, `[a, b]`, `{matcher: numeric}`.
 import { isMap, isSeq, parse as parseYaml, type Document } from 'yaml';
 import type { SpecError } from './errors.js';
+import { toPointer } from './positions.js';
 
 export interface Override {
   path: (string | number)[];
   value: unknown;
   text: string;
+  /** JSON pointer of the overridden node (stage ids resolved to indices), once applied. */
+  pointer?: string;
+}
+
+/**
+ * Errors about a value an override set point at the override, not at the
+ * file: the node has no position there (it used to say `file:1:1`). The
+ * error keeps its code and message; the file part names the `--set`.
+ */
+export function attributeToOverrides(errors: readonly SpecError[], overrides: readonly Override[]): SpecError[] {
+  return errors.map((e) => {
+    // The last override of a path wins, as it did when applied.
+    const o = [...overrides].reverse().find((x) => x.pointer !== undefined && (e.path === x.pointer || e.path.startsWith(`${x.pointer}/`)));
+    return o ? { ...e, file: `--set ${o.text}`, line: 0, column: 0 } : e;
+  });
 }
 
 export function parseOverride(text: string): Override | SpecError {
@@ -54,6 +70,7 @@ export function applyOverrides(doc: Document, data: unknown, overrides: readonly
       cur = cur[k] as Record<string | number, unknown>;
     }
     cur[p[p.length - 1]!] = o.value;
+    o.pointer = toPointer(p);
     // Document: keeps positions of everything else; the new node has none (errors point at its parent).
     const parent = p.length > 1 ? doc.getIn(p.slice(0, -1), true) : doc.contents;
     if (isMap(parent) || isSeq(parent) || p.length === 1) doc.setIn(p, doc.createNode(o.value));

@@ -67,6 +67,15 @@ function describe(schema: AnySchemaObject | undefined): string | undefined {
   return typeof d === 'string' ? d : undefined;
 }
 
+/** `{rank:4}` is the key `rank:4` with no value in YAML: say so instead of guessing a field. */
+function missingSpace(field: string, container: unknown): string | undefined {
+  const m = /^([A-Za-z_][\w-]*):(\S.*)$/.exec(field);
+  if (!m) return undefined;
+  const value = container && typeof container === 'object' ? (container as Record<string, unknown>)[field] : undefined;
+  if (value !== null && value !== undefined) return undefined;
+  return `YAML needs a space after the colon: write \`${m[1]}: ${m[2]}\``;
+}
+
 function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: string): SpecError | undefined {
   const p = e.instancePath;
   const name = fieldName(p);
@@ -83,7 +92,7 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
         code: 'E_UNKNOWN_FIELD',
         message: `unknown field \`${field}\` ${where}`,
         ...at(toPointer([...pointerSegments(p), field]), true),
-        hint: guess ? `did you mean \`${guess}\`?` : allowed.length ? `allowed fields: ${allowed.join(', ')}` : undefined,
+        hint: missingSpace(field, e.data) ?? (guess ? `did you mean \`${guess}\`?` : allowed.length ? `allowed fields: ${allowed.join(', ')}` : undefined),
       };
     }
     case 'required': {

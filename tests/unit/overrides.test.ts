@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileSource } from '../../compiler/index.js';
+import { formatErrorLine, formatErrorWithExcerpt } from '../../compiler/errors.js';
 import { packageRoot } from '../../runtime/paths.js';
 
 const file = path.join(packageRoot, 'pipelines', 'gsm8k.yaml');
@@ -35,5 +36,32 @@ describe('--set overrides', () => {
       expect(r.errors.map((e) => e.code)).toEqual(['E_BAD_OVERRIDE', 'E_BAD_OVERRIDE', 'E_BAD_OVERRIDE']);
       expect(r.errors.find((e) => e.message.includes('nope'))!.hint).toContain('rollouts');
     }
+  });
+  it('point errors in an overridden value at the --set, not at line 1 of the file', () => {
+    const r = compileSource(source, file, { overrides: ['stages.rollouts.samples=0', 'models.policy.maxTokens=64'] });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toHaveLength(1);
+    const e = r.errors[0]!;
+    expect(e).toMatchObject({ code: 'E_RANGE', file: '--set stages.rollouts.samples=0', line: 0, column: 0 });
+    expect(e.path).toMatch(/^\/stages\/\d+\/samples$/);
+    expect(formatErrorLine(e)).toMatch(/^--set stages\.rollouts\.samples=0  E_RANGE  `samples` must be >= 1 \(got 0\)/);
+    // No excerpt of an unrelated file line.
+    expect(formatErrorWithExcerpt(e, source)).toBe(formatErrorLine(e));
+    // Errors elsewhere keep their file position.
+    const bad = source.replace('maxSteps: 10', 'maxSteps: -1');
+    const both = compileSource(bad, file, { overrides: ['stages.rollouts.samples=0'] });
+    if (both.ok) throw new Error('expected errors');
+    expect(both.errors.map((x) => (x.line > 0 ? 'file' : x.file))).toEqual(expect.arrayContaining(['file', '--set stages.rollouts.samples=0']));
+  });
+  it('say that YAML needs a space after the colon in `{rank:4}`', () => {
+    const r = compileSource(source, file, { overrides: ['stages.trained.lora={rank:4}'] });
+    if (r.ok) throw new Error('expected an error');
+    expect(r.errors[0]).toMatchObject({ code: 'E_UNKNOWN_FIELD', file: '--set stages.trained.lora={rank:4}' });
+    expect(r.errors[0]!.hint).toBe('YAML needs a space after the colon: write `rank: 4`');
+    // A real unknown field with a colon-free name still gets the did-you-mean hint.
+    const q = compileSource(source, file, { overrides: ['stages.trained.lora={rnak: 4}'] });
+    if (q.ok) throw new Error('expected an error');
+    expect(q.errors[0]!.hint).toBe('did you mean `rank`?');
   });
 });
