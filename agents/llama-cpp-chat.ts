@@ -112,6 +112,12 @@ function evictLoraContexts(): void {
   }
 }
 
+/** Threads per context when the model entry sets none: SWIRL_LLAMA_THREADS, else every core the worker sees. */
+export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.SWIRL_LLAMA_THREADS);
+  return Number.isInteger(n) && n >= 1 ? n : Math.max(1, availableParallelism());
+}
+
 function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
   const key = JSON.stringify([p.modelPath, p.loraPath ?? '', p.contextSize ?? 4096, p.sequences ?? 1, p.threads ?? 0]);
   let rt = runtimes.get(key);
@@ -124,7 +130,8 @@ function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
         sequences: p.sequences ?? 1,
         // node-llama-cpp's default counts hardware threads; on small machines that
         // oversubscribes the cores and generation slows down by an order of magnitude.
-        threads: p.threads ?? Math.max(1, availableParallelism()),
+        // SWIRL_LLAMA_THREADS sets the worker's default (the spec's `threads` wins).
+        threads: p.threads ?? defaultThreads(),
         ...(p.loraPath ? { lora: { adapters: [{ filePath: p.loraPath }] } } : {}),
       });
       const free = Array.from({ length: p.sequences ?? 1 }, () => context.getSequence());

@@ -69,6 +69,8 @@ export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): Bas
         modelPath: file,
         modelName: String(m.model ?? name),
         ...(typeof m.contextSize === 'number' ? { contextSize: m.contextSize } : {}),
+        ...(typeof m.threads === 'number' ? { threads: m.threads } : {}),
+        ...(typeof m.sequences === 'number' ? { sequences: m.sequences } : {}),
         ...(typeof m.temperature === 'number' ? { temperature: m.temperature } : {}),
         ...(typeof m.maxTokens === 'number' ? { maxTokens: m.maxTokens } : {}),
         ...(typeof m.topP === 'number' ? { topP: m.topP } : {}),
