@@ -1,10 +1,14 @@
 // Embedded models by name: a spec naming one that is not installed fails with
 // the exact command that installs it.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EMBEDDED_MODELS, installCommand, resolveModelPath } from '../../agents/models.js';
+import { availableParallelism } from 'node:os';
+import { chatModelFor, EMBEDDED_MODELS, installCommand, resolveModelPath } from '../../agents/models.js';
+import { defaultThreads, type LlamaCppChat } from '../../agents/llama-cpp-chat.js';
+import { compileSource } from '../../compiler/index.js';
+import { packageRoot } from '../../runtime/paths.js';
 
 describe('embedded models', () => {
   it('knows the measured models (docs/models.md)', () => {
@@ -33,5 +37,20 @@ describe('embedded models', () => {
     const modelsDir = mkdtempSync(path.join(tmpdir(), 'swirl-models-'));
     writeFileSync(path.join(modelsDir, EMBEDDED_MODELS['smollm2-135m']!), 'GGUF');
     expect(resolveModelPath('smollm2-135m', { modelsDir, projectRoot: modelsDir })).toBe(path.join(modelsDir, EMBEDDED_MODELS['smollm2-135m']!));
+  });
+
+  it('threads and sequences come from the spec; SWIRL_LLAMA_THREADS sets the worker default', () => {
+    expect(defaultThreads({ SWIRL_LLAMA_THREADS: '1' })).toBe(1);
+    expect(defaultThreads({})).toBe(Math.max(1, availableParallelism()));
+    expect(defaultThreads({ SWIRL_LLAMA_THREADS: 'lots' })).toBe(Math.max(1, availableParallelism()));
+    const file = path.join(packageRoot, 'pipelines', 'gsm8k.yaml');
+    const r = compileSource(readFileSync(file, 'utf8'), file, { overrides: ['models.policy.threads=1', 'models.policy.sequences=2'] });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const chat = chatModelFor('policy', r.plan.models.policy!, { modelsDir: path.join(packageRoot, '.swirl', 'models'), projectRoot: packageRoot }) as LlamaCppChat;
+    expect(chat.params).toMatchObject({ threads: 1, sequences: 2 });
+    // Neither changes what a call is keyed by.
+    expect(JSON.stringify(chat.ledgerIdentity())).not.toMatch(/threads|sequences/);
+    const bad = compileSource(readFileSync(file, 'utf8'), file, { overrides: ['models.policy.threads=0'] });
+    expect(bad.ok).toBe(false);
   });
 });
