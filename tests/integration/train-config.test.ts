@@ -130,6 +130,7 @@ describe('bad train config fails fast with one attempt', () => {
       ['sampleTrainBatch', 1, 'failed'],
       ['sampleTrainBatch', 1, 'completed'],
       ['trainStep', 1, 'completed'],
+      ['writePolicy', 1, 'completed'],
     ]);
     expect(acts[0]!.failure).toMatch(/^BudgetReached: run budget reached: tokens \d+ of 1.*\(non-retryable\)$/);
   }, LONG);
