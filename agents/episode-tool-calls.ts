@@ -12,9 +12,9 @@
 import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { StructuredToolInterface } from '@langchain/core/tools';
-import { turnSeed, type EpisodeOptions, type EpisodeQuestion } from './episode.js';
+import { startEpisode, turnOptions, type EpisodeOptions, type EpisodeQuestion } from './episode.js';
 import { ACTION_TAGS, instructionPrompt, observationTurn, parseAction, type ToolKind } from './protocol.js';
-import type { ChatTurn, Step, Trajectory } from './types.js';
+import type { Trajectory } from './types.js';
 
 /** The instruction for native tool calling: the tag prompt's task and question, tools described by their schemas. */
 export const TOOL_CALLS_TEMPLATE = `{{task}}
@@ -29,33 +29,12 @@ export async function runToolCallEpisode(model: BaseChatModel, q: EpisodeQuestio
   const bound = model.bindTools([...byName.values()].map((t) => t.tool));
   const first = instructionPrompt({ question: q.question, tools: [...byName.values()].map((t) => t.kind), maxSteps: o.maxSteps }, o.template ?? TOOL_CALLS_TEMPLATE);
   const messages: BaseMessage[] = [new HumanMessage(first)];
-  const turns: ChatTurn[] = [{ role: 'user', content: first }];
-  const steps: Step[] = [];
-  const usage = { inputTokens: 0, outputTokens: 0, modelCalls: 0 };
-  const traj = (status: Trajectory['status'], extra: Partial<Trajectory> = {}): Trajectory => ({
-    id: `${q.id}#${o.sample}`,
-    questionId: q.id,
-    dataset: q.dataset,
-    sample: o.sample,
-    status,
-    messages: turns,
-    steps,
-    gold: q.answer,
-    usage,
-    model: o.modelName,
-    ...extra,
-  });
+  const { turns, steps, record, end: traj } = startEpisode(q, o, first);
 
   let toolCalls = 0;
   for (let turn = 0; ; turn++) {
-    const res = (await bound.invoke(messages, {
-      ...(o.signal ? { signal: o.signal } : {}),
-      ...({ temperature: o.temperature, maxTokens: o.maxTokens, seed: o.seed === undefined ? undefined : turnSeed(o.seed, q.id, o.sample, turn) } as object),
-    })) as AIMessage;
-    usage.modelCalls++;
-    usage.inputTokens += res.usage_metadata?.input_tokens ?? 0;
-    usage.outputTokens += res.usage_metadata?.output_tokens ?? 0;
-    const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+    const res = (await bound.invoke(messages, turnOptions(q, o, turn))) as AIMessage;
+    const text = record(res);
     const call = res.tool_calls?.[0];
     const known = call ? byName.get(call.name) : undefined;
     // A call the model began but did not write in its tool syntax is no action (as a turn without a tag is in `tags`).

@@ -37,41 +37,65 @@ export function turnSeed(base: number, questionId: string, sample: number, turn:
   return createHash('sha256').update(`${base}:${questionId}:${sample}:${turn}`).digest().readUInt32BE(0);
 }
 
+/** Call options of one turn: sampling settings and the turn's own seed. */
+export function turnOptions(q: EpisodeQuestion, o: EpisodeOptions, turn: number): Record<string, unknown> {
+  return {
+    ...(o.signal ? { signal: o.signal } : {}),
+    temperature: o.temperature,
+    maxTokens: o.maxTokens,
+    seed: o.seed === undefined ? undefined : turnSeed(o.seed, q.id, o.sample, turn),
+  };
+}
+
+/**
+ * What both protocols build up during an episode: the transcript in tag form,
+ * the steps and the token usage, and the trajectory record it ends in.
+ */
+export function startEpisode(q: EpisodeQuestion, o: EpisodeOptions, instruction: string) {
+  const turns: ChatTurn[] = [{ role: 'user', content: instruction }];
+  const steps: Step[] = [];
+  const usage = { inputTokens: 0, outputTokens: 0, modelCalls: 0 };
+  return {
+    turns,
+    steps,
+    /** Counts one model answer's usage; returns its text. */
+    record(res: AIMessage): string {
+      usage.modelCalls++;
+      usage.inputTokens += res.usage_metadata?.input_tokens ?? 0;
+      usage.outputTokens += res.usage_metadata?.output_tokens ?? 0;
+      return typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+    },
+    end(status: Trajectory['status'], extra: Partial<Trajectory> = {}): Trajectory {
+      return {
+        id: `${q.id}#${o.sample}`,
+        questionId: q.id,
+        dataset: q.dataset,
+        sample: o.sample,
+        status,
+        messages: turns,
+        steps,
+        gold: q.answer,
+        question: q.question,
+        ...(q.solution ? { reference: q.solution } : {}),
+        usage,
+        model: o.modelName,
+        ...extra,
+      };
+    },
+  };
+}
+
 export async function runEpisode(model: BaseChatModel, q: EpisodeQuestion, o: EpisodeOptions): Promise<Trajectory> {
   const toolKinds = Object.keys(o.tools) as ToolKind[];
   const allowed: ActionKind[] = [...toolKinds, 'answer'];
   const first = instructionPrompt({ question: q.question, tools: toolKinds, maxSteps: o.maxSteps }, o.template);
   const messages: BaseMessage[] = [new HumanMessage(first)];
-  const turns: ChatTurn[] = [{ role: 'user', content: first }];
-  const steps: Step[] = [];
-  const usage = { inputTokens: 0, outputTokens: 0, modelCalls: 0 };
-  const traj = (status: Trajectory['status'], extra: Partial<Trajectory> = {}): Trajectory => ({
-    id: `${q.id}#${o.sample}`,
-    questionId: q.id,
-    dataset: q.dataset,
-    sample: o.sample,
-    status,
-    messages: turns,
-    steps,
-    gold: q.answer,
-    question: q.question,
-    ...(q.solution ? { reference: q.solution } : {}),
-    usage,
-    model: o.modelName,
-    ...extra,
-  });
+  const { turns, steps, record, end: traj } = startEpisode(q, o, first);
 
   let toolCalls = 0;
   for (let turn = 0; ; turn++) {
-    const res = (await model.invoke(messages, {
-      stop: stopSequences(toolKinds),
-      ...(o.signal ? { signal: o.signal } : {}),
-      ...({ temperature: o.temperature, maxTokens: o.maxTokens, seed: o.seed === undefined ? undefined : turnSeed(o.seed, q.id, o.sample, turn) } as object),
-    })) as AIMessage;
-    usage.modelCalls++;
-    usage.inputTokens += res.usage_metadata?.input_tokens ?? 0;
-    usage.outputTokens += res.usage_metadata?.output_tokens ?? 0;
-    const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+    const res = (await model.invoke(messages, { stop: stopSequences(toolKinds), ...turnOptions(q, o, turn) })) as AIMessage;
+    const text = record(res);
     const action = parseAction(text, allowed);
     if (!action) return traj('no_action', { lastText: text });
     messages.push(new AIMessage(action.turn));

@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stub?.close());
 
-const q = { id: 'q1', question: 'Ann has 12 apples and buys 30 more. How many now?', answer: '42', dataset: 'gsm8k' };
+const q = { id: 'q1', question: 'Ann has 12 apples and buys 30 more. How many now?', answer: '42', dataset: 'gsm8k', solution: 'She has 12+30=<<12+30=42>>42.\n#### 42' };
 
 describe('tool-calls protocol', () => {
   it('runs native tool calls through the ledger and writes the trajectory in tag form', async () => {
@@ -26,6 +26,8 @@ describe('tool-calls protocol', () => {
     const opts = { tools: { calculator: makeTool('calculator', { kind: 'calculator' }, packageRoot).tool }, maxSteps: 3, sample: 0, seed: 3, modelName: 'stub-model' };
     const t = await runToolCallEpisode(new LedgeredChatModel(inner, ledger, { purpose: 'rollout', sampleKey: 'q1#0' }), q, opts);
     expect(t.status).toBe('answered');
+    // The same record as the tag protocol: the question and the worked solution travel with it (the reference judge reads it).
+    expect(t).toMatchObject({ question: q.question, reference: q.solution, gold: '42' });
     expect(t.steps).toEqual([
       { index: 0, kind: 'calculator', content: '12 + 30', observation: '42.0' },
       { index: 1, kind: 'answer', content: '42.0' },
