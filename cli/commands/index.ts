@@ -130,6 +130,7 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .option('--open <when>', 'open it in a browser: auto (only on an interactive desktop), always, never', 'auto')
     .option('--markdown <file>', 'also write the numbers as Markdown (accuracy with CIs, differences, yield, training), e.g. docs/results.md')
     .option('--command <cmd>', 'a command that reproduces the run, listed in the Markdown (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--preface <file>', 'Markdown written by a person (setup, what was tried, what the numbers mean), put under the title of the --markdown page')
     .option('--json', 'print {file, status} as JSON')
     .action(async (id, opts) => (await import('./report.js')).reportAction(id, opts, setCode));
 }

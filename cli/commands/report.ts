@@ -1,7 +1,7 @@
 // `swirl report RUN`: writes the run's self-contained HTML report (works
 // offline from file://) and prints its path.
 import { spawn } from 'node:child_process';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { collectReportData } from '../../report/collect.js';
 import { renderReport } from '../../report/render.js';
@@ -30,18 +30,27 @@ function openInBrowser(file: string): boolean {
   }
 }
 
-export async function reportAction(workflowId: string, opts: { out?: string; open?: string; json?: boolean; markdown?: string; command?: string[] }, setCode: (c: number) => void): Promise<void> {
+export async function reportAction(workflowId: string, opts: { out?: string; open?: string; json?: boolean; markdown?: string; command?: string[]; preface?: string }, setCode: (c: number) => void): Promise<void> {
   const open = (opts.open ?? 'auto') as OpenMode;
   if (!OPEN_MODES.includes(open)) throw new SwirlError('E_USAGE', `--open must be one of ${OPEN_MODES.join(', ')}, got ${opts.open}`, { hint: 'use --open never to only write the file' });
   const file = path.resolve(opts.out ?? defaultReportPath(workflowId));
   if (!file.endsWith('.html') && !file.endsWith('.htm')) throw new SwirlError('E_USAGE', `--out must name an .html file, got ${opts.out}`, { hint: `e.g. --out ${workflowId}.html` });
+  if (opts.preface && !opts.markdown) throw new SwirlError('E_USAGE', '--preface goes with --markdown (it is the Markdown page\'s introduction)', { hint: 'add --markdown docs/results.md' });
+  let preface: string | undefined;
+  if (opts.preface) {
+    try {
+      preface = await readFile(path.resolve(opts.preface), 'utf8');
+    } catch (e) {
+      throw new SwirlError('E_USAGE', `cannot read --preface ${opts.preface}: ${(e as Error).message}`, { hint: 'give a Markdown file' });
+    }
+  }
   const data = await withClient((client, target) => collectReportData(client, workflowId, { target }));
   const html = renderReport(data);
   if (opts.markdown) {
     const md = path.resolve(opts.markdown);
     try {
       await mkdir(path.dirname(md), { recursive: true });
-      await writeFile(md, renderResultsMarkdown(data, { ...(opts.command?.length ? { commands: opts.command } : {}) }));
+      await writeFile(md, renderResultsMarkdown(data, { ...(opts.command?.length ? { commands: opts.command } : {}), ...(preface ? { preface } : {}) }));
     } catch (e) {
       throw new SwirlError('E_REPORT_WRITE', `cannot write ${md}: ${(e as Error).message}`, { hint: 'choose a writable path with --markdown', exitCode: EXIT.environment });
     }
