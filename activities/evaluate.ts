@@ -8,6 +8,7 @@ import { decompose } from '../agents/steps.js';
 import type { Trajectory } from '../agents/types.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
+import { wilson } from '../report/intervals.js';
 import type { ItemProcessor } from './fanout.js';
 import { judgeSteps, makeOutcomeJudge, makeProcessJudge, runIdOf, type JudgeContext, type JudgeFactoryDeps } from './judge.js';
 import type { RolloutConfig, RolloutItem } from './rollout.js';
@@ -94,12 +95,8 @@ export interface EvalStats {
   questionsKey: string;
 }
 
-export function ci95(correct: number, n: number): [number, number] {
-  if (n === 0) return [0, 0];
-  const p = correct / n;
-  const h = 1.96 * Math.sqrt((p * (1 - p)) / n);
-  return [Math.max(0, p - h), Math.min(1, p + h)];
-}
+/** 95% interval of an accuracy: Wilson score (report/intervals.ts). */
+export const ci95 = wilson;
 
 /** Paired difference b − a over the same questions, with a normal 95% interval on the per-question differences. */
 export function pairedDifference(a: readonly boolean[], b: readonly boolean[]): { n: number; diff: number; ci95: [number, number] } {

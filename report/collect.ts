@@ -12,7 +12,6 @@
 //   collectReportData(client, workflowId, opts?): Promise<ReportData>
 //       everything above, fetched through a Temporal client;
 //   compareEvaluations(evals, outcomes?): PairedComparison[]
-//   wilson(correct, n): [lo, hi]
 //
 // Assumed stage stats (all optional):
 //   filter   { mode, trajectoriesIn, stepsJudged, goodRate, kept, dropped: {reason: n}, goodRates?: number[] }
@@ -31,6 +30,9 @@ import type { TemporalTarget } from '../runtime/connection.js';
 import { SwirlError } from '../runtime/errors.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { PipelineInput, PipelineProgress, PipelineResult, RunSummary } from '../workflows/types.js';
+import { wilson, Z95 } from './intervals.js';
+
+export { wilson };
 import { REPORT_DATA_VERSION, type PairedComparison, type ReportAgreement, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportStage, type TrainingCurve, type TrainingPoint } from './types.js';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
@@ -87,21 +89,6 @@ function agreementOf(v: unknown): ReportAgreement | undefined {
 }
 const numbers = (v: unknown): number[] => (Array.isArray(v) ? v.filter(isNum) : []);
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
-const Z95 = 1.959964;
-
-/** Wilson score interval for a binomial proportion (sensible at 0 and n, unlike the normal interval). */
-export function wilson(correct: number, n: number): [number, number] {
-  if (n <= 0) return [0, 1];
-  const p = correct / n;
-  const z2 = Z95 * Z95;
-  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
-  const half = (Z95 * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
-  return [clamp(centre - half, 0, 1), clamp(centre + half, 0, 1)];
-}
-
-function pair(v: unknown): [number, number] | undefined {
-  return Array.isArray(v) && v.length === 2 && isNum(v[0]) && isNum(v[1]) ? [v[0], v[1]] : undefined;
-}
 
 function evaluationOf(stageId: string, s: Record<string, unknown>, fallback: { policy: string; dataset: string }): (ReportEvaluation & { outcomes?: boolean[] }) | undefined {
   const outcomes = Array.isArray(s.outcomes) && s.outcomes.every((o) => typeof o === 'boolean') ? (s.outcomes as boolean[]) : undefined;
@@ -116,7 +103,8 @@ function evaluationOf(stageId: string, s: Record<string, unknown>, fallback: { p
     n,
     correct,
     accuracy,
-    ci95: pair(s.ci95) ?? wilson(correct, n),
+    // Recomputed, not read: runs before session 4 stored normal intervals.
+    ci95: wilson(correct, n),
   };
   for (const k of ['f1', 'avgSteps', 'toolCallsPerQuestion', 'processScore'] as const) if (isNum(s[k])) e[k] = s[k];
   if (typeof s.questionsKey === 'string' && s.questionsKey) e.questionsKey = s.questionsKey;

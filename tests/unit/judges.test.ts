@@ -169,10 +169,16 @@ describe('statistics', () => {
     expect(judgeAgreement('a', 'b', [])).toEqual({ judgeA: 'a', judgeB: 'b', steps: 0, kappa: null, agreement: null, goodRateA: null, goodRateB: null, confusion: { goodGood: 0, goodBad: 0, badGood: 0, badBad: 0 } });
   });
   it('95% interval and paired difference', () => {
+    // Wilson score intervals (hand-computed): 50/100 → [0.4038, 0.5962]; 0/100 → [0, 0.0370]; 1/100 → [0.0018, 0.0545].
     const [lo, hi] = ci95(50, 100);
-    expect(lo).toBeCloseTo(0.5 - 1.96 * 0.05, 10);
-    expect(hi).toBeCloseTo(0.5 + 1.96 * 0.05, 10);
-    expect(ci95(0, 10)).toEqual([0, 0]);
+    expect(lo).toBeCloseTo(0.4038, 4);
+    expect(hi).toBeCloseTo(0.5962, 4);
+    expect(ci95(0, 100)[0]).toBe(0);
+    expect(ci95(0, 100)[1]).toBeCloseTo(0.037, 4);
+    expect(ci95(1, 100)[0]).toBeCloseTo(0.0018, 4);
+    expect(ci95(1, 100)[1]).toBeCloseTo(0.0545, 4);
+    expect(ci95(10, 10)[1]).toBeCloseTo(1, 12);
+    expect(ci95(0, 0)).toEqual([0, 1]);
     const p = pairedDifference([false, false, true, true], [true, false, true, true]);
     expect(p.diff).toBeCloseTo(0.25, 10);
     expect(p.ci95[0]).toBeLessThan(0.25);

@@ -49,8 +49,10 @@ describe('buildReportData on a finished run', () => {
       ['eval-base', 'base', 300, 134],
       ['eval-trained', 'train', 300, 158],
     ]);
-    expect(data.evaluations[0]!.ci95).toEqual([0.385, 0.497]); // as reported by the stage
-    const [lo, hi] = data.evaluations[1]!.ci95; // not reported: Wilson
+    // Recomputed as Wilson intervals, not read: the stage stored a normal interval ([0.385, 0.497]) here.
+    expect(data.evaluations[0]!.ci95[0]).toBeCloseTo(0.3914, 4);
+    expect(data.evaluations[0]!.ci95[1]).toBeCloseTo(0.5032, 4);
+    const [lo, hi] = data.evaluations[1]!.ci95; // not reported: Wilson too
     expect(lo).toBeCloseTo(0.4702, 3);
     expect(hi).toBeCloseTo(0.5825, 3);
     expect(data.evaluations[1]).not.toHaveProperty('outcomes'); // per-question outcomes stay out of the page data

@@ -65,7 +65,7 @@ describe('renderReport', () => {
     expect(html.match(/class="stage"/g)).toHaveLength(9);
     expect(html.match(/class="edge"/g)).toHaveLength(10); // one per input edge of the plan
     expect(html.match(/class="badge-cache"/g)).toHaveLength(2);
-    expect(html).toContain('[38.5%, 49.7%]');
+    expect(html).toContain('[39.1%, 50.3%]');
     expect(html).toMatch(/\+8\.0 pp/);
     expect(html).not.toContain('class="empty"');
   });
