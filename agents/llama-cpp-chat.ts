@@ -88,7 +88,12 @@ function modelFor(modelPath: string): Promise<LlamaModel> {
   let m = models.get(modelPath);
   if (!m) {
     m = (async () => {
-      llamaPromise ??= getLlama({ gpu: false, logLevel: 'error' as never });
+      // All contexts of the process share `maxThreads`: node-llama-cpp's default cap is
+      // max(cores, 4), so on 2 cores two contexts (a base and a trained policy) ran 4
+      // threads. bench/llama-threads.ts: two 64-token answers at once took 10.8 s with the
+      // default cap vs 2.7 s capped at the cores (4.05x; a first probe gave 13.6x), with
+      // the same text in every mode — outputs do not depend on the thread count.
+      llamaPromise ??= getLlama({ gpu: false, logLevel: 'error' as never, maxThreads: defaultThreads() });
       const llama = await llamaPromise;
       return llama.loadModel({ modelPath });
     })();
