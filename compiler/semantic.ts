@@ -91,6 +91,13 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
   const models = Object.keys(spec.models ?? {});
   const tools = Object.keys(spec.tools ?? {});
 
+  // `kind: mcp` is part of the language but not of this version: say so now, not when a worker builds the tool.
+  for (const [name, t] of Object.entries(spec.tools ?? {})) {
+    if ((t as { kind?: unknown }).kind === 'mcp') {
+      errors.push({ code: 'E_TOOL_NOT_IMPLEMENTED', message: `tool \`${name}\`: kind \`mcp\` is reserved but this version of swirl cannot run MCP tools yet`, ...at(toPointer(['tools', name, 'kind'])), hint: 'use kind `search` or `calculator`' });
+    }
+  }
+
   // Hosted providers need the served model's name and a key; the key's value is read on the worker when an activity runs.
   for (const [name, m] of Object.entries(spec.models ?? {})) {
     const keyVar = HOSTED_KEY_VARS[m.provider];
