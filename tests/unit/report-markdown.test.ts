@@ -25,6 +25,12 @@ describe('results markdown', () => {
     expect(md).toContain(`Judge agreement in \`filter\` on 843 steps, A = \`gsm8k-reference\`, B = \`llm:judge\`: Cohen's κ ${FIXTURE_AGREEMENT.kappa!.toFixed(3)}, agreement 84.6%, GOOD rate A 71.1%, B 72.5%.`);
     expect(md).toContain('| | B GOOD | B BAD |\n|---|---:|---:|\n| A GOOD | 540 | 59 |\n| A BAD | 71 | 173 |');
   });
+  it('puts a preface written by a person under the title, before the commands and the numbers', () => {
+    const md = renderResultsMarkdown(fixtureReportData(), { preface: '\n**No gain at this scale.** What was tried: lr 1e-4.\n\n', commands: ['scripts/does-it-learn.sh'] });
+    const at = (t: string) => md.indexOf(t);
+    expect(at('**No gain at this scale.** What was tried: lr 1e-4.\n\nReproduce:')).toBeGreaterThan(at('Do not edit by hand.'));
+    expect(at('Reproduce:')).toBeLessThan(at('## Accuracy'));
+  });
   it('says when nothing was evaluated', () => {
     const data = { ...fixtureReportData(), evaluations: [], comparisons: [], training: [] };
     expect(renderResultsMarkdown(data)).toContain('No evaluation stage reported.');
