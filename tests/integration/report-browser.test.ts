@@ -111,7 +111,7 @@ describe('HTML run report in headless Chromium', () => {
     // Accuracy table with intervals, and the paired comparison.
     const rows = await page.locator('#accuracy-table tbody tr').allInnerTexts();
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/base[\s\S]*300[\s\S]*134[\s\S]*44\.7%[\s\S]*\[38\.5%, 49\.7%\]/);
+    expect(rows[0]).toMatch(/base[\s\S]*300[\s\S]*134[\s\S]*44\.7%[\s\S]*\[39\.1%, 50\.3%\]/);
     expect(rows[1]).toMatch(/trained[\s\S]*158[\s\S]*52\.7%[\s\S]*\[47\.0%, 58\.2%\]/);
     expect(await page.locator('#accuracy-table svg.ci .ci-range').count()).toBe(2);
     expect(await page.locator('#comparison-table tbody tr').innerText()).toMatch(/\+8\.0 pp[\s\S]*\[\+4\.1, \+11\.9\] pp[\s\S]*paired[\s\S]*better/);
