@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PlanModel } from '../compiler/plan-types.js';
-import { NoLogprobsError, normalizeJudge, rewardOf, type ProcessJudge, type StepView } from '../agents/judges/index.js';
+import { normalizeJudge, rewardOf } from '../agents/judges/index.js';
 import { detectTemplate, renderPrompt } from '../agents/llama-cpp-chat.js';
 import { ledgeredModelFor, resolveModelPath } from '../agents/models.js';
 import { defaultLedger } from '../store/ledger-sqlite.js';
@@ -102,24 +102,14 @@ export function trainDir(runKey: string): string {
   return path.join(swirlPaths().state, 'train', runKey.replace(/[^A-Za-z0-9._-]+/g, '_'));
 }
 
-/** One reward judgment; a judge that cannot give the probabilities it was asked for fails the stage at once. */
-async function judgeReward(judge: ProcessJudge, view: StepView) {
-  try {
-    return await judge.judgeStep(view, Context.current().cancellationSignal);
-  } catch (e) {
-    if (e instanceof NoLogprobsError) throw ApplicationFailure.nonRetryable(e.message, 'ConfigError');
-    throw e;
-  }
-}
-
 /** Samples G actions per state with the current policy and scores them; writes the trainer's batch file. */
 export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, ledgerIn?: LlmLedger): Promise<BatchFile> {
-  return withBudget(input.runKey.split('/')[0]!, input.budget, () => sampleBatch(store, items, modelsDir, input, ledgerIn));
+  const runId = input.runKey.split('/')[0]!;
+  return withBudget(runId, input.budget, () => sampleBatch(store, items, modelsDir, input, runId, ledgerIn));
 }
 
-async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, ledgerIn?: LlmLedger): Promise<BatchFile> {
+async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, runId: string, ledgerIn?: LlmLedger): Promise<BatchFile> {
   const ledger = ledgerIn ?? defaultLedger();
-  const runId = input.runKey.split('/')[0]!;
   const stageId = input.runKey.split('/').slice(1).join('/');
   const groups = new Map<string, StepGroup>();
   for (const g of (await items.get(store, input.steps)) as StepGroup[]) groups.set(g.trajectoryId, g);
@@ -172,7 +162,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
           if (action) {
             valid++;
             const observation = action.kind === 'calculator' ? calculate(action.content) : undefined;
-            const v = await judgeReward(reward!, {
+            const v = await reward!.judgeStep({
               question: g.question,
               gold: g.gold,
               ...(g.reference ? { reference: g.reference } : {}),
@@ -181,7 +171,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
               content: action.content,
               ...(observation !== undefined ? { observation } : {}),
               toolKinds,
-            });
+            }, Context.current().cancellationSignal);
             r = rewardOf(v);
           }
           actions.push({ text: action ? action.turn : text, reward: r });

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HumanMessage, type AIMessage } from '@langchain/core/messages';
+import { ApplicationFailure } from '@temporalio/common';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { ActionKind } from '../protocol.js';
 import type { ChatTurn } from '../types.js';
@@ -66,9 +67,15 @@ export function rewardOf(v: ProcessVerdict): number {
   return v.pGood ?? (v.verdict === 'GOOD' ? 1 : 0);
 }
 
-/** A judge asked for probabilities got none: the provider does not return log-probs (not worth retrying). */
-export class NoLogprobsError extends Error {
-  override name = 'NoLogprobsError';
+/**
+ * A judge asked for probabilities got none: the provider does not return
+ * log-probs. A non-retryable ConfigError wherever the judge runs (filter,
+ * evaluation, training): retrying cannot help.
+ */
+export class NoLogprobsError extends ApplicationFailure {
+  constructor(message: string) {
+    super(message, 'ConfigError', true);
+  }
 }
 export interface OutcomeInput {
   question: string;
