@@ -5,7 +5,7 @@
 // Plain JavaScript with no dependencies: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,6 +50,21 @@ const [pmaj, pmin] = pyCheck.stdout.trim().split('.').map(Number);
 if (pmaj < 3 || (pmaj === 3 && pmin < 11)) fail('check Python', `python3 is ${pyCheck.stdout.trim()}`, 'install Python 3.11 or newer');
 log(`node ${process.versions.node}, python ${pyCheck.stdout.trim()}`);
 
+// 1b. Disk: a first install takes ~7 GB (.venv 4.4 GB with torch and its CUDA libraries,
+// node_modules 0.6 GB, npm's cache 0.6 GB, models and the trainer's base weights 1.4 GB);
+// the test suite needs ~2 GB more while it runs. Say so up front instead of failing in pip.
+const freeGb = (() => {
+  try {
+    const s = statfsSync(root);
+    return (s.bavail * s.bsize) / 1e9;
+  } catch {
+    return Infinity;
+  }
+})();
+if (!stampOk('trainer', existsSync(path.join(root, 'requirements-trainer.txt')) ? sha(path.join(root, 'requirements-trainer.txt')) : '') && freeGb < 8) {
+  log(`WARNING: ${freeGb.toFixed(1)} GB free on this disk; a first install needs ~7 GB and the tests ~2 GB more (`df -h .` shows it; free some before going on)`);
+}
+
 // 2. Node dependencies. --omit=optional drops ~600 MB of CUDA/Vulkan/other-platform
 // builds; the linux-x64 native packages we need are listed as direct dependencies.
 const lockHash = sha(path.join(root, 'package-lock.json'));
@@ -90,12 +105,14 @@ else {
 // 3b. The trainer's PyTorch stack (requirements-trainer.txt, every package pinned,
 // installed with --no-deps: torch's metadata would also pull triton, cuda-bindings and
 // cusolver, which CPU training never loads; the nvidia-* libraries it does link are
-// pinned there). ~2.4 GB download (pip caches it), ~3.9 GB in .venv.
+// pinned there). ~2.4 GB download, ~3.9 GB in .venv. --no-cache-dir: pip's wheel cache
+// would keep another 2.4 GB on disk for a reinstall that an intact .venv never needs
+// (a CI run once failed with ENOSPC here on a nearly full disk).
 const trainerReq = path.join(root, 'requirements-trainer.txt');
 const trainerHash = sha(trainerReq);
 if (stampOk('trainer', trainerHash)) log('trainer packages (torch, transformers, peft): up to date');
 else {
-  const r = run('install trainer packages', py, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--no-deps', '-r', trainerReq], 'check that PyPI is reachable and that 5 GB of disk are free, then rerun `npm run setup`');
+  const r = run('install trainer packages', py, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--no-cache-dir', '--no-deps', '-r', trainerReq], 'check that PyPI is reachable and that 5 GB of disk are free (`df -h .`), then rerun `npm run setup`');
   const check = spawnSync(py, ['-c', 'import torch, transformers, peft, accelerate, gguf; torch.ones(1).sum()'], { encoding: 'utf8' });
   if (check.status !== 0) fail('import torch', check.stderr, 'remove .venv and .swirl/setup, then rerun `npm run setup`');
   writeStamp('trainer', trainerHash);

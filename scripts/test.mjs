@@ -11,6 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(path.join(tmpdir(), 'swirl-test-'));
+// Every test process gets this folder as its TMPDIR, and it is removed at the end:
+// a run's state dirs, merged exports (~1 GB each) and pytest's tmp_path folders do
+// not pile up in /tmp across runs (they once filled a CI machine's disk).
+const testEnv = { ...process.env, TMPDIR: tmp };
 const extra = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
@@ -43,7 +47,7 @@ if (step('typecheck', path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', '.'
 
 // 2. vitest: unit + integration.
 const vitestJson = path.join(tmp, 'vitest.json');
-step('vitest', path.join(root, 'node_modules', '.bin', 'vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`, ...extra]);
+step('vitest', path.join(root, 'node_modules', '.bin', 'vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`, ...extra], { env: testEnv });
 if (existsSync(vitestJson)) {
   const report = JSON.parse(readFileSync(vitestJson, 'utf8'));
   passed += report.numPassedTests ?? 0;
@@ -64,7 +68,7 @@ if (existsSync(vitestJson)) {
 
 // 3. pytest (the Python trainer package).
 const junit = path.join(tmp, 'pytest.xml');
-step('pytest', path.join(root, '.venv', 'bin', 'python'), ['-m', 'pytest', '-q', `--junitxml=${junit}`], { cwd: path.join(root, 'trainer') });
+step('pytest', path.join(root, '.venv', 'bin', 'python'), ['-m', 'pytest', '-q', `--junitxml=${junit}`], { cwd: path.join(root, 'trainer'), env: testEnv });
 if (existsSync(junit)) {
   const xml = readFileSync(junit, 'utf8');
   const m = /<testsuite [^>]*?errors="(\d+)" failures="(\d+)" skipped="(\d+)" tests="(\d+)"/.exec(xml);

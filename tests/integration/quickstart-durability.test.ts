@@ -3,7 +3,7 @@
 // and the run still completes; after it, the server restarts again on the
 // same SQLite file and the completed run — result and full history — is there.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,8 @@ describe('quickstart survives server restarts', () => {
 
   afterAll(async () => {
     await server?.stop();
+    // The merged full-weight export alone is ~1 GB.
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('restarts mid-run and after the run; the run completes and its history reads back', async () => {

