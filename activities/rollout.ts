@@ -13,7 +13,8 @@ import type { ToolKind } from '../agents/protocol.js';
 import type { Trajectory } from '../agents/types.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
-import { makeTool, type ToolConfig } from '../tools/registry.js';
+import { McpConfigError } from '../tools/mcp.js';
+import { makeTool, type BuiltTool, type ToolConfig } from '../tools/registry.js';
 import type { Question } from './dataset-formats.js';
 import type { ItemContext, ItemProcessor } from './fanout.js';
 
@@ -46,7 +47,7 @@ export async function expandSamples(store: ArtifactStore, input: { questions: Ar
   return store.put('items', items());
 }
 
-const toolCache = new Map<string, { kind: ToolKind; tool: StructuredToolInterface }>();
+const toolCache = new Map<string, BuiltTool>();
 
 /** The run (pipeline workflow id) of a shard: shard keys are `<run id>/<stage id>/shard-N`. */
 export function runIdOf(ctx: Pick<ItemContext, 'shardKey' | 'stageId'>): string {
@@ -74,6 +75,16 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
           throw ApplicationFailure.nonRetryable((e as Error).message, 'ConfigError');
         }
         toolCache.set(key, t);
+      }
+      // An MCP server that cannot be reached or lacks the tool fails the attempt (bad configuration: the stage), instead of
+      // handing every episode an error observation.
+      if (t.ready) {
+        try {
+          await t.ready();
+        } catch (e) {
+          if (e instanceof McpConfigError) throw ApplicationFailure.nonRetryable(`tool ${name}: ${e.message}`, 'ConfigError', e.hint);
+          throw e;
+        }
       }
       tools[t.kind] = t.tool;
     }

@@ -12,7 +12,7 @@
 import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { StructuredToolInterface } from '@langchain/core/tools';
-import { startEpisode, turnOptions, type EpisodeOptions, type EpisodeQuestion } from './episode.js';
+import { startEpisode, toolObservation, turnOptions, type EpisodeOptions, type EpisodeQuestion } from './episode.js';
 import { ACTION_TAGS, instructionPrompt, observationTurn, parseAction, type ToolKind } from './protocol.js';
 import type { Trajectory } from './types.js';
 
@@ -55,7 +55,7 @@ export async function runToolCallEpisode(model: BaseChatModel, q: EpisodeQuestio
       return traj('max_steps');
     }
     toolCalls++;
-    const observation = await known.tool.invoke({ input }).then(String, (e: Error) => `Error: ${e.message}`);
+    const observation = await toolObservation(known.tool, input);
     steps.push({ index: turn, kind: known.kind, content: input, observation });
     // Only the first tool call runs: the AI message keeps just that one, so the conversation stays valid.
     messages.push(new AIMessage({ content: text, tool_calls: [{ ...call, id: call.id ?? `call_${turn}` }] }));

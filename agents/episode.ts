@@ -51,6 +51,11 @@ export function turnOptions(q: EpisodeQuestion, o: EpisodeOptions, turn: number)
  * What both protocols build up during an episode: the transcript in tag form,
  * the steps and the token usage, and the trajectory record it ends in.
  */
+/** A tool call's observation: its text, or `Error: …` when it throws or times out (the episode goes on either way). */
+export function toolObservation(tool: StructuredToolInterface, input: string): Promise<string> {
+  return tool.invoke({ input }).then(String, (e: unknown) => `Error: ${e instanceof Error ? e.message : String(e)}`);
+}
+
 export function startEpisode(q: EpisodeQuestion, o: EpisodeOptions, instruction: string) {
   const turns: ChatTurn[] = [{ role: 'user', content: instruction }];
   const steps: Step[] = [];
@@ -110,7 +115,7 @@ export async function runEpisode(model: BaseChatModel, q: EpisodeQuestion, o: Ep
     }
     toolCalls++;
     const tool = o.tools[action.kind]!;
-    const observation = String(await tool.invoke({ input: action.content }));
+    const observation = await toolObservation(tool, action.content);
     steps.push({ index: turn, kind: action.kind, content: action.content, observation });
     const obs = observationTurn(action.content, observation);
     messages.push(new HumanMessage(obs));

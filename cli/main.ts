@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../runtime/errors.js';
+import { closeMcpClients } from '../tools/mcp.js';
 import { err, reportError } from './output.js';
 import { registerCommands } from './commands/index.js';
 
@@ -61,5 +62,8 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.badInput;
     }
     return reportError(e, argv.includes('--json'));
+  } finally {
+    // MCP stdio servers started by this process's tools (a worker's rollouts, `swirl tool`) end with it.
+    await closeMcpClients();
   }
 }

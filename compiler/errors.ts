@@ -49,7 +49,8 @@ export const ERROR_CODES = {
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',
   E_BAD_OVERRIDE: 'a `--set KEY=VALUE` override is malformed or names no stage',
   E_STAGE_NOT_IMPLEMENTED: 'the stage type is valid but this version of swirl cannot run it yet',
-  E_TOOL_NOT_IMPLEMENTED: 'the tool kind is valid but this version of swirl cannot run it yet (`mcp`)',
+  E_DUPLICATE_ACTION: 'two tools of one rollout stage serve the same action (search or calculator)',
+  E_FIELD_NOT_FOR_KIND: 'a field that belongs to another kind of tool (e.g. `corpus` on an MCP tool)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

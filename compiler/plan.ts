@@ -117,7 +117,17 @@ export function buildPlan(spec: RawSpec, planCtx: PlanContext): Plan {
     };
   });
   const tools: Record<string, Record<string, unknown>> = {};
-  for (const [name, t] of Object.entries(spec.tools ?? {})) tools[name] = normalizePaths(t, ctx);
+  for (const [name, t] of Object.entries(spec.tools ?? {})) {
+    if (t.kind === 'mcp') {
+      // A stdio server's command runs in the spec's folder (paths in it read like every other path in the spec).
+      const { timeout, ...rest } = t;
+      tools[name] = {
+        ...rest,
+        ...(typeof t.server === 'string' && !/^https?:\/\//i.test(t.server) ? { cwd: path.relative(ctx.projectRoot, ctx.specDir).split(path.sep).join('/') || '.' } : {}),
+        ...(typeof timeout === 'string' ? { timeoutMs: parseDuration(timeout) } : {}),
+      };
+    } else tools[name] = normalizePaths(t, ctx);
+  }
   return {
     planVersion: PLAN_VERSION,
     pipeline: {

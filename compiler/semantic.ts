@@ -49,7 +49,7 @@ export function filePaths(spec: RawSpec): Array<[string, string]> {
       if (j && typeof j === 'object' && typeof (j as { prompt?: unknown }).prompt === 'string') out.push([toPointer(['stages', i, ...judge, 'prompt']), (j as { prompt: string }).prompt]);
     }
   });
-  for (const [name, tool] of Object.entries(spec.tools ?? {})) if (typeof tool.corpus === 'string') out.push([toPointer(['tools', name, 'corpus']), tool.corpus]);
+  for (const [name, tool] of Object.entries(spec.tools ?? {})) if (tool.kind !== 'mcp' && typeof tool.corpus === 'string') out.push([toPointer(['tools', name, 'corpus']), tool.corpus]);
   return out;
 }
 
@@ -91,10 +91,25 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
   const models = Object.keys(spec.models ?? {});
   const tools = Object.keys(spec.tools ?? {});
 
-  // `kind: mcp` is part of the language but not of this version: say so now, not when a worker builds the tool.
+  // Tool fields belong to kinds: an MCP tool needs its server and the action it serves; built-in kinds take no MCP fields.
+  const MCP_FIELDS = ['server', 'tool', 'action', 'input', 'description', 'env', 'headers', 'timeout'];
   for (const [name, t] of Object.entries(spec.tools ?? {})) {
-    if ((t as { kind?: unknown }).kind === 'mcp') {
-      errors.push({ code: 'E_TOOL_NOT_IMPLEMENTED', message: `tool \`${name}\`: kind \`mcp\` is reserved but this version of swirl cannot run MCP tools yet`, ...at(toPointer(['tools', name, 'kind'])), hint: 'use kind `search` or `calculator`' });
+    const ptr = toPointer(['tools', name]);
+    if (t.kind === 'mcp') {
+      for (const f of ['server', 'action']) {
+        if (t[f] === undefined)
+          errors.push({
+            code: 'E_MISSING_FIELD',
+            message: `MCP tool \`${name}\` needs \`${f}\``,
+            ...at(ptr, true),
+            hint: f === 'server' ? 'a command line such as `node server.js`, or an http(s) URL' : 'which action it serves: `search` (<search_query>) or `calculator` (<math_exp>)',
+          });
+      }
+      for (const f of ['corpus', 'split', 'topK']) if (t[f] !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: `\`${f}\` is for search tools, not MCP tools`, ...at(toPointer(['tools', name, f]), true), hint: 'the MCP server owns its data; remove the field' });
+      if (typeof t.server === 'string' && /^https?:\/\//i.test(t.server) && t.env !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: '`env` is for servers started as a command, not reached by URL', ...at(toPointer(['tools', name, 'env']), true), hint: 'send credentials in `headers`' });
+      if (typeof t.server === 'string' && !/^https?:\/\//i.test(t.server) && t.headers !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: '`headers` is for servers reached by URL, not started as a command', ...at(toPointer(['tools', name, 'headers']), true), hint: 'pass settings in `env`' });
+    } else {
+      for (const f of MCP_FIELDS) if (t[f] !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: `\`${f}\` is for MCP tools, not ${t.kind} tools`, ...at(toPointer(['tools', name, f]), true), hint: 'remove it, or use `kind: mcp`' });
     }
   }
 
@@ -182,6 +197,17 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
         if (typeof t !== 'string' || tools.includes(t)) return;
         const guess = didYouMean(t, tools);
         errors.push({ code: 'E_UNKNOWN_TOOL', message: `tool \`${t}\` is not defined under \`tools\``, ...at(toPointer(['stages', i, 'tools', k])), hint: guess ? `did you mean \`${guess}\`?` : tools.length ? `tools: ${tools.join(', ')}` : 'define it under `tools:`' });
+      });
+      // One tool per action: the protocol has one <search_query> and one <math_exp>.
+      const byAction = new Map<string, string>();
+      (raw.tools as unknown[]).forEach((t, k) => {
+        const def = typeof t === 'string' ? spec.tools?.[t] : undefined;
+        if (!def) return;
+        const action = def.kind === 'mcp' ? (typeof def.action === 'string' ? def.action : undefined) : def.kind;
+        if (!action) return;
+        const other = byAction.get(action);
+        if (other !== undefined && other !== t) errors.push({ code: 'E_DUPLICATE_ACTION', message: `tools \`${other}\` and \`${String(t)}\` both serve the ${action} action`, ...at(toPointer(['stages', i, 'tools', k])), hint: 'a rollout has one tool per action (one search, one calculator); keep one of them' });
+        else byAction.set(action, t as string);
       });
     }
   });

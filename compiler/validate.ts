@@ -118,7 +118,7 @@ function ajvToSpecError(e: ErrorObject, doc: Document, lc: LineCounter, file: st
     case 'const':
       return { code: 'E_CONST', message: `\`${name}\` must be \`${String((e.params as { allowedValue: unknown }).allowedValue)}\``, ...at(p), hint: describe(parent) };
     case 'pattern':
-      if (SECRET_FIELDS.has(name)) {
+      if (SECRET_FIELDS.has(name) || /^\/tools\/[^/]+\/(env|headers)\/[^/]+$/.test(p)) {
         return { code: 'E_SECRET_LITERAL', message: `\`${name}\` must reference an environment variable, not hold a value`, ...at(p), hint: 'write `${env:NAME}` and export NAME on the worker; secrets never enter specs, plans or history' };
       }
       return { code: 'E_PATTERN', message: `\`${name}\` has the wrong shape (${JSON.stringify(e.data)})`, ...at(p), hint: describe(parent) ?? `must match ${(e.params as { pattern: string }).pattern}` };

@@ -5,6 +5,7 @@ import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { z } from 'zod';
 import type { ToolKind } from '../agents/protocol.js';
 import { calculate } from './calculator.js';
+import { makeMcpTool, type McpToolConfig } from './mcp.js';
 import { corpusIndex, formatResults } from './search.js';
 
 export interface ToolConfig {
@@ -12,11 +13,19 @@ export interface ToolConfig {
   corpus?: string;
   split?: string;
   topK?: number;
+  [option: string]: unknown;
+}
+
+export interface BuiltTool {
+  kind: ToolKind;
+  tool: StructuredToolInterface;
+  /** Tools that reach something outside the process (MCP servers) connect here; a rejection is a configuration error. */
+  ready?: () => Promise<void>;
 }
 
 const input = z.object({ input: z.string().describe('the expression or query, as written between the action tags') });
 
-export function makeTool(name: string, cfg: ToolConfig, projectRoot: string): { kind: ToolKind; tool: StructuredToolInterface } {
+export function makeTool(name: string, cfg: ToolConfig, projectRoot: string): BuiltTool {
   if (cfg.kind === 'calculator') {
     return {
       kind: 'calculator',
@@ -32,5 +41,6 @@ export function makeTool(name: string, cfg: ToolConfig, projectRoot: string): { 
       tool: tool(async ({ input: q }) => formatResults(index.search(q, k)), { name, description: 'Searches the corpus and returns the best matching article(s).', schema: input }),
     };
   }
+  if (cfg.kind === 'mcp') return makeMcpTool(name, cfg as unknown as McpToolConfig, projectRoot);
   throw new Error(`tool kind ${cfg.kind} is not available in this version of swirl`);
 }

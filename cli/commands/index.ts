@@ -114,6 +114,16 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .action(async (name, input, opts) => (await import('./tool.js')).toolAction(name, input, opts, setCode));
 
   program
+    .command('mcp')
+    .description('Model Context Protocol')
+    .command('serve')
+    .description("serve a spec's built-in tools (search, calculator) as an MCP server, on stdio or Streamable HTTP")
+    .option('--spec <file>', 'pipeline spec whose tools to serve', 'pipelines/quickstart.yaml')
+    .option('--tools <names>', 'comma-separated tool names (default: every search and calculator tool in the spec)')
+    .option('--http <port>', 'serve Streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio')
+    .action(async (opts) => (await import('./mcp.js')).mcpServeAction(opts, setCode));
+
+  program
     .command('export')
     .description("fold a run's trained LoRA adapter into its base model: one Hugging Face model folder (transformers/vLLM load it without peft)")
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')

@@ -1,9 +1,11 @@
 // `swirl tool NAME INPUT [--spec FILE] [--json]`: one call of a spec's tool,
 // built exactly as the rollout activity builds it (tools/registry.ts), with
 // the observation the agent would see — for authoring and debugging specs.
+import { toolObservation } from '../../agents/episode.js';
 import { compileFile } from '../../compiler/index.js';
 import { formatErrorWithExcerpt } from '../../compiler/errors.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
+import { McpConfigError } from '../../tools/mcp.js';
 import { makeTool, type ToolConfig } from '../../tools/registry.js';
 import { err, out, printJson } from '../output.js';
 
@@ -27,9 +29,16 @@ export async function toolAction(name: string, input: string, opts: { spec?: str
   } catch (e) {
     throw new SwirlError('E_TOOL_CONFIG', `tool \`${name}\`: ${(e as Error).message}`, { hint: 'check the tool under `tools:` in the spec' });
   }
+  // MCP tools connect first (cli/main.ts closes the connection when the command ends).
+  try {
+    await built.ready?.();
+  } catch (e) {
+    if (e instanceof McpConfigError) throw new SwirlError('E_TOOL_CONFIG', `tool \`${name}\`: ${e.message}`, { hint: e.hint });
+    throw new SwirlError('E_TOOL_UNREACHABLE', `tool \`${name}\`: ${(e as Error).message}`, { hint: 'check that the server runs and the URL is right', exitCode: EXIT.environment });
+  }
   const t0 = performance.now();
   // The agent turns a throwing tool into an error observation; so does this command.
-  const observation = await built.tool.invoke({ input }).then(String, (e: Error) => `Error: ${e.message}`);
+  const observation = await toolObservation(built.tool, input);
   const ms = Math.round((performance.now() - t0) * 10) / 10;
   if (opts.json) printJson({ ok: true, tool: name, kind: built.kind, input, observation, ms });
   else out(observation);

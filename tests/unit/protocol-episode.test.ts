@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { tool } from '@langchain/core/tools';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
+import { z } from 'zod';
 import { instructionPrompt, parseAction, stopSequences } from '../../agents/protocol.js';
 import { runEpisode, turnSeed } from '../../agents/episode.js';
 import { makeTool } from '../../tools/registry.js';
@@ -73,6 +75,20 @@ describe('runEpisode (scripted model)', () => {
     expect(t.status).toBe('max_steps');
     expect(t.steps.map((s) => s.observation)).toEqual(['2.0', '4.0', undefined]);
     expect(t.answer).toBeUndefined();
+  });
+
+  it('a tool that throws gives an error observation and the episode goes on', async () => {
+    const flaky = tool(
+      async ({ input }) => {
+        if (input.includes('>')) throw new Error(`cannot compare in ${input}`);
+        return 'ok';
+      },
+      { name: 'flaky', description: 'throws on >', schema: z.object({ input: z.string() }) },
+    );
+    const t = await runEpisode(new ScriptedChatModel({ responses: ['<math_exp>5 > 3', '<math_exp>5', '<answer>5'] }), q, { ...opts, tools: { calculator: flaky } });
+    expect(t.status).toBe('answered');
+    expect(t.steps.map((s) => s.observation)).toEqual(['Error: cannot compare in 5 > 3', 'ok', undefined]);
+    expect(t.messages[2]!.content).toBe('5 > 3 -> Error: cannot compare in 5 > 3');
   });
 
   it('derives a distinct, stable seed per question, sample and turn', () => {
