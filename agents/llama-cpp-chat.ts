@@ -299,7 +299,8 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
       if (end >= 0) text = text.slice(0, end);
       await runManager?.handleLLMNewToken(text);
       const turn = messages.filter((m) => m._getType() === 'ai').length;
-      const parsed = parseToolCalls(text, wrapper.settings, turn);
+      const boundNames = (options.tools ?? []).map((t) => (t as { function?: { name?: unknown } }).function?.name).filter((n): n is string => typeof n === 'string');
+      const parsed = parseToolCalls(text, wrapper.settings, turn, boundNames);
       const inputTokens = promptTokens.length;
       const outputTokens = generated.length;
       const message = new AIMessage({

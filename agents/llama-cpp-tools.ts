@@ -241,6 +241,40 @@ function scanCall(text: string, syntax: CallSyntax): Scan {
   return { kind: 'call', start, end: end + sfx[0].length, name, args };
 }
 
+/**
+ * A call written as bare JSON instead of in the wrapper's syntax — what small
+ * Qwen models do: `{"name": "calculator", "arguments": {"input": "3*4"}}`,
+ * perhaps in a ```json fence. Taken only for a bound tool's name and an object
+ * of arguments (`arguments` or `parameters`; a JSON string of an object too),
+ * so prose with braces stays prose.
+ */
+export function bareJsonCall(text: string, boundNames: readonly string[]): { start: number; name: string; args: Record<string, unknown> } | undefined {
+  if (!boundNames.length) return undefined;
+  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) {
+    const end = jsonValueEnd(text, i);
+    if (end < 0) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(text.slice(i, end));
+    } catch {
+      continue;
+    }
+    const o = v as { name?: unknown; arguments?: unknown; parameters?: unknown };
+    if (typeof o.name !== 'string' || !boundNames.includes(o.name)) continue;
+    let args: unknown = o.arguments ?? o.parameters ?? {};
+    if (typeof args === 'string') {
+      try {
+        args = JSON.parse(args) as unknown;
+      } catch {
+        continue;
+      }
+    }
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) continue;
+    return { start: i, name: o.name, args: args as Record<string, unknown> };
+  }
+  return undefined;
+}
+
 const syntaxCache = new WeakMap<ChatWrapperSettings, CallSyntax>();
 
 function cachedSyntax(settings: ChatWrapperSettings): CallSyntax {
@@ -271,9 +305,13 @@ export interface ParsedToolCalls {
  * one. A malformed (or unfinished) call gives no tool call: the text is kept
  * whole and the call is reported in `invalidToolCalls`.
  */
-export function parseToolCalls(text: string, settings: ChatWrapperSettings, turn: number): ParsedToolCalls {
+export function parseToolCalls(text: string, settings: ChatWrapperSettings, turn: number, boundNames: readonly string[] = []): ParsedToolCalls {
   const s = scanCall(text, cachedSyntax(settings));
-  if (s.kind === 'none') return { content: text, toolCalls: [], invalidToolCalls: [] };
+  if (s.kind === 'none') {
+    const bare = bareJsonCall(text, boundNames);
+    if (bare) return { content: text.slice(0, bare.start).replace(/```(json)?\s*$/, '').trimEnd(), toolCalls: [{ name: bare.name, args: bare.args, id: toolCallId(turn, bare.name, bare.args), type: 'tool_call' }], invalidToolCalls: [] };
+    return { content: text, toolCalls: [], invalidToolCalls: [] };
+  }
   if (s.kind === 'call') {
     return { content: text.slice(0, s.start).trimEnd(), toolCalls: [{ name: s.name, args: s.args, id: toolCallId(turn, s.name, s.args), type: 'tool_call' }], invalidToolCalls: [] };
   }

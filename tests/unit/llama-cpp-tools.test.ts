@@ -117,6 +117,31 @@ describe('llama-cpp tool call parsing', () => {
     expect(parseToolCalls('<answer>42</answer>', qwen.settings, 0)).toEqual({ content: '<answer>42</answer>', toolCalls: [], invalidToolCalls: [] });
   });
 
+  it('takes a bare JSON call for a bound tool (small Qwen models skip <tool_call>), and nothing else', () => {
+    const bound = ['calculator', 'search'];
+    const bare = 'Let me compute.\n{"name": "calculator", "arguments": {"input": "48 / 2"}}';
+    const p = parseToolCalls(bare, qwen.settings, 1, bound);
+    expect(p.content).toBe('Let me compute.');
+    expect(p.toolCalls).toEqual([{ name: 'calculator', args: { input: '48 / 2' }, id: toolCallId(1, 'calculator', { input: '48 / 2' }), type: 'tool_call' }]);
+    // In a code fence, with `parameters`, with arguments as a JSON string, in Gemma's wrapper too.
+    expect(parseToolCalls('```json\n{"name": "search", "parameters": {"input": "Canberra"}}\n```', qwen.settings, 0, bound)).toMatchObject({ content: '', toolCalls: [{ name: 'search', args: { input: 'Canberra' } }] });
+    expect(parseToolCalls('{"name":"calculator","arguments":"{\\"input\\": \\"2+2\\"}"}', qwen.settings, 0, bound).toolCalls[0]!.args).toEqual({ input: '2+2' });
+    expect(parseToolCalls(bare, gemma.settings, 1, bound).toolCalls[0]!.name).toBe('calculator');
+    // Not a call: no bound tools, an unknown name, arguments that are not an object, prose with braces, unfinished JSON.
+    for (const [text, names] of [
+      [bare, []],
+      ['{"name": "python", "arguments": {"code": "1"}}', bound],
+      ['{"name": "calculator", "arguments": [1, 2]}', bound],
+      ['The set {1, 2} has {"two": "members"}.', bound],
+      ['{"name": "calculator", "arguments": {"input": "1+', bound],
+    ] as Array<[string, string[]]>) {
+      expect(parseToolCalls(text, qwen.settings, 0, names)).toEqual({ content: text, toolCalls: [], invalidToolCalls: [] });
+    }
+    // The wrapper's own syntax still comes first.
+    const both = '<tool_call>\n{"name": "search", "arguments": {"input": "a"}}\n</tool_call>';
+    expect(parseToolCalls(both, qwen.settings, 0, bound).toolCalls[0]!.args).toEqual({ input: 'a' });
+  });
+
   it('tool calls and malformed calls survive the ledger record', () => {
     const p = parseToolCalls('Hmm <tool_call>\n{"name": "calculator", "arguments": {"input": "2*3"}}\n</tool_call>', qwen.settings, 1);
     const bad = parseToolCalls('<tool_call>{"name": "calculator", "arguments": {oops}}</tool_call>', qwen.settings, 1);
