@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { StructuredToolInterface } from '@langchain/core/tools';
+import { ToolUnavailableError } from '../tools/errors.js';
 import { instructionPrompt, observationTurn, parseAction, stopSequences, type ActionKind, type ToolKind } from './protocol.js';
 import type { ChatTurn, Step, Trajectory } from './types.js';
 
@@ -51,9 +52,15 @@ export function turnOptions(q: EpisodeQuestion, o: EpisodeOptions, turn: number)
  * What both protocols build up during an episode: the transcript in tag form,
  * the steps and the token usage, and the trajectory record it ends in.
  */
-/** A tool call's observation: its text, or `Error: …` when it throws or times out (the episode goes on either way). */
+/**
+ * A tool call's observation: its text, or `Error: …` when it throws or times out (the episode goes on either way).
+ * A tool whose backend is gone (ToolUnavailableError) fails the attempt instead.
+ */
 export function toolObservation(tool: StructuredToolInterface, input: string): Promise<string> {
-  return tool.invoke({ input }).then(String, (e: unknown) => `Error: ${e instanceof Error ? e.message : String(e)}`);
+  return tool.invoke({ input }).then(String, (e: unknown) => {
+    if (e instanceof ToolUnavailableError) throw e;
+    return `Error: ${e instanceof Error ? e.message : String(e)}`;
+  });
 }
 
 export function startEpisode(q: EpisodeQuestion, o: EpisodeOptions, instruction: string) {

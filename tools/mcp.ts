@@ -17,6 +17,7 @@ import type { MultiServerMCPClient } from '@langchain/mcp-adapters';
 import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { z } from 'zod';
 import type { ToolKind } from '../agents/protocol.js';
+import { ToolUnavailableError } from './errors.js';
 
 export interface McpToolConfig {
   kind: 'mcp';
@@ -124,7 +125,8 @@ async function connect(cfg: McpToolConfig, projectRoot: string): Promise<Connect
       env: resolveEnvRefs(cfg.env, 'env'),
       cwd: path.resolve(projectRoot, cfg.cwd ?? '.'),
       stderr: 'inherit',
-      restart: { enabled: true, maxAttempts: 3, delayMs: 500 },
+      // No adapter restarts: its tools stay bound to the dead client. swirl drops the connection instead
+      // (ToolUnavailableError) and the retried attempt starts the server again.
     };
   }
   // Loaded on first use: the adapter and the MCP SDK take ~1 s to import, which specs without MCP tools should not pay.
@@ -159,6 +161,16 @@ function connection(cfg: McpToolConfig, projectRoot: string): Promise<Connection
   }
   return c;
 }
+
+async function dropConnection(cfg: McpToolConfig, projectRoot: string): Promise<void> {
+  const key = connectionKey(cfg, projectRoot);
+  const c = connections.get(key);
+  connections.delete(key);
+  await c?.then((x) => x.client.close(), () => undefined).catch(() => undefined);
+}
+
+/** Errors of the connection, not of the tool: the server exited, the socket closed, the URL stopped answering. */
+const CONNECTION_LOST = /Connection closed|Not connected|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|fetch failed|other side closed/i;
 
 /** Closes every MCP connection this process opened (stdio servers exit). */
 export async function closeMcpClients(): Promise<void> {
@@ -235,7 +247,12 @@ export function makeMcpTool(name: string, cfg: McpToolConfig, projectRoot: strin
         // The adapter wraps a tool's own error result: keep just the server's text.
         const msg = (e as Error).message ?? String(e);
         const at = msg.indexOf('returned an error: ');
-        throw new Error(at >= 0 ? msg.slice(at + 'returned an error: '.length) : msg);
+        if (at >= 0) throw new Error(msg.slice(at + 'returned an error: '.length));
+        if (CONNECTION_LOST.test(msg)) {
+          await dropConnection(cfg, projectRoot);
+          throw new ToolUnavailableError(`the MCP server \`${cfg.server}\` went away during a call of \`${remoteName}\`: ${msg}`);
+        }
+        throw new Error(msg);
       }
     },
     { name, description: cfg.description ?? ACTION_DESCRIPTIONS[cfg.action], schema: z.object({ input: z.string().describe('the query or expression, as written between the action tags') }) },

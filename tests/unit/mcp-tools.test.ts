@@ -3,7 +3,9 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toolObservation } from '../../agents/episode.js';
 import { compileFile } from '../../compiler/index.js';
+import { ToolUnavailableError } from '../../tools/errors.js';
 import { packageRoot } from '../../runtime/paths.js';
 import { calculate } from '../../tools/calculator.js';
 import { closeMcpClients, inputArgument, makeMcpTool, McpConfigError, observationText, resolveEnvRefs, splitCommandLine, type McpToolConfig } from '../../tools/mcp.js';
@@ -95,6 +97,14 @@ describe('MCP servers: environment, arguments, errors, timeouts', () => {
     expect(await call(probe({ tool: 'slow', timeoutMs: 300 }), '5000')).toBe('Error: the tool did not answer within 0.3s');
     // The connection outlives a timed-out call.
     expect(await call(probe({ tool: 'slow', timeoutMs: 5000 }), '10')).toBe('late');
+  }, 60_000);
+
+  it('a server that dies mid-call fails the attempt (not an observation); the next call starts it again', async () => {
+    const crash = makeMcpTool('x', probe({ tool: 'crash' }), packageRoot);
+    await expect(toolObservation(crash.tool, 'now')).rejects.toBeInstanceOf(ToolUnavailableError);
+    await expect(toolObservation(crash.tool, 'now')).rejects.toThrow(/went away during a call of `crash`/);
+    // Same server command: a fresh connection, a fresh process.
+    expect(await toolObservation(makeMcpTool('x', probe({ tool: 'lookup' }), packageRoot).tool, 'k')).toBe('default:k');
   }, 60_000);
 
   it('a command that does not start is a configuration error', async () => {
