@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../runtime/errors.js';
-import { closeMcpClients } from '../tools/mcp.js';
+import { closeAll } from '../tools/closers.js';
 import { err, reportError } from './output.js';
 import { registerCommands } from './commands/index.js';
 
@@ -64,6 +64,6 @@ export async function main(argv: string[]): Promise<number> {
     return reportError(e, argv.includes('--json'));
   } finally {
     // MCP stdio servers started by this process's tools (a worker's rollouts, `swirl tool`) end with it.
-    await closeMcpClients();
+    await closeAll();
   }
 }

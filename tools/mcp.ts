@@ -17,6 +17,7 @@ import type { MultiServerMCPClient } from '@langchain/mcp-adapters';
 import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { z } from 'zod';
 import type { ToolKind } from '../agents/protocol.js';
+import { onProcessEnd } from './closers.js';
 import { ToolUnavailableError } from './errors.js';
 
 export interface McpToolConfig {
@@ -154,6 +155,7 @@ function connection(cfg: McpToolConfig, projectRoot: string): Promise<Connection
   const key = connectionKey(cfg, projectRoot);
   let c = connections.get(key);
   if (!c) {
+    onProcessEnd(closeMcpClients);
     c = connect(cfg, projectRoot);
     connections.set(key, c);
     // A failed connection is not kept: the next activity attempt tries again.
