@@ -40,4 +40,21 @@ describe('swirl tool', () => {
     expect(r.stderr).toMatch(/E_UNKNOWN_TOOL: tool `calculater` is not defined/);
     expect(r.stderr).toMatch(/hint: tools in this spec: calculator/);
   });
+
+  it('MCP tools: one call through the server; unreachable → exit 3, bad configuration → exit 2, with hints', () => {
+    const spec = 'tests/fixtures/specs/valid/mcp-tools.yaml';
+    const ok = swirl(['tool', 'probe', 'k1', '--spec', spec, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, tool: 'probe', kind: 'search', observation: 'default:k1' });
+    const gone = swirl(['tool', 'gone', 'x', '--spec', spec]);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toMatch(/E_TOOL_UNREACHABLE: tool `gone`: the MCP server at http:\/\/127.0.0.1:9\/mcp could not be reached/);
+    const cmd = swirl(['tool', 'no-such-command', 'x', '--spec', spec]);
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toMatch(/E_TOOL_CONFIG: tool `no-such-command`: the MCP server `swirl-no-such-mcp-server --stdio` did not start/);
+    const v = swirl(['tool', 'missing-var', 'x', '--spec', spec]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toMatch(/reads SWIRL_FIXTURE_UNSET_VAR, which is not set on this worker/);
+    expect(v.stderr).toMatch(/hint: export SWIRL_FIXTURE_UNSET_VAR/);
+  }, 120_000);
 });
