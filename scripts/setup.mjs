@@ -62,7 +62,7 @@ const freeGb = (() => {
   }
 })();
 if (!stampOk('trainer', existsSync(path.join(root, 'requirements-trainer.txt')) ? sha(path.join(root, 'requirements-trainer.txt')) : '') && freeGb < 8) {
-  log(`WARNING: ${freeGb.toFixed(1)} GB free on this disk; a first install needs ~7 GB and the tests ~2 GB more (`df -h .` shows it; free some before going on)`);
+  log(`WARNING: ${freeGb.toFixed(1)} GB free on this disk; a first install needs ~7 GB and the tests ~2 GB more (see df -h .; free some space before going on)`);
 }
 
 // 2. Node dependencies. --omit=optional drops ~600 MB of CUDA/Vulkan/other-platform
