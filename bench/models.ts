@@ -6,7 +6,7 @@
 // and a separate speed probe (prompt and generation tokens/s).
 //
 //   npx tsx bench/models.ts [--n 50] [--models a,b,c] [--threads 2] [--max-tokens 256]
-//                           [--max-minutes M] [--speed-only] [--docs-only]
+//                           [--max-minutes M] [--speed-only] [--docs-only] [--resume] [--keep-speed]
 //
 // Each run stores a model's numbers in docs/models-results/<model>.json
 // (replacing that model's previous file, so models can be measured by separate
@@ -15,6 +15,11 @@
 // their episode numbers. Questions are interleaved (GSM8K 1, HotPotQA 1, GSM8K 2, …)
 // so that a run cut short by --max-minutes still covers both sets; the counts
 // actually run are recorded and printed, never extrapolated.
+// --resume keeps the episodes a model's stored file already holds when it was
+// measured with the same settings (threads, context, maxTokens, seed, steps),
+// runs only the missing ones, and saves the file after every episode, so a
+// long measurement can be stopped and extended later (--max-minutes counts
+// the new episodes only). --keep-speed reuses the stored speed probes.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -250,7 +255,26 @@ async function speedProbes(file: string, q: Question, search: boolean): Promise<
 
 // ---------- one model ----------
 
-async function measure(name: string, gsm: Question[], hotpot: Question[]): Promise<ModelResult> {
+/** The settings that decide an episode's outcome (not --max-minutes): episodes may be reused only across equal ones. */
+function settingsKey(st: ModelResult['settings']): string {
+  return JSON.stringify([st.threads, st.contextSize, st.maxTokens, st.temperature, st.seed, st.sequences, st.gsm8kMaxSteps, st.hotpotqaMaxSteps, st.searchTopK]);
+}
+
+function currentSettings(): ModelResult['settings'] {
+  return { threads: THREADS, contextSize: CONTEXT, maxTokens: MAX_TOKENS, temperature: 0, seed: SEED, sequences: 1, gsm8kMaxSteps: GSM_STEPS, hotpotqaMaxSteps: HOTPOT_STEPS, searchTopK: 1, maxMinutes: Number.isFinite(MAX_MINUTES) ? MAX_MINUTES : null };
+}
+
+/** The stored episodes of a model a --resume run may keep, by `dataset/id`; throws when the settings differ. */
+function resumable(prior: ModelResult | undefined): Map<string, EpisodeRecord> {
+  const kept = new Map<string, EpisodeRecord>();
+  if (!prior) return kept;
+  if (settingsKey(prior.settings) !== settingsKey(currentSettings()))
+    throw new Error(`--resume: ${prior.model} was measured with other settings (${settingsKey(prior.settings)} vs ${settingsKey(currentSettings())}); rerun without --resume to replace it`);
+  for (const e of prior.episodes) kept.set(`${e.dataset}/${e.id}`, e);
+  return kept;
+}
+
+async function measure(name: string, gsm: Question[], hotpot: Question[], prior?: ModelResult): Promise<ModelResult> {
   const fileName = EMBEDDED_MODELS[name];
   if (!fileName) throw new Error(`unknown embedded model ${name} (known: ${Object.keys(EMBEDDED_MODELS).join(', ')})`);
   const file = path.join(modelsDir, fileName);
@@ -266,10 +290,29 @@ async function measure(name: string, gsm: Question[], hotpot: Question[]): Promi
     if (hotpot[i]) order.push({ q: hotpot[i]!, set: 'hotpotqa' });
   }
   const episodes: EpisodeRecord[] = [];
+  const trajDir = path.join(root, '.swirl', 'bench');
+  mkdirSync(trajDir, { recursive: true });
+  const trajFile = path.join(trajDir, `models-${name}.jsonl`);
+  const kept = resumable(prior);
   const trajectories: Trajectory[] = [];
+  // A resumed run keeps the stored trajectories of the episodes it keeps.
+  if (kept.size && existsSync(trajFile))
+    for (const l of readFileSync(trajFile, 'utf8').split('\n'))
+      if (l) {
+        const t = JSON.parse(l) as Trajectory;
+        if (kept.has(`${t.dataset}/${t.questionId}`)) trajectories.push(t);
+      }
   const started = performance.now();
   let cutShort = false;
+  let priorSeconds = 0;
+  const snapshot = (speed: ModelResult['speed']): ModelResult => result(name, fileName, file, episodes, speed, cutShort, priorSeconds + (performance.now() - started) / 1000, prior);
   for (const { q, set } of order) {
+    const old = kept.get(`${set}/${q.id}`);
+    if (old) {
+      episodes.push(old);
+      priorSeconds += old.seconds;
+      continue;
+    }
     if ((performance.now() - started) / 60000 >= MAX_MINUTES) {
       cutShort = true;
       break;
@@ -313,24 +356,30 @@ async function measure(name: string, gsm: Question[], hotpot: Question[]): Promi
       outputTokens: traj.usage.outputTokens,
     };
     episodes.push(rec);
+    if (flag('resume')) {
+      writeFileSync(trajFile, trajectories.map((t) => JSON.stringify(t)).join('\n') + '\n');
+      saveResult({ ...snapshot(prior?.speed ?? []), cutShort: true });
+    }
     process.stderr.write(`${name} ${set} ${episodes.length}/${order.length} ${rec.status} turns=${turns} ${rec.correct ? 'correct' : 'wrong'} ${seconds.toFixed(1)}s answer=${JSON.stringify(rec.answer ?? '').slice(0, 40)} gold=${JSON.stringify(q.answer).slice(0, 30)}\n`);
   }
-  const wallSeconds = (performance.now() - started) / 1000;
-  const trajDir = path.join(root, '.swirl', 'bench');
-  mkdirSync(trajDir, { recursive: true });
-  writeFileSync(path.join(trajDir, `models-${name}.jsonl`), trajectories.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  cutShort ||= episodes.length < order.length;
+  writeFileSync(trajFile, trajectories.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  const speed = flag('keep-speed') && prior?.speed.length ? prior.speed : await speedProbes(file, hotpot[0] ?? gsm[0]!, hotpot[0] !== undefined);
+  return snapshot(speed);
+}
 
-  const speed = await speedProbes(file, hotpot[0] ?? gsm[0]!, hotpot[0] !== undefined);
-
+function result(name: string, fileName: string, file: string, episodes: EpisodeRecord[], speed: ModelResult['speed'], cutShort: boolean, wallSeconds: number, prior?: ModelResult): ModelResult {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const command = `npx tsx bench/models.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const reused = prior ? episodes.filter((e) => prior.episodes.includes(e)).length : 0;
   return {
     model: name,
     file: fileName,
     fileMB: Math.round(statSync(file).size / 1e6),
     measuredAt: new Date().toISOString(),
-    command: `npx tsx bench/models.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, shared with other engineers' test runs`,
-    settings: { threads: THREADS, contextSize: CONTEXT, maxTokens: MAX_TOKENS, temperature: 0, seed: SEED, sequences: 1, gsm8kMaxSteps: GSM_STEPS, hotpotqaMaxSteps: HOTPOT_STEPS, searchTopK: 1, maxMinutes: Number.isFinite(MAX_MINUTES) ? MAX_MINUTES : null },
+    command: reused ? `${command} (kept ${reused} episodes of the run of ${prior!.measuredAt.slice(0, 16).replace('T', ' ')} UTC: \`${prior!.command.replace(/ \(kept .*$/, '')}\`)` : command,
+    machine: `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}${flag('quiet-machine') ? ', nothing else running' : ", shared with other engineers' test runs"}`,
+    settings: currentSettings(),
     requested: N,
     cutShort,
     gsm8k: summarize(episodes.filter((e) => e.dataset === 'gsm8k')),
@@ -585,7 +634,7 @@ async function main(): Promise<void> {
       const fresh = await speedProbes(path.join(modelsDir, old.file), hotpot[0]!, true);
       r = { ...old, speed: [...old.speed.filter((sp) => !PROBE_THREADS.includes(sp.threads)), ...fresh].sort((a, b) => a.threads - b.threads) };
     } else {
-      r = await measure(name, gsm, hotpot);
+      r = await measure(name, gsm, hotpot, flag('resume') ? all[name] : undefined);
     }
     measured.push(r);
     saveResult(r);
