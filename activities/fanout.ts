@@ -1,7 +1,8 @@
 // The batch activity behind every shard, and the merge activity. A shard
 // writes one line per finished item to a scratch file; a retried attempt
-// (after a crash, a kill -9, a timeout) reads that file and resumes after the
-// last complete line, so finished items are never processed twice.
+// (after a crash, a kill -9, a timeout) reads that file and runs only the
+// items it does not list, so finished items are never processed twice. A
+// shard may run several items at once (`itemConcurrency`).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, truncate } from 'node:fs/promises';
@@ -93,29 +94,55 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   await mkdir(deps.scratchDir, { recursive: true });
   const scratch = path.join(deps.scratchDir, `${id}.jsonl`);
   const done = await readScratch(scratch);
+  const finished = new Set(done.map((l) => l.i));
+  const todo: number[] = [];
+  for (let i = spec.start; i < spec.end; i++) if (!finished.has(i)) todo.push(i);
   const fh = await open(scratch, 'a');
   // Heartbeat on a timer as well as per item: one item (an episode) can take
   // longer than the heartbeat timeout, and a live worker must not look dead.
   const beat = setInterval(() => ctx.heartbeat({ done: done.length, of: spec.end - spec.start }), HEARTBEAT_EVERY_MS);
-  try {
-    for (let i = spec.start + done.length; i < spec.end; i++) {
+  // Items run `itemConcurrency` at a time, taken in index order; each finished
+  // one is a scratch line (written one after another, so only the last line
+  // can be cut short by a crash). After a failure no new item starts, the
+  // items in flight finish and are kept, then the failure is thrown.
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  let writes: Promise<unknown> = Promise.resolve();
+  let lastBeat = -Infinity;
+  const lane = async () => {
+    while (!failure && next < todo.length) {
+      const i = todo[next++]!;
       const itemCtx: ItemContext = { index: i, shardKey: spec.shardKey, stageId: spec.stageId, config: spec.config, signal: ctx.cancellationSignal };
       let outcome: ItemOutcome;
       try {
         outcome = await withBudget(runOfShard(spec), spec.control?.budget, () => processor(items[i], itemCtx));
       } catch (e) {
-        throw spec.control?.pauseOnBreaker ? (breakerFailure(e) ?? e) : e;
+        failure ??= { error: spec.control?.pauseOnBreaker ? (breakerFailure(e) ?? e) : e };
+        return;
       }
       const line: ScratchLine = { i, o: outcome };
-      await fh.write(JSON.stringify(line) + '\n');
+      // The lane goes on while the line is written: a crash before it lands
+      // only redoes the item (its model calls come back from the ledger).
+      writes = writes.then(() => fh.write(JSON.stringify(line) + '\n'));
       done.push(line);
-      ctx.heartbeat({ done: done.length, of: spec.end - spec.start });
+      // Progress for the heartbeat, at most once a second (the timer covers long items).
+      if (performance.now() - lastBeat >= 1_000) {
+        lastBeat = performance.now();
+        ctx.heartbeat({ done: done.length, of: spec.end - spec.start });
+      }
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(spec.itemConcurrency ?? 1, todo.length)) }, lane));
+    await writes;
+    if (failure) throw failure.error;
     await fh.sync();
   } finally {
     clearInterval(beat);
     await fh.close();
   }
+  // Rows in item order, however the items interleaved.
+  done.sort((a, b) => a.i - b.i);
   const counts: ItemCounts = { succeeded: 0, failed: 0, filtered: 0 };
   const rows: unknown[] = [];
   const failures: unknown[] = [];

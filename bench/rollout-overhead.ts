@@ -7,9 +7,10 @@
 // with its own fresh ledger. Both call one OpenAI-compatible stub (own
 // process, fixed latency per call, scripted: one calculator call then the
 // answer, so every episode makes exactly 2 calls).
-// Order: pool, engine, pool again (the machine is shared: two pool runs show the noise).
+// Order: pool, engine, pool, engine, … (BENCH_ROUNDS engine runs, default 3), each engine
+// run compared with the pool runs on either side; the median ratio is the result.
 // BENCH_SIDES=engine (or pool) runs one side only, for profiling (node --cpu-prof …).
-//   node --import tsx bench/rollout-overhead.ts [episodes=640] [concurrency=32] [latencyMs=50] [shardSize=stage default]
+//   node --import tsx bench/rollout-overhead.ts [episodes=640] [concurrency=32] [latencyMs=50] [shardSize=stage default layout]
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,11 +30,13 @@ import { MemoryStageCache } from '../store/stage-cache.js';
 import { rolloutConfigOf, type RolloutStageConfig } from '../workflows/stages/rollout.js';
 import type { PipelineInput, PipelineResult } from '../workflows/types.js';
 import { createWorkers, taskQueues } from '../worker.js';
-import { mean, promisePool } from './pool.js';
+import { mean, promisePool, quantile } from './pool.js';
+import { shardLayout } from '../workflows/stages/fanout-stage.js';
 
 const args = process.argv.slice(2).map(Number);
 const [wantEpisodes = 640, concurrency = 32, latencyMs = 50] = args;
 const shardSize = args[3];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLS_PER_EPISODE = 2;
 const GSM8K_TEST_ROWS = 1319;
 // Enough samples per question that the test split covers the episodes.
@@ -133,15 +136,23 @@ async function pool(name: string): Promise<Side> {
 interface EngineSide extends Side {
   rolloutStageMs: number;
   shards: number;
+  shardSize: number;
+  itemConcurrency: number;
 }
 
-async function engine(): Promise<EngineSide> {
+/** The shards the rollout stage makes: the Plan's shardSize (one item at a time), else the default layout (workflows/stages/fanout-stage.ts). */
+function engineLayout(): { shards: number; shardSize: number; itemConcurrency: number } {
+  const l = shardSize ? { shardSize, itemConcurrency: 1 } : shardLayout(episodes, concurrency);
+  return { shards: Math.ceil(episodes / l.shardSize), shardSize: l.shardSize, itemConcurrency: l.itemConcurrency };
+}
+
+async function engine(name = 'engine'): Promise<EngineSide> {
   installQuietRuntime('WARN');
   const server = await startDevServer({ binary: swirlPaths().temporalBin, uiPort: false });
   try {
     const native = await NativeConnection.connect({ address: server.address });
     const connection = await Connection.connect({ address: server.address });
-    const ledgerFile = path.join(dir, 'engine-ledger.db');
+    const ledgerFile = path.join(dir, `${name}-ledger.db`);
     const ledger = new SqliteLedger(ledgerFile);
     // The worker as `swirl worker` makes it (default worker options), with a fresh ledger and store.
     const workers = await createWorkers({
@@ -149,7 +160,7 @@ async function engine(): Promise<EngineSide> {
       namespace: 'default',
       roles: ['orchestration', 'llm'],
       queues: input.queues,
-      deps: { store: new FsArtifactStore(path.join(dir, 'artifacts')), cache: new MemoryStageCache(), scratchDir: path.join(dir, 'scratch'), ledger },
+      deps: { store: new FsArtifactStore(path.join(dir, `${name}-artifacts`)), cache: new MemoryStageCache(), scratchDir: path.join(dir, `${name}-scratch`), ledger },
     });
     const running = Promise.all(workers.map((w) => w.run()));
     const client = new Client({ connection });
@@ -165,7 +176,7 @@ async function engine(): Promise<EngineSide> {
     await connection.close();
     const r = result.stages.find((s) => s.id === 'rollouts')!;
     if (result.status !== 'completed' || r.counts?.succeeded !== episodes || r.stats?.answered !== episodes) throw new Error(`engine run: ${JSON.stringify(result.stages).slice(0, 600)}`);
-    return { ms, cpu, calls, ledger: await auditOf(ledgerFile), load: load(), rolloutStageMs: Date.parse(r.finishedAt!) - Date.parse(r.startedAt!), shards: Math.ceil(episodes / ((rolloutStage.config as { shardSize?: number }).shardSize ?? 8)) };
+    return { ms, cpu, calls, ledger: await auditOf(ledgerFile), load: load(), rolloutStageMs: Date.parse(r.finishedAt!) - Date.parse(r.startedAt!), ...engineLayout() };
   } finally {
     await server.stop();
   }
@@ -184,20 +195,34 @@ try {
 }
 
 async function compare(loadBefore: string): Promise<void> {
-  const p1 = await pool('pool-1');
-  const eng = await engine();
-  const p2 = await pool('pool-2');
+  // Pool and engine alternate (pool, engine, pool, engine, …, pool): each
+  // engine run is compared with the mean of the pool runs on either side of
+  // it, and the median over the rounds is the result (this machine is noisy;
+  // one pair can be off by 1.5× either way).
+  const pools: Side[] = [await pool('pool-0')];
+  const engines: EngineSide[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    engines.push(await engine(`engine-${r + 1}`));
+    pools.push(await pool(`pool-${r + 1}`));
+  }
   const rate = (ms: number) => episodes / (ms / 1000);
-  const poolRate = mean([rate(p1.ms), rate(p2.ms)]);
   const expected = episodes * CALLS_PER_EPISODE;
   const line = (label: string, s: Side, extra = '') =>
-    console.log(`  ${label.padEnd(34)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${rate(s.ms).toFixed(1).padStart(7)} episodes/s  calls ${s.calls}${s.calls === expected ? '' : ` (EXPECTED ${expected})`}  ledger ${s.ledger.completions} completions/${s.ledger.keys} keys${s.ledger.duplicated ? ` ${s.ledger.duplicated} DUPLICATED` : ''}  CPU ${s.cpu.map((c) => c.toFixed(1)).join('+')} s = ${((s.cpu.reduce((a, b) => a + b, 0) * 1000) / episodes).toFixed(1)} ms/episode  load ${s.load}${extra}`);
-  console.log(`rollout overhead: ${episodes} episodes (${questions} questions × ${samples} samples), ${CALLS_PER_EPISODE} calls each, stub latency ${latencyMs} ms, concurrency ${concurrency}, shard size ${(rolloutStage.config as { shardSize?: number }).shardSize ?? '8 (default)'}; load average before ${loadBefore}`);
-  line('promise pool (in-process) #1', p1);
-  line(`swirl engine (Plan, ${eng.shards} shards)`, eng, `; rollout stage alone ${(eng.rolloutStageMs / 1000).toFixed(2)} s = ${rate(eng.rolloutStageMs).toFixed(1)} episodes/s`);
-  line('promise pool (in-process) #2', p2);
-  console.log('  (CPU: this process + stub + Temporal server, user+system, over the measured time)');
+    console.log(`  ${label.padEnd(30)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${rate(s.ms).toFixed(1).padStart(7)} episodes/s  calls ${s.calls}${s.calls === expected ? '' : ` (EXPECTED ${expected})`}  ledger ${s.ledger.completions} completions/${s.ledger.keys} keys${s.ledger.duplicated ? ` ${s.ledger.duplicated} DUPLICATED` : ''}  CPU ${s.cpu.map((c) => c.toFixed(1)).join('+')} s = ${((s.cpu.reduce((a, b) => a + b, 0) * 1000) / episodes).toFixed(1)} ms/episode  load ${s.load}${extra}`);
+  const layout = shardSize ? `shard size ${shardSize}, one item at a time (${engines[0]!.shards} shards)` : `default layout: ${engines[0]!.shards} shards of ≤ ${engines[0]!.shardSize} items, ${engines[0]!.itemConcurrency} items at a time each`;
+  console.log(`rollout overhead: ${episodes} episodes (${questions} questions × ${samples} samples), ${CALLS_PER_EPISODE} calls each, stub latency ${latencyMs} ms, concurrency ${concurrency}, ${layout}; ${ROUNDS} rounds; load average before ${loadBefore}`);
+  const whole: number[] = [];
+  const stage: number[] = [];
+  line('promise pool (in-process) #0', pools[0]!);
+  engines.forEach((eng, r) => {
+    const poolRate = mean([rate(pools[r]!.ms), rate(pools[r + 1]!.ms)]);
+    whole.push(rate(eng.ms) / poolRate);
+    stage.push(rate(eng.rolloutStageMs) / poolRate);
+    line(`swirl engine #${r + 1}`, eng, `; rollout stage alone ${(eng.rolloutStageMs / 1000).toFixed(2)} s = ${rate(eng.rolloutStageMs).toFixed(1)} episodes/s; ratio ${whole[r]!.toFixed(3)} / ${stage[r]!.toFixed(3)}`);
+    line(`promise pool (in-process) #${r + 1}`, pools[r + 1]!);
+  });
+  console.log('  (CPU: this process + stub + Temporal server, user+system, over the measured time; ratio: engine vs the mean of the pool runs before and after it, whole Plan / rollout stage)');
   console.log(`  ideal (latency only): ${((episodes / concurrency) * CALLS_PER_EPISODE * latencyMs / 1000).toFixed(2)} s = ${((concurrency * 1000) / (CALLS_PER_EPISODE * latencyMs)).toFixed(1)} episodes/s`);
-  console.log(`  ratio engine/pool throughput: ${(rate(eng.ms) / poolRate).toFixed(3)} (whole Plan), ${(rate(eng.rolloutStageMs) / poolRate).toFixed(3)} (rollout stage); pool mean ${poolRate.toFixed(1)} episodes/s`);
-  if ([p1, eng, p2].some((s) => s.calls !== expected || s.ledger.completions !== expected || s.ledger.duplicated)) process.exitCode = 1;
+  console.log(`  ratio engine/pool throughput, median of ${ROUNDS}: ${quantile(whole, 0.5).toFixed(3)} (whole Plan), ${quantile(stage, 0.5).toFixed(3)} (rollout stage); range ${Math.min(...whole).toFixed(3)}–${Math.max(...whole).toFixed(3)} (whole Plan)`);
+  if ([...pools, ...engines].some((s) => s.calls !== expected || s.ledger.completions !== expected || s.ledger.duplicated)) process.exitCode = 1;
 }

@@ -36,6 +36,8 @@ export interface ShardSpec {
   /** Processor options from the Plan (small). */
   config: Record<string, unknown>;
   control?: ShardControl;
+  /** Items of this shard run at once (default 1: one after another). Not part of the scratch identity. */
+  itemConcurrency?: number;
 }
 
 export interface ShardResult {
@@ -65,6 +67,8 @@ export interface FanoutInput {
   shardSize: number;
   /** Most shards in flight at once. */
   concurrency: number;
+  /** Items each shard runs at once (default 1); items in flight at most concurrency × itemConcurrency. */
+  itemConcurrency?: number;
   /** Where the shard activities run (orchestration queue hosts the workflows). */
   activity: ActivityLimits;
   orchestrationQueue: string;

@@ -126,6 +126,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
     outputKind: input.outputKind,
     config: input.config,
     ...(pausable ? { control: { pauseOnBreaker: true, ...(budget ? { budget } : {}) } } : {}),
+    ...(input.itemConcurrency && input.itemConcurrency > 1 ? { itemConcurrency: input.itemConcurrency } : {}),
   });
 
   const launch = (n: number) => {

@@ -80,14 +80,18 @@ describe('sharded fan-out', () => {
     expect(shardHistory.events!.length).toBeLessThan(50);
   });
 
-  it('continue-as-new and shard size do not change the output bytes', async () => {
+  it('continue-as-new, shard size and items run side by side do not change the output bytes', async () => {
     const ref = await store.put('items', items(1_000));
     const a = (await client.workflow.execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: `${tag}-a`, args: [input(ref, { keyPrefix: `${tag}-a`, shardSize: 10, concurrency: 4, historyBudget: 200 })] })) as FanoutResult;
     const b = (await client.workflow.execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: `${tag}-b`, args: [input(ref, { keyPrefix: `${tag}-b`, shardSize: 333, concurrency: 2 })] })) as FanoutResult;
+    const c = (await client.workflow.execute('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: `${tag}-c`, args: [input(ref, { keyPrefix: `${tag}-c`, shardSize: 250, concurrency: 2, itemConcurrency: 8 })] })) as FanoutResult;
     expect(a.continuedAsNew).toBeGreaterThan(0);
     expect(b.continuedAsNew).toBe(0);
     expect(a.output.hash).toBe(b.output.hash);
     expect(a.failures.hash).toBe(b.failures.hash);
+    expect(c.output.hash).toBe(a.output.hash);
+    expect(c.failures.hash).toBe(a.failures.hash);
+    expect(c.shards).toBe(4);
   });
 
   it('an empty input gives empty outputs', async () => {

@@ -5,7 +5,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { EvaluateConfig } from '../../activities/evaluate.js';
 import { activityOptions, type StageContext, type StageOutcome } from './context.js';
-import { runFanoutStage } from './fanout-stage.js';
+import { runFanoutStage, stageLayout } from './fanout-stage.js';
 import { rolloutConfigOf, type RolloutStageConfig } from './rollout.js';
 
 interface EvaluateStageConfig extends RolloutStageConfig {
@@ -37,7 +37,7 @@ export async function runEvaluate(ctx: StageContext): Promise<StageOutcome> {
     items,
     outputKind: 'metrics',
     config: config as unknown as Record<string, unknown>,
-    shardSize: cfg.shardSize ?? 16,
+    ...stageLayout(items.rows, stage.concurrency, cfg.shardSize, 16),
     taskQueue: input.queues.llm,
   });
   const stats = await acts.summarizeEvaluation({ records: r.output, policy: policyId ?? 'base' });

@@ -5,7 +5,7 @@ import type { Activities } from '../../activities/index.js';
 import type { RolloutConfig } from '../../activities/rollout.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
 import { activityOptions, type StageContext, type StageOutcome } from './context.js';
-import { runFanoutStage } from './fanout-stage.js';
+import { runFanoutStage, stageLayout } from './fanout-stage.js';
 
 export interface RolloutStageConfig {
   model: string;
@@ -42,7 +42,7 @@ export async function runRollout(ctx: StageContext): Promise<StageOutcome> {
     items,
     outputKind: 'trajectories',
     config: rolloutConfigOf(ctx, cfg) as unknown as Record<string, unknown>,
-    shardSize: cfg.shardSize ?? 8,
+    ...stageLayout(items.rows, stage.concurrency, cfg.shardSize, 8),
     taskQueue: input.queues.llm,
   });
   const stats = await acts.summarizeTrajectories(r.output);

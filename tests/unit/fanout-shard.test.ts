@@ -1,0 +1,120 @@
+// The shard activity with several items at once (itemConcurrency): output in
+// item order whatever the finishing order, resume from a scratch file whose
+// lines are out of order, and a failing item that lets its neighbours finish.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import { ItemCache, processShard, type ItemProcessor } from '../../activities/fanout.js';
+import { MemoryArtifactStore } from '../../store/artifacts.js';
+import type { ShardSpec } from '../../workflows/fanout-types.js';
+import { shardLayout } from '../../workflows/stages/fanout-stage.js';
+
+const rowsOf = async (store: MemoryArtifactStore, ref: Awaited<ReturnType<MemoryArtifactStore['put']>>) => {
+  const out: unknown[] = [];
+  for await (const r of store.read(ref)) out.push(r);
+  return out;
+};
+
+async function setup(n: number) {
+  const store = new MemoryArtifactStore();
+  const items = await store.put('items', Array.from({ length: n }, (_, i) => ({ id: `q${i}`, n: i })));
+  const scratchDir = mkdtempSync(path.join(tmpdir(), 'swirl-shard-'));
+  const spec = (over: Partial<ShardSpec> = {}): ShardSpec => ({ shardKey: 'run/stage/shard-00000', stageId: 'stage', processor: 'p', items, start: 0, end: n, outputKind: 'items', config: {}, ...over });
+  return { store, scratchDir, spec };
+}
+
+/** Finishes items in a scrambled order: item i sleeps (7·i mod 5) ms. */
+function scrambled(calls: number[], inFlight: { now: number; max: number }, fail?: number): ItemProcessor {
+  return async (item, ctx) => {
+    calls.push(ctx.index);
+    inFlight.now++;
+    inFlight.max = Math.max(inFlight.max, inFlight.now);
+    try {
+      await sleep((7 * ctx.index) % 5);
+      if (ctx.index === fail) throw new Error(`model down at item ${ctx.index}`);
+      const it = item as { id: string; n: number };
+      return ctx.index % 4 === 3 ? { outcome: 'failed', reason: `odd one ${it.id}` } : { outcome: 'succeeded', row: { id: it.id, sq: it.n * it.n } };
+    } finally {
+      inFlight.now--;
+    }
+  };
+}
+
+describe('processShard with itemConcurrency', () => {
+  it('runs items side by side and writes rows in item order, equal to one at a time', async () => {
+    const { store, scratchDir, spec } = await setup(23);
+    const seqCalls: number[] = [];
+    const parCalls: number[] = [];
+    const seqFlight = { now: 0, max: 0 };
+    const parFlight = { now: 0, max: 0 };
+    const env = new MockActivityEnvironment();
+    const seq = await env.run(processShard, { store, scratchDir, processors: { p: scrambled(seqCalls, seqFlight) }, items: new ItemCache() }, spec());
+    const par = await env.run(processShard, { store, scratchDir, processors: { p: scrambled(parCalls, parFlight) }, items: new ItemCache() }, spec({ itemConcurrency: 4 }));
+    expect(seqFlight.max).toBe(1);
+    expect(parFlight.max).toBe(4);
+    expect(par.output.hash).toBe(seq.output.hash);
+    expect(par.failures.hash).toBe(seq.failures.hash);
+    expect(par.counts).toEqual({ succeeded: 18, failed: 5, filtered: 0 });
+    expect(((await rowsOf(store, par.output)) as Array<{ id: string }>).map((r) => r.id)).toEqual(
+      Array.from({ length: 23 }, (_, i) => i).filter((i) => i % 4 !== 3).map((i) => `q${i}`),
+    );
+    expect([...parCalls].sort((a, b) => a - b)).toEqual(Array.from({ length: 23 }, (_, i) => i));
+    expect(readdirSync(scratchDir)).toEqual([]); // scratch removed after success
+  });
+
+  it('resumes from a scratch file with lines out of order and a torn last line', async () => {
+    const { store, scratchDir, spec } = await setup(12);
+    const s = spec({ itemConcurrency: 3 });
+    // The scratch file a killed attempt left: items 5, 0, 8 done, a line cut short.
+    const id = createHash('sha256').update(JSON.stringify([s.shardKey, s.items.hash, s.start, s.end, s.processor, s.config])).digest('hex');
+    const line = (i: number) => JSON.stringify({ i, o: { outcome: 'succeeded', row: { id: `q${i}`, sq: i * i } } });
+    writeFileSync(path.join(scratchDir, `${id}.jsonl`), `${line(5)}\n${line(0)}\n${line(8)}\n{"i":9,"o":{"outc`);
+    const calls: number[] = [];
+    const r = await new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled(calls, { now: 0, max: 0 }) }, items: new ItemCache() }, s);
+    expect([...calls].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 6, 7, 9, 10, 11]);
+    const fresh = await new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled([], { now: 0, max: 0 }) }, items: new ItemCache() }, spec());
+    expect(r.output.hash).toBe(fresh.output.hash);
+    expect(r.counts).toEqual(fresh.counts);
+  });
+
+  it('a failing item stops new items, keeps the finished ones in scratch, and the retry runs only the rest', async () => {
+    const { store, scratchDir, spec } = await setup(16);
+    const s = spec({ itemConcurrency: 4 });
+    const calls: number[] = [];
+    const run = new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled(calls, { now: 0, max: 0 }, 6) }, items: new ItemCache() }, s);
+    await expect(run).rejects.toThrow('model down at item 6');
+    const [file] = readdirSync(scratchDir);
+    const kept = readFileSync(path.join(scratchDir, file!), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+    expect(kept).not.toContain(6);
+    // Items 0..9 at most were taken (item 6 plus at most three neighbours in flight, and the ones before).
+    expect(Math.max(...calls)).toBeLessThanOrEqual(9);
+    expect(kept.length).toBe(calls.length - 1);
+    const retry: number[] = [];
+    const r = await new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled(retry, { now: 0, max: 0 }) }, items: new ItemCache() }, s);
+    expect([...retry].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i).filter((i) => !kept.includes(i)));
+    expect(r.counts.succeeded + r.counts.failed).toBe(16);
+  });
+});
+
+describe('shardLayout', () => {
+  it('keeps items in flight within the concurrency and shards few', () => {
+    expect(shardLayout(640, 32)).toEqual({ shardSize: 160, itemConcurrency: 8, shardsInFlight: 4 });
+    expect(shardLayout(20_000, 32)).toEqual({ shardSize: 256, itemConcurrency: 8, shardsInFlight: 4 });
+    expect(shardLayout(12, 2)).toEqual({ shardSize: 12, itemConcurrency: 2, shardsInFlight: 1 });
+    expect(shardLayout(1, 1)).toEqual({ shardSize: 1, itemConcurrency: 1, shardsInFlight: 1 });
+    expect(shardLayout(0, 8)).toEqual({ shardSize: 8, itemConcurrency: 8, shardsInFlight: 1 });
+    for (const c of [1, 2, 3, 7, 8, 9, 10, 17, 32, 33, 100]) {
+      for (const n of [1, 5, 64, 1000]) {
+        const l = shardLayout(n, c);
+        expect(l.shardsInFlight * l.itemConcurrency).toBeLessThanOrEqual(c);
+        expect(l.itemConcurrency).toBeGreaterThanOrEqual(1);
+        expect(l.shardSize).toBeGreaterThanOrEqual(l.itemConcurrency);
+        expect(l.shardSize).toBeLessThanOrEqual(32 * l.itemConcurrency);
+      }
+    }
+  });
+});
