@@ -1,11 +1,13 @@
 // Live progress of the per-item stages of a running run, from their fan-out
 // workflows (`<run id>/<stage id>`), with throughput and ETA.
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { FanoutProgress } from '../workflows/fanout-types.js';
 import type { TrainProgress } from '../workflows/train.js';
 import type { StageState } from '../workflows/types.js';
 
 export interface StageProgress extends FanoutProgress {
+  /** Items of finished shards plus the items the running shards' heartbeats report done. */
   itemsDone: number;
   itemsPerSecond?: number;
   etaSeconds?: number;
@@ -38,7 +40,7 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
         continue;
       }
       const p = await client.workflow.getHandle(`${workflowId}/${s.id}`).query<FanoutProgress>('fanoutProgress');
-      const itemsDone = p.counts.succeeded + p.counts.failed + p.counts.filtered;
+      const itemsDone = p.counts.succeeded + p.counts.failed + p.counts.filtered + (await doneInRunningShards(client, p.running ?? []));
       const elapsed = s.startedAt ? (Date.now() - Date.parse(s.startedAt)) / 1000 : undefined;
       const rate = elapsed && elapsed > 0 && itemsDone > 0 ? itemsDone / elapsed : undefined;
       out[s.id] = { ...p, itemsDone, ...(rate ? { itemsPerSecond: rate, etaSeconds: (p.totalItems - itemsDone) / rate } : {}) };
@@ -47,6 +49,30 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
     }
   }
   return out;
+}
+
+/** Most running shards described per stage and poll (one RPC each). */
+const MAX_DESCRIBED_SHARDS = 32;
+
+/**
+ * Items the running shards have finished, from their activities' last
+ * heartbeats (`{ done, of }`, activities/fanout.ts): shards run many items
+ * each, so finished shards alone would move the count in large steps.
+ */
+async function doneInRunningShards(client: Client, shardIds: string[]): Promise<number> {
+  const done = await Promise.all(
+    shardIds.slice(0, MAX_DESCRIBED_SHARDS).map(async (id) => {
+      try {
+        const d = await client.workflow.getHandle(id).describe();
+        const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+        const beat = payload ? (defaultPayloadConverter.fromPayload(payload as never) as { done?: unknown } | undefined) : undefined;
+        return typeof beat?.done === 'number' ? beat.done : 0;
+      } catch {
+        return 0; // the shard just finished (it is counted with the finished ones at the next poll)
+      }
+    }),
+  );
+  return done.reduce((a, b) => a + b, 0);
 }
 
 export function describeProgress(p: StageProgress): string {

@@ -101,6 +101,8 @@ export interface FanoutProgress {
   shards: number;
   shardsDone: number;
   inFlight: number;
+  /** Workflow ids of the shards in flight (their activities' heartbeats carry `{ done, of }`). */
+  running?: string[];
   counts: ItemCounts;
   paused: boolean;
   /** Set while the stage waits on a breaker or the budget: `breaker open: policy, until …` / `budget reached (tokens 412 of 300)`. */

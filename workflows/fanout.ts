@@ -82,6 +82,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
   const finished = new Map<number, ShardResult>(); // this run's shards, by index
   let next = carry.nextShard;
   let inFlight = 0;
+  const running = new Set<number>(); // shard indices in flight, for the progress query
   let paused = false;
   let failure: unknown;
   let wakeups = 0; // bumped on every child outcome and signal
@@ -99,6 +100,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
     shards,
     shardsDone: carry.nextShard + finished.size,
     inFlight,
+    running: [...running].sort((a, b) => a - b).map((n) => shardKey(input.keyPrefix, n)),
     counts: counts(),
     paused: paused || stop !== undefined,
     ...(stop ? { pauseReason: describeStop(stop) } : {}),
@@ -131,6 +133,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
 
   const launch = (n: number) => {
     inFlight++;
+    running.add(n);
     executeChild(shardWorkflow, { workflowId: shardKey(input.keyPrefix, n), taskQueue: input.orchestrationQueue, args: [spec(n), input.activity, n] })
       .then((r) => void finished.set(n, r))
       .catch((err: unknown) => {
@@ -142,6 +145,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
       })
       .finally(() => {
         inFlight--;
+        running.delete(n);
         wakeups++;
       });
   };

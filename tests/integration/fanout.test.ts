@@ -8,6 +8,8 @@ import { FsArtifactStore, readAll } from '../../store/artifacts.js';
 import { MemoryStageCache } from '../../store/stage-cache.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
 import type { FanoutInput, FanoutResult } from '../../workflows/fanout-types.js';
+import { fanoutProgress } from '../../cli/fanout-progress.js';
+import type { StageState } from '../../workflows/types.js';
 import { tempStateDir, testWorkers } from './helpers.js';
 import { expectedCounts, items, stubProcessors } from './fixtures/stub-processors.js';
 
@@ -92,6 +94,24 @@ describe('sharded fan-out', () => {
     expect(c.output.hash).toBe(a.output.hash);
     expect(c.failures.hash).toBe(a.failures.hash);
     expect(c.shards).toBe(4);
+  });
+
+  it('progress counts the items running shards report in their heartbeats', async () => {
+    const ref = await store.put('items', items(24));
+    // Two shards of 12 slow items, 2 at a time each: ~3 s per shard, all shards in flight at once.
+    const id = `${tag}-progress/stub`;
+    const handle = await client.workflow.start('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: id, args: [input(ref, { keyPrefix: id, config: { delayMs: 500 }, shardSize: 12, concurrency: 2, itemConcurrency: 2, activity: { ...input(ref, {}).activity, heartbeatTimeoutMs: 2_000 } })] });
+    const stage = { id: 'stub', type: 'rollout', status: 'running', startedAt: new Date().toISOString() } as StageState;
+    const seen: Array<{ itemsDone: number; shardsDone: number; running: number }> = [];
+    while (seen.length < 40) {
+      const p = (await fanoutProgress(client, `${tag}-progress`, [stage])).stub;
+      if (p) seen.push({ itemsDone: p.itemsDone, shardsDone: p.shardsDone, running: p.running?.length ?? 0 });
+      if (p?.shardsDone === 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await handle.result();
+    // Items were counted while no shard had finished yet, from the running shards' heartbeats.
+    expect(seen.some((p) => p.shardsDone === 0 && p.running === 2 && p.itemsDone > 0 && p.itemsDone < 24)).toBe(true);
   });
 
   it('an empty input gives empty outputs', async () => {

@@ -19,6 +19,11 @@ const rowsOf = async (store: MemoryArtifactStore, ref: Awaited<ReturnType<Memory
   return out;
 };
 
+type Deps = Parameters<typeof processShard>[0];
+/** processShard inside a mock activity context (heartbeats, cancellation signal). */
+const runShard = (deps: Omit<Deps, 'items'>, spec: ShardSpec) =>
+  new MockActivityEnvironment().run(processShard, { ...deps, items: new ItemCache() }, spec) as Promise<Awaited<ReturnType<typeof processShard>>>;
+
 async function setup(n: number) {
   const store = new MemoryArtifactStore();
   const items = await store.put('items', Array.from({ length: n }, (_, i) => ({ id: `q${i}`, n: i })));
@@ -51,9 +56,8 @@ describe('processShard with itemConcurrency', () => {
     const parCalls: number[] = [];
     const seqFlight = { now: 0, max: 0 };
     const parFlight = { now: 0, max: 0 };
-    const env = new MockActivityEnvironment();
-    const seq = await env.run(processShard, { store, scratchDir, processors: { p: scrambled(seqCalls, seqFlight) }, items: new ItemCache() }, spec());
-    const par = await env.run(processShard, { store, scratchDir, processors: { p: scrambled(parCalls, parFlight) }, items: new ItemCache() }, spec({ itemConcurrency: 4 }));
+    const seq = await runShard({ store, scratchDir, processors: { p: scrambled(seqCalls, seqFlight) } }, spec());
+    const par = await runShard({ store, scratchDir, processors: { p: scrambled(parCalls, parFlight) } }, spec({ itemConcurrency: 4 }));
     expect(seqFlight.max).toBe(1);
     expect(parFlight.max).toBe(4);
     expect(par.output.hash).toBe(seq.output.hash);
@@ -74,9 +78,9 @@ describe('processShard with itemConcurrency', () => {
     const line = (i: number) => JSON.stringify({ i, o: { outcome: 'succeeded', row: { id: `q${i}`, sq: i * i } } });
     writeFileSync(path.join(scratchDir, `${id}.jsonl`), `${line(5)}\n${line(0)}\n${line(8)}\n{"i":9,"o":{"outc`);
     const calls: number[] = [];
-    const r = await new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled(calls, { now: 0, max: 0 }) }, items: new ItemCache() }, s);
+    const r = await runShard({ store, scratchDir, processors: { p: scrambled(calls, { now: 0, max: 0 }) } }, s);
     expect([...calls].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 6, 7, 9, 10, 11]);
-    const fresh = await new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled([], { now: 0, max: 0 }) }, items: new ItemCache() }, spec());
+    const fresh = await runShard({ store, scratchDir, processors: { p: scrambled([], { now: 0, max: 0 }) } }, spec());
     expect(r.output.hash).toBe(fresh.output.hash);
     expect(r.counts).toEqual(fresh.counts);
   });
@@ -85,7 +89,7 @@ describe('processShard with itemConcurrency', () => {
     const { store, scratchDir, spec } = await setup(16);
     const s = spec({ itemConcurrency: 4 });
     const calls: number[] = [];
-    const run = new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled(calls, { now: 0, max: 0 }, 6) }, items: new ItemCache() }, s);
+    const run = runShard({ store, scratchDir, processors: { p: scrambled(calls, { now: 0, max: 0 }, 6) } }, s);
     await expect(run).rejects.toThrow('model down at item 6');
     const [file] = readdirSync(scratchDir);
     const kept = readFileSync(path.join(scratchDir, file!), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
@@ -94,7 +98,7 @@ describe('processShard with itemConcurrency', () => {
     expect(Math.max(...calls)).toBeLessThanOrEqual(9);
     expect(kept.length).toBe(calls.length - 1);
     const retry: number[] = [];
-    const r = await new MockActivityEnvironment().run(processShard, { store, scratchDir, processors: { p: scrambled(retry, { now: 0, max: 0 }) }, items: new ItemCache() }, s);
+    const r = await runShard({ store, scratchDir, processors: { p: scrambled(retry, { now: 0, max: 0 }) } }, s);
     expect([...retry].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i).filter((i) => !kept.includes(i)));
     expect(r.counts.succeeded + r.counts.failed).toBe(16);
   });
