@@ -124,6 +124,7 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
       // The lane goes on while the line is written: a crash before it lands
       // only redoes the item (its model calls come back from the ledger).
       writes = writes.then(() => fh.write(JSON.stringify(line) + '\n'));
+      writes.catch(() => undefined); // a failed write is thrown by the `await writes` below, not as an unhandled rejection
       done.push(line);
       // Progress for the heartbeat, at most once a second (the timer covers long items).
       if (performance.now() - lastBeat >= 1_000) {
