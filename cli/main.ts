@@ -1,14 +1,14 @@
 // `swirl`: the command line. Exit codes: 0 ok, 1 run failed, 2 bad input
 // (spec errors, unknown command or flag, missing file), 3 environment problem
 // (a prerequisite missing, the Temporal server unreachable).
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../runtime/errors.js';
+import { packageVersion } from '../runtime/paths.js';
 import { closeAll } from '../tools/closers.js';
 import { err, reportError } from './output.js';
 import { registerCommands } from './commands/index.js';
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = packageVersion();
 
 export function buildProgram(setCode: (c: number) => void): Command {
   const program = new Command('swirl')

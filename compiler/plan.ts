@@ -7,6 +7,7 @@ import { canonicalJson, hashOf, sha256 } from './canonical.js';
 import { parseDuration } from './duration.js';
 import { PLAN_VERSION, type Plan, type PlanModel, type PlanRetry, type PlanStage } from './plan-types.js';
 import { STAGE_KINDS, type StageType } from './stage-kinds.js';
+import { isServerUrl } from './tool-server.js';
 import { resolveSpecPath, stageInputs } from './semantic.js';
 import type { RawRetry, RawSpec, RawStage } from './spec-types.js';
 
@@ -123,7 +124,7 @@ export function buildPlan(spec: RawSpec, planCtx: PlanContext): Plan {
       const { timeout, ...rest } = t;
       tools[name] = {
         ...rest,
-        ...(typeof t.server === 'string' && !/^https?:\/\//i.test(t.server) ? { cwd: path.relative(ctx.projectRoot, ctx.specDir).split(path.sep).join('/') || '.' } : {}),
+        ...(typeof t.server === 'string' && !isServerUrl(t.server) ? { cwd: path.relative(ctx.projectRoot, ctx.specDir).split(path.sep).join('/') || '.' } : {}),
         ...(typeof timeout === 'string' ? { timeoutMs: parseDuration(timeout) } : {}),
       };
     } else tools[name] = normalizePaths(t, ctx);

@@ -7,6 +7,7 @@ import type { Document, LineCounter } from 'yaml';
 import { didYouMean, type SpecError } from './errors.js';
 import { positionOf, toPointer } from './positions.js';
 import { STAGE_KINDS, type StageType } from './stage-kinds.js';
+import { isServerUrl } from './tool-server.js';
 import type { RawSpec, RawStage } from './spec-types.js';
 
 export interface SemanticContext {
@@ -106,8 +107,8 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
           });
       }
       for (const f of ['corpus', 'split', 'topK']) if (t[f] !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: `\`${f}\` is for search tools, not MCP tools`, ...at(toPointer(['tools', name, f]), true), hint: 'the MCP server owns its data; remove the field' });
-      if (typeof t.server === 'string' && /^https?:\/\//i.test(t.server) && t.env !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: '`env` is for servers started as a command, not reached by URL', ...at(toPointer(['tools', name, 'env']), true), hint: 'send credentials in `headers`' });
-      if (typeof t.server === 'string' && !/^https?:\/\//i.test(t.server) && t.headers !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: '`headers` is for servers reached by URL, not started as a command', ...at(toPointer(['tools', name, 'headers']), true), hint: 'pass settings in `env`' });
+      if (typeof t.server === 'string' && isServerUrl(t.server) && t.env !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: '`env` is for servers started as a command, not reached by URL', ...at(toPointer(['tools', name, 'env']), true), hint: 'send credentials in `headers`' });
+      if (typeof t.server === 'string' && !isServerUrl(t.server) && t.headers !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: '`headers` is for servers reached by URL, not started as a command', ...at(toPointer(['tools', name, 'headers']), true), hint: 'pass settings in `env`' });
     } else {
       for (const f of MCP_FIELDS) if (t[f] !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: `\`${f}\` is for MCP tools, not ${t.kind} tools`, ...at(toPointer(['tools', name, f]), true), hint: 'remove it, or use `kind: mcp`' });
     }

@@ -1,10 +1,16 @@
 // Where swirl keeps things on disk. Everything derives from two roots:
 // the package root (code, .venv, data) and the state dir (.swirl/ by default),
 // so tests can point SWIRL_STATE_DIR at a scratch folder.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** swirl's version, from its package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 export interface SwirlPaths {
   root: string;

@@ -17,6 +17,7 @@ import type { MultiServerMCPClient } from '@langchain/mcp-adapters';
 import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { z } from 'zod';
 import type { ToolKind } from '../agents/protocol.js';
+import { isServerUrl } from '../compiler/tool-server.js';
 import { onProcessEnd } from './closers.js';
 import { ToolUnavailableError } from './errors.js';
 
@@ -112,7 +113,7 @@ function connectionKey(cfg: McpToolConfig, projectRoot: string): string {
 }
 
 async function connect(cfg: McpToolConfig, projectRoot: string): Promise<Connection> {
-  const isUrl = /^https?:\/\//i.test(cfg.server);
+  const isUrl = isServerUrl(cfg.server);
   let server: Record<string, unknown>;
   if (isUrl) {
     server = { transport: 'http', url: cfg.server, headers: resolveEnvRefs(cfg.headers, 'header'), automaticSSEFallback: true };

@@ -1,10 +1,10 @@
 // `swirl mcp serve [--spec FILE] [--tools a,b] [--http PORT]`: a spec's built-in
 // tools as an MCP server (tools/mcp-server.ts). On stdio, stdout carries only
 // the protocol; messages go to stderr.
-import { readFileSync } from 'node:fs';
 import { compileFile } from '../../compiler/index.js';
 import { formatErrorWithExcerpt } from '../../compiler/errors.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
+import { packageVersion } from '../../runtime/paths.js';
 import { serveHttp, serveStdio, type ServedTool } from '../../tools/mcp-server.js';
 import { makeTool, type ToolConfig } from '../../tools/registry.js';
 import { err } from '../output.js';
@@ -35,7 +35,7 @@ export async function mcpServeAction(opts: { spec?: string; tools?: string; http
       throw new SwirlError('E_TOOL_CONFIG', `tool \`${name}\`: ${(e as Error).message}`, { hint: 'check the tool under `tools:` in the spec' });
     }
   }
-  const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const version = packageVersion();
   const names = tools.map((t) => t.name).join(', ');
   if (opts.http !== undefined) {
     const port = Number(opts.http);
