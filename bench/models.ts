@@ -499,7 +499,7 @@ protocol by \`tests/integration/llama-tool-calls.test.ts\`.
 `;
 
 /** What the numbers above mean, written after the runs listed under "Runs" (2026-11-27). Rewrite it when the numbers change. */
-const FINDINGS = `## What the runs showed (2026-11-27)
+const FINDINGS = `## What the runs showed (2026-11-27 and 28)
 
 - **Only qwen2.5-coder-1.5b follows the protocol.** It wrote an action tag in 16 of its 17 turns.
   On HotPotQA it searched once and answered in 3 of 4 episodes (1 exact match) and repeated the
@@ -513,10 +513,12 @@ const FINDINGS = `## What the runs showed (2026-11-27)
   and then keeps generating invented "Question: … Answer: …" pairs until maxTokens.
 - **qwen2.5-coder-0.5b rarely wrote a tag** (4 of 25 episodes, all direct \`<answer>\`s, none correct).
   It reasons step by step in Markdown and does not get to a tag within 256 tokens.
-- **gemma3-270m** is the base model (the GGUF has no chat template). On GSM8K it writes no tag
-  (it repeats \`<start_of_turn>model\` until maxTokens). On HotPotQA its 100% valid-action share is
-  an artefact: in all 10 episodes it wrote \`<search_query>and</search_query>\` six times and hit
-  maxSteps, never answering. It was measured on 20 episodes (10 + 10) in the time available.
+- **gemma3-270m** is the base model (the GGUF has no chat template). Its 100% valid-action share is
+  an artefact: in the 2026-11-28 runs (50 + 50 episodes, 2 threads) every turn was the same
+  well-formed tag with the input \`and\` — \`<math_exp>and</math_exp>\` on GSM8K (the calculator answers
+  \`Error: unknown name 'and'\`) and \`<search_query>and</search_query>\` on HotPotQA — until maxSteps; it
+  never answered. The share counts the tags' form, not their use. (On 2026-11-27, before the
+  special-token fix, it wrote no tag on GSM8K at all.)
 - **maxTokens matters for the instruct models:** the quickstart's 96 tokens cut qwen2.5-coder-1.5b's
   step-by-step reasoning before its tag (its first GSM8K episode at 96 tokens ended \`no_action\`; the
   same question at 256 tokens ended with an answer), so the Qwen rows use 256.
@@ -550,7 +552,7 @@ Every model runs the SWiRL tag protocol exactly as the rollout stage does (\`age
 paragraphs and maxSteps 5 (as \`pipelines/hotpotqa.yaml\`). The questions are the first N of
 each set after the dataset stage's seeded shuffle with seed ${String(s.seed ?? 0)} (the same rows a
 \`dataset\` stage with \`seed: 0\` selects), taken interleaved. Decoding is greedy (temperature 0),
-maxTokens per turn as in the tables, context ${String(s.contextSize)}, ${String(s.threads)} thread(s), one sequence.
+maxTokens per turn as in the tables, context ${String(s.contextSize)}, one sequence; threads per model as in each command under "Runs" below.
 
 - *Turns with a valid action*: model turns whose text holds a complete action tag
   (\`<math_exp>\`, \`<search_query>\` or \`<answer>\`); a turn without one ends the episode as \`no_action\`.
