@@ -10,6 +10,8 @@ import type { ArtifactRef } from '../store/artifact-ref.js';
 import { lookupStageCache, type CacheLookupInput } from './stage-cache.js';
 import { concatArtifacts, ItemCache, processShard, type ItemProcessor } from './fanout.js';
 import { expandSamples, rolloutProcessor, summarizeTrajectories } from './rollout.js';
+import { defaultEpisodeThreads, episodeThreadsFor, threadedRolloutProcessor } from './episode-threads.js';
+import { SqliteLedger } from '../store/ledger-sqlite.js';
 import { decomposeTrajectories } from './decompose.js';
 import { filterProcessor, finishFilter, type FinishFilterInput } from './judge.js';
 import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
@@ -31,12 +33,23 @@ export interface ActivityDeps {
   modelsDir?: string;
   /** The LLM call ledger every model call goes through (default: SQLite at swirlPaths().ledger, opened on first use). */
   ledger?: LlmLedger;
+  /** Threads for rollout episodes against remote models (activities/episode-threads.ts); default `defaultEpisodeThreads()`, 0: none. */
+  episodeThreads?: number;
+}
+
+/** The ledger file episode threads open: the worker's SQLite ledger (asked when used, as defaultLedger does), or none: an in-memory ledger cannot be shared with a thread. */
+function threadLedgerFile(ledger: LlmLedger | undefined): string | (() => string) | undefined {
+  if (!ledger) return () => swirlPaths().ledger;
+  return ledger instanceof SqliteLedger && ledger.file !== ':memory:' ? ledger.file : undefined;
 }
 
 export function createActivities(deps: ActivityDeps) {
   const items = new ItemCache();
   const modelsDir = deps.modelsDir ?? swirlPaths().models;
-  const rollout = deps.processors?.rollout ?? rolloutProcessor(modelsDir, deps.ledger);
+  const threads = deps.episodeThreads ?? defaultEpisodeThreads();
+  const ledgerFile = threadLedgerFile(deps.ledger);
+  const inline = rolloutProcessor(modelsDir, deps.ledger);
+  const rollout = deps.processors?.rollout ?? (threads > 0 && ledgerFile ? threadedRolloutProcessor(inline, episodeThreadsFor({ threads, modelsDir }), ledgerFile) : inline);
   const processors: Record<string, ItemProcessor> = {
     rollout,
     filter: filterProcessor({ modelsDir, ...(deps.ledger ? { ledger: deps.ledger } : {}) }),

@@ -47,6 +47,11 @@ export function withBudget<T>(runId: string, budget: RunBudget | undefined, fn: 
   return budget && (budget.maxTokens !== undefined || budget.maxCostUsd !== undefined) ? scope.run({ runId, budget }, fn) : fn();
 }
 
+/** The budget scope in force here (handed to an episode thread with its item), if any. */
+export function budgetScope(): { runId: string; budget: RunBudget } | undefined {
+  return scope.getStore();
+}
+
 /** Throws BudgetReached when the run in scope has spent its budget (a no-op outside a budget scope). */
 export async function checkBudget(ledger: LlmLedger): Promise<void> {
   const s = scope.getStore();

@@ -12,7 +12,7 @@
 //     runId, stageId   recorded with each use (never part of the key)
 //     sampleKey part of the key: requests that are otherwise identical but must
 //               be sampled independently get different keys (e.g. `q17#3`)
-//     gate      a ModelGate (agents/limits.ts): concurrency, rate limits, retries, breaker
+//     gate      a ModelGate or its episode-thread proxy (agents/limits.ts): concurrency, rate limits, retries, breaker
 //     price     { inputPerMTok, outputPerMTok } in USD, for the cost column
 //     identity  { provider, model, adapter?, params? } — defaults to the inner
 //               model's `ledgerIdentity()` when it has one
@@ -34,7 +34,7 @@ import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling';
 import { checkBudget } from './budget.js';
 import { logprobsOf, type TokenLogprob } from './judges/probability.js';
-import type { ModelGate } from './limits.js';
+import type { GateRunner } from './limits.js';
 import { callCost, ledgerKey, LOCAL_OWNER, type CallMeta, type CallPurpose, type CompletedCall, type LedgerRequest, type LlmLedger, type ModelPrice } from '../store/ledger.js';
 
 /** What identifies a model for the ledger, beyond the call's own options. */
@@ -60,7 +60,7 @@ export interface LedgerContext {
 }
 
 export interface LedgeredOptions extends LedgerContext {
-  gate?: ModelGate;
+  gate?: GateRunner;
   price?: ModelPrice;
   identity?: ModelIdentity;
 }

@@ -82,6 +82,9 @@ export function retryAfterMs(e: unknown, now = Date.now()): number | undefined {
 
 /** Which failures of a model call are worth another attempt. */
 export function classifyError(e: unknown): ClassifiedError {
+  // An error classified where it happened (an episode thread's model call, agents/episode-threads.ts).
+  const pre = (e as { swirlClassified?: ClassifiedError } | undefined)?.swirlClassified;
+  if (pre) return pre;
   const err = e as { status?: unknown; name?: string; message?: string; code?: string; cause?: { code?: string; name?: string } };
   const status = typeof err?.status === 'number' ? err.status : undefined;
   const name = err?.name ?? '';
@@ -133,8 +136,21 @@ export interface GateEvent {
   waitMs: number;
 }
 
+/** What a model call needs from a gate: run one call under the model's limits (ModelGate, or its proxy in an episode thread). */
+export interface GateRunner {
+  run<T>(fn: () => Promise<T>, opts?: GateRunOptions<T>): Promise<T>;
+}
+
+export interface GateRunOptions<T> {
+  signal?: AbortSignal;
+  /** Counts against tokensPerMinute before the call. */
+  estimateTokens?: number;
+  /** Corrects the estimate after the call. */
+  tokensUsed?: (r: T) => number;
+}
+
 /** One model's limits on this worker. Get it with `modelGate(name, limits)`. */
-export class ModelGate {
+export class ModelGate implements GateRunner {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly starts: number[] = [];
@@ -156,7 +172,7 @@ export class ModelGate {
   ) {}
 
   /** Runs one call under the limits, retrying what can succeed later. `estimateTokens` counts against tokensPerMinute before the call; `tokensUsed` corrects it after. */
-  async run<T>(fn: () => Promise<T>, opts: { signal?: AbortSignal; estimateTokens?: number; tokensUsed?: (r: T) => number } = {}): Promise<T> {
+  async run<T>(fn: () => Promise<T>, opts: GateRunOptions<T> = {}): Promise<T> {
     const maxAttempts = this.limits.maxAttempts ?? 6;
     for (let attempt = 1; ; attempt++) {
       // Half-open and a probe is out: wait for its outcome, then look again.
@@ -187,7 +203,7 @@ export class ModelGate {
     return this.openUntil;
   }
 
-  private async attemptOnce<T>(fn: () => Promise<T>, opts: { signal?: AbortSignal; estimateTokens?: number; tokensUsed?: (r: T) => number }, attempt: number, maxAttempts: number): Promise<{ done: true; value: T } | { done: false }> {
+  private async attemptOnce<T>(fn: () => Promise<T>, opts: GateRunOptions<T>, attempt: number, maxAttempts: number): Promise<{ done: true; value: T } | { done: false }> {
     await this.acquire(opts.signal, opts.estimateTokens ?? 0);
     let tokenEntry: { at: number; n: number } | undefined;
     if (this.limits.tokensPerMinute) {
@@ -307,6 +323,21 @@ export function modelGate(name: string, limits: GateLimits = {}, label?: string)
     gates.set(name, g);
   }
   return g;
+}
+
+let runnerFactory: ((name: string, limits: GateLimits, label?: string) => GateRunner) | undefined;
+
+/**
+ * The gate model calls go through: the process-wide `modelGate`, unless this
+ * is an episode thread, whose calls go through the worker's gates on the main
+ * thread (agents/episode-threads.ts sets the factory there).
+ */
+export function gateRunner(name: string, limits: GateLimits = {}, label?: string): GateRunner {
+  return runnerFactory ? runnerFactory(name, limits, label) : modelGate(name, limits, label);
+}
+
+export function setGateRunnerFactory(f: typeof runnerFactory): void {
+  runnerFactory = f;
 }
 
 export function resetGates(): void {

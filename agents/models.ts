@@ -8,7 +8,7 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { PlanModel } from '../compiler/plan-types.js';
 import { LlamaCppChat } from './llama-cpp-chat.js';
 import { LedgeredChatModel, type LedgerContext } from './ledgered-model.js';
-import { modelGate, type GateLimits, type ModelGate } from './limits.js';
+import { gateRunner, type GateLimits, type GateRunner } from './limits.js';
 import { SwirlChatOpenAI } from './providers/openai.js';
 import { SwirlChatAnthropic } from './providers/anthropic.js';
 import { SwirlChatGoogle } from './providers/google.js';
@@ -145,7 +145,7 @@ function googleModel(name: string, m: PlanModel, env: NodeJS.ProcessEnv): BaseCh
 }
 
 /** The worker-wide limits of a spec model (concurrency, rates, retries, breaker). */
-export function gateFor(name: string, m: PlanModel): ModelGate {
+export function gateFor(name: string, m: PlanModel): GateRunner {
   const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
   const limits: GateLimits = {};
   for (const [k, v] of [['concurrency', num(m.concurrency)], ['requestsPerMinute', num(m.requestsPerMinute)], ['tokensPerMinute', num(m.tokensPerMinute)]] as const) if (v !== undefined) limits[k] = v;
@@ -155,7 +155,7 @@ export function gateFor(name: string, m: PlanModel): ModelGate {
   if (typeof breaker?.cooldown === 'string') limits.breakerCooldownMs = parseDuration(breaker.cooldown);
   // Local models retry nothing by default: their failures are not transient.
   if (m.provider === 'llama-cpp') limits.maxAttempts = 1;
-  return modelGate(`${name}:${JSON.stringify(m)}`, limits, name);
+  return gateRunner(`${name}:${JSON.stringify(m)}`, limits, name);
 }
 
 export function priceOf(m: PlanModel): ModelPrice | undefined {

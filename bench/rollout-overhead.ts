@@ -10,6 +10,8 @@
 // Order: pool, engine, pool, engine, … (BENCH_ROUNDS engine runs, default 3), each engine
 // run compared with the pool runs on either side; the median ratio is the result.
 // BENCH_SIDES=engine (or pool) runs one side only, for profiling (node --cpu-prof …).
+// The worker uses its default episode threads (activities/episode-threads.ts);
+// SWIRL_EPISODE_THREADS=0 measures the engine with episodes on its main thread.
 //   node --import tsx bench/rollout-overhead.ts [episodes=640] [concurrency=32] [latencyMs=50] [shardSize=stage default layout]
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +34,7 @@ import type { PipelineInput, PipelineResult } from '../workflows/types.js';
 import { createWorkers, taskQueues } from '../worker.js';
 import { mean, promisePool, quantile } from './pool.js';
 import { shardLayout } from '../workflows/stages/fanout-stage.js';
+import { defaultEpisodeThreads } from '../activities/episode-threads.js';
 
 const args = process.argv.slice(2).map(Number);
 const [wantEpisodes = 640, concurrency = 32, latencyMs = 50] = args;
@@ -210,7 +213,8 @@ async function compare(loadBefore: string): Promise<void> {
   const line = (label: string, s: Side, extra = '') =>
     console.log(`  ${label.padEnd(30)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${rate(s.ms).toFixed(1).padStart(7)} episodes/s  calls ${s.calls}${s.calls === expected ? '' : ` (EXPECTED ${expected})`}  ledger ${s.ledger.completions} completions/${s.ledger.keys} keys${s.ledger.duplicated ? ` ${s.ledger.duplicated} DUPLICATED` : ''}  CPU ${s.cpu.map((c) => c.toFixed(1)).join('+')} s = ${((s.cpu.reduce((a, b) => a + b, 0) * 1000) / episodes).toFixed(1)} ms/episode  load ${s.load}${extra}`);
   const layout = shardSize ? `shard size ${shardSize}, one item at a time (${engines[0]!.shards} shards)` : `default layout: ${engines[0]!.shards} shards of ≤ ${engines[0]!.shardSize} items, ${engines[0]!.itemConcurrency} items at a time each`;
-  console.log(`rollout overhead: ${episodes} episodes (${questions} questions × ${samples} samples), ${CALLS_PER_EPISODE} calls each, stub latency ${latencyMs} ms, concurrency ${concurrency}, ${layout}; ${ROUNDS} rounds; load average before ${loadBefore}`);
+  const threads = defaultEpisodeThreads();
+  console.log(`rollout overhead: ${episodes} episodes (${questions} questions × ${samples} samples), ${CALLS_PER_EPISODE} calls each, stub latency ${latencyMs} ms, concurrency ${concurrency}, ${layout}; episode threads ${threads}${threads ? '' : ' (the main thread runs the episodes)'}; ${ROUNDS} rounds; load average before ${loadBefore}`);
   const whole: number[] = [];
   const stage: number[] = [];
   line('promise pool (in-process) #0', pools[0]!);

@@ -16,6 +16,7 @@
 //   claims       one row per call in flight: who is making it, until when
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
 
 export type CallPurpose = 'rollout' | 'judge' | 'eval' | 'sample' | 'reward';
 
@@ -168,15 +169,15 @@ export function addUse(t: UsageTotals, call: Pick<CompletedCall, 'inputTokens' |
   t.latencyMs += call.latencyMs;
 }
 
-/** This process as a claim owner. */
-export const LOCAL_OWNER = `${hostname()}:${process.pid}`;
+/** This process (and thread: episode threads claim apart from the main thread) as a claim owner: `host:pid` or `host:pid/thread`. */
+export const LOCAL_OWNER = `${hostname()}:${process.pid}${threadId ? `/${threadId}` : ''}`;
 
 /** A claim by `owner` can be taken over when it expired or its (local) process is gone. */
 export function claimIsStale(owner: string, expiresAt: number, now = Date.now()): boolean {
   if (expiresAt <= now) return true;
   const at = owner.lastIndexOf(':');
   if (owner.slice(0, at) !== hostname()) return false;
-  const pid = Number(owner.slice(at + 1));
+  const pid = Number(owner.slice(at + 1).split('/')[0]);
   if (!Number.isInteger(pid) || pid <= 0) return true;
   try {
     process.kill(pid, 0);

@@ -42,6 +42,7 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .command('worker')
     .description('run a worker for one or more task queues until SIGINT/SIGTERM')
     .option('--queue <roles>', `comma-separated roles: ${QUEUE_ROLES.join(', ')}`, QUEUE_ROLES.join(','))
+    .option('--episode-threads <n>', 'threads for rollout episodes against remote models (default: the cores, at most 4, or SWIRL_EPISODE_THREADS; 0: none)')
     .action(async (opts) => (await import('./worker.js')).workerAction(opts, setCode));
 
   program

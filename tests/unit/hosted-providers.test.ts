@@ -12,7 +12,7 @@ import { HumanMessage } from '@langchain/core/messages';
 import { runEpisode } from '../../agents/episode.js';
 import { runToolCallEpisode } from '../../agents/episode-tool-calls.js';
 import { chatModelFor, gateFor, ledgeredModelFor } from '../../agents/models.js';
-import { resetGates } from '../../agents/limits.js';
+import { resetGates, type ModelGate } from '../../agents/limits.js';
 import { MemoryLedger, type CompletedCall } from '../../store/ledger.js';
 import { makeTool } from '../../tools/registry.js';
 import { packageRoot } from '../../runtime/paths.js';
@@ -151,7 +151,7 @@ describe.each(cases)('$provider provider', (c) => {
 
   it('retries a 429 with Retry-After in swirl\'s gate (the SDK does not retry on its own)', async () => {
     const { stub, m, ledger } = await setup({ failFirst: 1, retryAfterS: 1 });
-    const gate = gateFor('policy', m);
+    const gate = gateFor('policy', m) as ModelGate; // on the main thread the gate is the worker's ModelGate
     const events: number[] = [];
     gate.onRetry = (e) => events.push(e.error.retryAfterMs ?? -1);
     const model = ledgeredModelFor('policy', m, ctx, ledger, { purpose: 'judge', sampleKey: 'x' });
