@@ -235,7 +235,14 @@ export class EpisodeThreads {
     const fail = (why: string) => {
       if (thread.dead) return;
       thread.dead = true;
-      for (const [, p] of this.pending) if (p.thread === thread) p.reject(new Error(`episode thread ${why}; the shard will be retried`));
+      const err = () => new Error(`episode thread ${why}; the shard will be retried`);
+      for (const [, p] of this.pending) if (p.thread === thread) p.reject(err());
+      // Attempts the gates wait for from this thread end too (an abort: not retried, the slot freed).
+      for (const [k, x] of this.execs)
+        if (k.startsWith(`${thread.n}:`)) {
+          this.execs.delete(k);
+          x.reject(Object.assign(err(), { swirlClassified: { kind: 'abort', retryable: false } }));
+        }
     };
     worker.on('error', (e) => fail(`failed: ${e.message}`));
     worker.on('exit', (code) => fail(`exited (${code})`));
