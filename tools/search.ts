@@ -1,10 +1,15 @@
 // The search tool: BM25 (minisearch) over a JSONL paragraph corpus, one index
 // per (corpus file, split), as the paper builds one index per dataset split.
-// Returns the top-k articles as "title: text". Indexes are built once per
-// process and corpus content hash.
+// Returns the top-k articles as "title: text". An index is built once per
+// corpus content hash and split: kept in memory for the process and on disk
+// (`<state>/cache/search/<sha256>-<split>.json`, written atomically), so other
+// processes and episode threads load it instead of building it again.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import MiniSearch from 'minisearch';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+import MiniSearch, { type Options } from 'minisearch';
+import { swirlPaths } from '../runtime/paths.js';
 
 export interface CorpusRow {
   id: string;
@@ -20,11 +25,22 @@ export interface SearchIndex {
 
 const indexes = new Map<string, SearchIndex>();
 
+const OPTIONS: Options<CorpusRow> = { fields: ['title', 'text'], storeFields: ['id', 'title', 'text'], searchOptions: { boost: { title: 2 }, bm25: { k: 1.2, b: 0.7, d: 0.5 } } };
+/** Bump when the options or the stored fields change: old cache files are then ignored. */
+const INDEX_FORMAT = 1;
+
 export function buildIndex(rows: CorpusRow[]): SearchIndex {
-  const ms = new MiniSearch<CorpusRow>({ fields: ['title', 'text'], storeFields: ['id', 'title', 'text'], searchOptions: { boost: { title: 2 }, bm25: { k: 1.2, b: 0.7, d: 0.5 } } });
+  const ms = new MiniSearch<CorpusRow>(OPTIONS);
   ms.addAll(rows);
+  return wrap(ms);
+}
+
+function wrap(ms: MiniSearch<CorpusRow>): SearchIndex & { ms: MiniSearch<CorpusRow> } {
   return {
-    size: rows.length,
+    ms,
+    get size() {
+      return ms.documentCount;
+    },
     search(query, topK) {
       const q = query.trim();
       if (!q) return [];
@@ -36,11 +52,36 @@ export function buildIndex(rows: CorpusRow[]): SearchIndex {
   };
 }
 
-/** The index of `file` restricted to rows whose `splits` contain `split` (all rows when no split). */
-export function corpusIndex(file: string, split?: string): SearchIndex {
+/** Forgets the indexes held in memory (tests: the next call loads from disk). */
+export function forgetIndexes(): void {
+  indexes.clear();
+}
+
+/** Where the on-disk copy of an index lives (default `<state>/cache/search`). */
+export function searchCacheDir(): string {
+  return path.join(swirlPaths().stageCache, 'search');
+}
+
+/**
+ * The index of `file` restricted to rows whose `splits` contain `split` (all
+ * rows when no split): from this process's memory, else from the on-disk
+ * cache, else built (and then written to the cache). A cache file that cannot
+ * be read is rebuilt and replaced.
+ */
+export function corpusIndex(file: string, split?: string, cacheDir = searchCacheDir()): SearchIndex {
   const bytes = readFileSync(file);
-  const key = `${createHash('sha256').update(bytes).digest('hex')}:${split ?? '*'}`;
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const key = `${hash}:${split ?? '*'}`;
   let idx = indexes.get(key);
+  if (idx) return idx;
+  const cached = path.join(cacheDir, `${hash}-${(split ?? 'all').replace(/[^A-Za-z0-9_.-]/g, '_')}-v${INDEX_FORMAT}.json`);
+  if (existsSync(cached)) {
+    try {
+      idx = wrap(MiniSearch.loadJSON<CorpusRow>(readFileSync(cached, 'utf8'), OPTIONS));
+    } catch {
+      idx = undefined; // torn or foreign file: rebuilt below
+    }
+  }
   if (!idx) {
     const rows: CorpusRow[] = [];
     for (const line of bytes.toString('utf8').split('\n')) {
@@ -49,9 +90,19 @@ export function corpusIndex(file: string, split?: string): SearchIndex {
       if (split && !(r.splits ?? []).includes(split)) continue;
       rows.push({ id: r.id, title: r.title, text: r.text });
     }
-    idx = buildIndex(rows);
-    indexes.set(key, idx);
+    const built = wrap(new MiniSearch<CorpusRow>(OPTIONS));
+    built.ms.addAll(rows);
+    idx = built;
+    try {
+      mkdirSync(cacheDir, { recursive: true });
+      const tmp = `${cached}.${process.pid}.${threadId}.tmp`;
+      writeFileSync(tmp, JSON.stringify(built.ms));
+      renameSync(tmp, cached);
+    } catch {
+      // A read-only state dir only costs the next process a rebuild.
+    }
   }
+  indexes.set(key, idx);
   return idx;
 }
 
