@@ -5,7 +5,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { classifyError, setGateRunnerFactory, type GateLimits, type GateRunner, type GateRunOptions } from '../agents/limits.js';
 import { SqliteLedger } from '../store/ledger-sqlite.js';
-import { fromWire, toWire, withItemBudget, type FromThread, type ToThread } from './episode-threads.js';
+import { withBudget } from '../agents/budget.js';
+import { fromWire, toWire, type FromThread, type ToThread } from './episode-threads.js';
 import { rolloutProcessor } from './rollout.js';
 
 const port = parentPort!;
@@ -56,7 +57,7 @@ port.on('message', (m: ToThread) => {
       const ac = new AbortController();
       aborts.set(m.id, ac);
       itemScope
-        .run(m.id, () => withItemBudget(m, () => processorFor(m.ledgerFile)(m.item, { ...m.ctx, signal: ac.signal })))
+        .run(m.id, () => withBudget(m.budget?.runId ?? '', m.budget?.budget, () => processorFor(m.ledgerFile)(m.item, { ...m.ctx, signal: ac.signal })))
         .then(
           (outcome) => send({ t: 'result', id: m.id, outcome }),
           (e: unknown) => send({ t: 'error', id: m.id, error: toWire(e) }),

@@ -27,7 +27,7 @@ import { availableParallelism } from 'node:os';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
-import { budgetScope, withBudget } from '../agents/budget.js';
+import { budgetScope, type RunBudget } from '../agents/budget.js';
 import { modelGate, type ClassifiedError, type GateLimits } from '../agents/limits.js';
 import type { ItemContext, ItemOutcome, ItemProcessor } from './fanout.js';
 import type { RolloutConfig } from './rollout.js';
@@ -107,7 +107,7 @@ export interface ItemMessage {
   ctx: Omit<ItemContext, 'signal'>;
   /** The worker's SQLite ledger file: the thread opens its own connection to it (once per file). */
   ledgerFile: string;
-  budget?: { runId: string; budget: import('../agents/budget.js').RunBudget };
+  budget?: { runId: string; budget: RunBudget };
 }
 export type ToThread = ItemMessage | { t: 'abort'; id: number } | { t: 'exec'; call: number; attempt: number } | { t: 'gateDone'; call: number; error?: WireError; fromAttempt?: number };
 export type FromThread =
@@ -277,20 +277,19 @@ export class EpisodeThreads {
         const gate = modelGate(m.gate, m.limits, m.label);
         const signal = this.pending.get(m.id)?.signal;
         let attempt = 0;
-        let lastAttempt = 0;
         this.counters.calls++;
         gate
           .run(
             () =>
               new Promise<number>((resolve, reject) => {
-                lastAttempt = ++attempt;
-                this.execs.set(`${thread.n}:${m.call}:${lastAttempt}`, { resolve, reject });
-                thread.worker.postMessage({ t: 'exec', call: m.call, attempt: lastAttempt } satisfies ToThread);
+                attempt++;
+                this.execs.set(`${thread.n}:${m.call}:${attempt}`, { resolve, reject });
+                thread.worker.postMessage({ t: 'exec', call: m.call, attempt } satisfies ToThread);
               }),
             { ...(signal ? { signal } : {}), ...(m.estimateTokens !== undefined ? { estimateTokens: m.estimateTokens } : {}), tokensUsed: (n) => n },
           )
           .then(
-            () => thread.worker.postMessage({ t: 'gateDone', call: m.call, fromAttempt: lastAttempt } satisfies ToThread),
+            () => thread.worker.postMessage({ t: 'gateDone', call: m.call, fromAttempt: attempt } satisfies ToThread),
             (e: unknown) => {
               // The attempt's own error (not retryable, or aborted) goes back as the thread's original error; the gate's own failures (gave up, breaker open) as themselves.
               const own = (e as { swirlAttempt?: number }).swirlAttempt;
@@ -316,13 +315,6 @@ export function episodeThreadsFor(opts: EpisodeThreadOptions): EpisodeThreads {
   return p;
 }
 
-/** Closes every pool of this process (tests). */
-export async function closeEpisodeThreads(): Promise<void> {
-  const all = [...pools.values()];
-  pools.clear();
-  await Promise.all(all.map((p) => p.close()));
-}
-
 /**
  * The rollout processor with eligible items on episode threads (the others on
  * `inline`). `threads` 0 returns `inline` itself.
@@ -330,9 +322,4 @@ export async function closeEpisodeThreads(): Promise<void> {
 export function threadedRolloutProcessor(inline: ItemProcessor, pool: EpisodeThreads | undefined, ledgerFile: string | (() => string)): ItemProcessor {
   if (!pool || pool.opts.threads <= 0) return inline;
   return (item, ctx) => (threadEligible(ctx.config as unknown as RolloutConfig) ? pool.run(item, ctx, typeof ledgerFile === 'function' ? ledgerFile() : ledgerFile) : inline(item, ctx));
-}
-
-/** Runs `fn` with the budget scope an item message carries (thread side). */
-export function withItemBudget<T>(m: ItemMessage, fn: () => Promise<T>): Promise<T> {
-  return m.budget ? withBudget(m.budget.runId, m.budget.budget, fn) : fn();
 }

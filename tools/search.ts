@@ -29,7 +29,7 @@ const OPTIONS: Options<CorpusRow> = { fields: ['title', 'text'], storeFields: ['
 /** Bump when the options or the stored fields change: old cache files are then ignored. */
 const INDEX_FORMAT = 1;
 
-export function buildIndex(rows: CorpusRow[]): SearchIndex {
+export function buildIndex(rows: CorpusRow[]): SearchIndex & { ms: MiniSearch<CorpusRow> } {
   const ms = new MiniSearch<CorpusRow>(OPTIONS);
   ms.addAll(rows);
   return wrap(ms);
@@ -38,9 +38,7 @@ export function buildIndex(rows: CorpusRow[]): SearchIndex {
 function wrap(ms: MiniSearch<CorpusRow>): SearchIndex & { ms: MiniSearch<CorpusRow> } {
   return {
     ms,
-    get size() {
-      return ms.documentCount;
-    },
+    size: ms.documentCount,
     search(query, topK) {
       const q = query.trim();
       if (!q) return [];
@@ -90,8 +88,7 @@ export function corpusIndex(file: string, split?: string, cacheDir = searchCache
       if (split && !(r.splits ?? []).includes(split)) continue;
       rows.push({ id: r.id, title: r.title, text: r.text });
     }
-    const built = wrap(new MiniSearch<CorpusRow>(OPTIONS));
-    built.ms.addAll(rows);
+    const built = buildIndex(rows);
     idx = built;
     try {
       mkdirSync(cacheDir, { recursive: true });

@@ -26,9 +26,8 @@ export function parseEpisodeThreads(value: string | undefined): number {
       throw new SwirlError('E_USAGE', (e as Error).message, { hint: 'SWIRL_EPISODE_THREADS=0 runs every episode on the main thread' });
     }
   }
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n)) throw new SwirlError('E_USAGE', `--episode-threads must be a whole number ≥ 0, got \`${value}\``, { hint: '0 runs every episode on the main thread' });
-  return n;
+  if (!/^\d+$/.test(value.trim())) throw new SwirlError('E_USAGE', `--episode-threads must be a whole number ≥ 0, got \`${value}\``, { hint: '0 runs every episode on the main thread' });
+  return Number(value);
 }
 
 export async function workerAction(opts: { queue: string; episodeThreads?: string }, setCode: (c: number) => void): Promise<void> {
