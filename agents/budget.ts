@@ -12,9 +12,11 @@
 // it — rollouts, judges, evaluation — is checked without threading it through
 // each processor. Calls already in flight when the budget is reached finish:
 // a run can go over its budget by at most the calls it has in flight.
+// Requests lost in flight when a worker died are charged at their estimate
+// (prompt + maxTokens): the provider may have billed them.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApplicationFailure } from '@temporalio/common';
-import type { LlmLedger, UsageTotals } from '../store/ledger.js';
+import type { AttemptTotals, LlmLedger, UsageTotals } from '../store/ledger.js';
 import { budgetReachedReason, mergeBudget } from '../workflows/budget.js';
 import type { RunBudget } from '../workflows/fanout-types.js';
 
@@ -29,8 +31,13 @@ export interface BudgetReachedDetails {
 }
 
 /** Whether spent totals (calls made, from the ledger) reach a budget, and why (`tokens 412 of 300`). */
-export function budgetReached(spent: Pick<UsageTotals, 'inputTokens' | 'outputTokens' | 'costUsd'>, budget: RunBudget): string | undefined {
-  return budgetReachedReason({ tokens: spent.inputTokens + spent.outputTokens, costUsd: spent.costUsd }, budget);
+export function budgetReached(spent: Pick<UsageTotals, 'inputTokens' | 'outputTokens' | 'costUsd'> & { attempts?: Pick<AttemptTotals, 'lostTokens' | 'lostCostUsd'> }, budget: RunBudget): string | undefined {
+  return budgetReachedReason(spentOf(spent), budget);
+}
+
+/** What a run has spent: its answered calls, plus what requests lost in flight may have been billed (estimated). */
+function spentOf(s: Pick<UsageTotals, 'inputTokens' | 'outputTokens' | 'costUsd'> & { attempts?: Pick<AttemptTotals, 'lostTokens' | 'lostCostUsd'> }): { tokens: number; costUsd: number } {
+  return { tokens: s.inputTokens + s.outputTokens + (s.attempts?.lostTokens ?? 0), costUsd: s.costUsd + (s.attempts?.lostCostUsd ?? 0) };
 }
 
 export { mergeBudget };
@@ -59,7 +66,7 @@ export async function checkBudget(ledger: LlmLedger): Promise<void> {
   const spent = await ledger.stats({ runId: s.runId });
   const reason = budgetReached(spent, s.budget);
   if (!reason) return;
-  const details: BudgetReachedDetails = { tokens: spent.inputTokens + spent.outputTokens, costUsd: spent.costUsd, budget: s.budget, reason };
+  const details: BudgetReachedDetails = { ...spentOf(spent), budget: s.budget, reason };
   throw ApplicationFailure.create({
     message: `run budget reached: ${reason}; raise it with \`swirl resume ${s.runId} --max-tokens N\` or \`--max-cost-usd X\``,
     type: 'BudgetReached',

@@ -250,13 +250,21 @@ export class LedgeredChatModel extends BaseChatModel<LedgeredCallOptions> {
 
   private async callInnerClaimed(key: string, req: LedgerRequest, meta: CallMeta, messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<CompletedCall> {
     const { sampleKey: _sk, ...innerOptions } = options as LedgeredCallOptions;
+    // What a request may cost if it is never answered (a crash mid-flight): charged to the run's budget until it is.
+    const promptTokens = req.messages.reduce<number>((a, m) => a + JSON.stringify(m).length / 4, 0);
+    const maxOut = options.maxTokens ?? 0;
+    const estimate = { tokens: Math.round(promptTokens + maxOut), costUsd: callCost(this.opts.price, promptTokens, maxOut) };
     const once = async () => {
-      await this.ledger.recordAttempt(key, meta);
+      const attempt = await this.ledger.recordAttempt(key, meta, estimate);
       const link = linkedSignal(options.signal);
       const t0 = performance.now();
       try {
         const res = (await this.inner.invoke(messages, { ...innerOptions, ...(link.signal ? { signal: link.signal } : {}) } as never)) as AIMessage;
+        await this.ledger.finishAttempt(attempt, 'answered');
         return { res, latencyMs: performance.now() - t0 };
+      } catch (e) {
+        await this.ledger.finishAttempt(attempt, 'failed').catch(() => undefined);
+        throw e;
       } finally {
         link.done();
       }
@@ -264,7 +272,7 @@ export class LedgeredChatModel extends BaseChatModel<LedgeredCallOptions> {
     const { res, latencyMs } = this.opts.gate
       ? await this.opts.gate.run(once, {
           ...(options.signal ? { signal: options.signal } : {}),
-          estimateTokens: req.messages.reduce<number>((a, m) => a + JSON.stringify(m).length / 4, 0) + (options.maxTokens ?? 0),
+          estimateTokens: estimate.tokens,
           tokensUsed: (r) => (r.res.usage_metadata?.input_tokens ?? 0) + (r.res.usage_metadata?.output_tokens ?? 0),
         })
       : await once();

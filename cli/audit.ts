@@ -22,16 +22,101 @@ export interface AuditEntry {
   failure?: { type: string; message: string };
 }
 
+export interface ActivityCounts {
+  scheduled: number;
+  completed: number;
+  failed: number;
+  retried: number;
+  cacheHits: number;
+}
+
 export interface AuditReport {
   workflowId: string;
+  /** The workflow type (pipelineWorkflow, fanoutWorkflow, shardWorkflow, trainWorkflow …). */
+  workflowType?: string;
   pipeline?: string;
   specHash?: string;
   status: string;
   startTime?: string;
   closeTime?: string;
   entries: AuditEntry[];
-  activities: { scheduled: number; completed: number; failed: number; retried: number; cacheHits: number };
+  activities: ActivityCounts;
   events: number;
+}
+
+/** A child workflow's part of the audit: its own counts and what went wrong in it. */
+export interface ChildAudit {
+  workflowId: string;
+  workflowType?: string;
+  /** The workflow that started it. */
+  parent: string;
+  status: string;
+  activities: ActivityCounts;
+  /** Retries and failures inside it, with their causes. */
+  problems: AuditEntry[];
+}
+
+/** The run and every workflow under it (fan-outs, shards, the train loop), counted together. */
+export interface RunAudit extends AuditReport {
+  children: ChildAudit[];
+  /** The run's own activities plus every child's. */
+  total: ActivityCounts;
+}
+
+/** Ids of the child workflows an audit started. */
+export function childIds(r: AuditReport): string[] {
+  return [...new Set(r.entries.filter((e) => e.kind === 'child' && e.event === 'started' && e.name).map((e) => e.name!))];
+}
+
+/**
+ * Walks the child workflows of a run (breadth first, children of children too)
+ * with `fetchEvents` and adds them up. A child whose history cannot be read is
+ * listed with status UNKNOWN rather than dropped.
+ */
+export async function buildRunAudit(root: AuditReport, fetchEvents: (workflowId: string) => Promise<Event[]>, maxChildren = 10_000): Promise<RunAudit> {
+  const children: ChildAudit[] = [];
+  const total: ActivityCounts = { ...root.activities };
+  const queue = childIds(root).map((id) => ({ id, parent: root.workflowId }));
+  const seen = new Set<string>([root.workflowId]);
+  while (queue.length && children.length < maxChildren) {
+    const { id, parent } = queue.shift()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    let a: AuditReport;
+    try {
+      a = buildAudit(id, await fetchEvents(id));
+    } catch {
+      children.push({ workflowId: id, parent, status: 'UNKNOWN', activities: { scheduled: 0, completed: 0, failed: 0, retried: 0, cacheHits: 0 }, problems: [] });
+      continue;
+    }
+    children.push({ workflowId: id, ...(a.workflowType ? { workflowType: a.workflowType } : {}), parent, status: a.status, activities: a.activities, problems: a.entries.filter((e) => e.event === 'retried' || e.event === 'failed' || e.event === 'timed out') });
+    for (const k of Object.keys(total) as Array<keyof ActivityCounts>) total[k] += a.activities[k];
+    for (const c of childIds(a)) queue.push({ id: c, parent: id });
+  }
+  return { ...root, children, total };
+}
+
+/** The lines `swirl history` adds for child workflows: totals, then each retry or failure with its cause. */
+export function formatChildren(r: RunAudit): string[] {
+  if (!r.children.length) return [];
+  const byType = new Map<string, number>();
+  for (const c of r.children) byType.set(c.workflowType ?? '?', (byType.get(c.workflowType ?? '?') ?? 0) + 1);
+  const t = r.total;
+  const lines = [
+    '',
+    `  child workflows: ${r.children.length} (${[...byType].map(([k, n]) => `${n} ${k}`).join(', ')})`,
+    `  all activities (run + children): ${t.scheduled} scheduled, ${t.completed} completed, ${t.failed} failed, ${t.retried} retries, ${t.cacheHits} cache hits`,
+  ];
+  const notDone = r.children.filter((c) => c.status !== 'COMPLETED');
+  for (const c of notDone) lines.push(`    ${c.workflowId}  ${c.status}`);
+  for (const c of r.children) {
+    for (const e of c.problems) {
+      const what = e.event === 'retried' ? `${e.name} retried: ${e.detail}` : `${e.name} ${e.event}${e.failure ? `: ${e.failure.type}: ${e.failure.message}` : ''}`;
+      lines.push(`    ${c.workflowId}  ${what}`);
+    }
+  }
+  if (r.children.some((c) => c.problems.length || c.status !== 'COMPLETED')) lines.push('  (`swirl history RUN --child ID` shows one child workflow in full)');
+  return lines;
 }
 
 function decode(p: Payloads): unknown[] {
@@ -90,6 +175,7 @@ export function buildAudit(workflowId: string, events: Event[]): AuditReport {
       report.pipeline = input?.plan?.pipeline?.name;
       report.specHash = input?.plan?.specHash;
       report.startTime = toDate(e.eventTime).toISOString();
+      if (a.workflowType?.name) report.workflowType = a.workflowType.name;
       for (const s of input?.plan?.stages ?? []) cacheStage.set(s.hash, s.id);
       entries.push({ ...at(e), kind: 'run', event: 'started', name: a.workflowType?.name ?? undefined, taskQueue: a.taskQueue?.name ?? undefined, detail: `pipeline ${report.pipeline ?? '?'}, ${input?.plan?.stages?.length ?? '?'} stage(s), spec ${report.specHash?.slice(0, 12) ?? '?'}` });
     } else if (e.activityTaskScheduledEventAttributes) {

@@ -14,7 +14,7 @@ export async function ledgerSummary(runId: string, file = swirlPaths().ledger): 
   const ledger = new SqliteLedger(file);
   try {
     const s = await ledger.stats({ runId });
-    return s.calls + s.reused > 0 ? { ...s, file } : undefined;
+    return s.calls + s.reused + s.attempts.sent > 0 ? { ...s, file } : undefined;
   } finally {
     ledger.close();
   }
@@ -25,8 +25,18 @@ function totals(t: UsageTotals): string {
   return `${t.calls} made, ${t.reused} reused; tokens ${t.inputTokens.toLocaleString('en-US')} in / ${t.outputTokens.toLocaleString('en-US')} out${cost}`;
 }
 
+/** Requests sent: `803 requests sent (800 answered, 3 lost in flight, maybe billed)`. */
+function attemptsLine(a: LedgerSummary['attempts']): string {
+  const parts = [`${a.answered} answered`];
+  if (a.failed) parts.push(`${a.failed} failed`);
+  if (a.inFlight) parts.push(`${a.inFlight} in flight`);
+  if (a.lost) parts.push(`${a.lost} lost in flight, maybe billed (~${a.lostTokens.toLocaleString('en-US')} tokens charged to the budget)`);
+  return `${a.sent} requests sent (${parts.join(', ')}); paid attempts ${a.answered + a.inFlight + a.lost}`;
+}
+
 export function describeLedger(s: LedgerSummary): string[] {
   const lines = [`  LLM calls: ${totals(s)}`];
+  if (s.attempts && s.attempts.sent > 0) lines.push(`    ${attemptsLine(s.attempts)}`);
   const stages = Object.entries(s.byStage);
   if (stages.length > 1 || (stages.length === 1 && stages[0]![0] !== '-')) for (const [id, t] of stages) lines.push(`    ${id}: ${totals(t)}`);
   return lines;

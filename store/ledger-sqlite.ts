@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { swirlPaths } from '../runtime/paths.js';
-import { claimIsStale, emptyTotals, type AuditCounts, type ClaimResult, type CallMeta, type CompletedCall, type LedgerStats, type LlmLedger } from './ledger.js';
+import { addAttempt, claimIsStale, emptyAttempts, emptyTotals, type AttemptEstimate, type AttemptOutcome, type AuditCounts, type ClaimResult, type CallMeta, type CompletedCall, type LedgerStats, type LlmLedger } from './ledger.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS calls (
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE TABLE IF NOT EXISTS completions (id INTEGER PRIMARY KEY, key TEXT NOT NULL, pid INTEGER NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS completions_key ON completions(key);
-CREATE TABLE IF NOT EXISTS attempts (id INTEGER PRIMARY KEY, key TEXT NOT NULL, pid INTEGER NOT NULL, run_id TEXT, stage_id TEXT, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts (id INTEGER PRIMARY KEY, key TEXT NOT NULL, pid INTEGER NOT NULL, run_id TEXT, stage_id TEXT, at TEXT NOT NULL, outcome TEXT, est_tokens INTEGER NOT NULL DEFAULT 0, est_cost_usd REAL NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS attempts_run ON attempts(run_id);
 CREATE TABLE IF NOT EXISTS uses (id INTEGER PRIMARY KEY, key TEXT NOT NULL, run_id TEXT, stage_id TEXT, purpose TEXT NOT NULL, reused INTEGER NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS uses_run ON uses(run_id);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
@@ -78,7 +79,7 @@ function loadDriver(): typeof BetterSqlite3 {
 export class SqliteLedger implements LlmLedger {
   readonly kind = 'sqlite';
   private readonly db: BetterSqlite3.Database;
-  private readonly st: Record<'lookup' | 'insertCall' | 'completion' | 'attempt' | 'use', BetterSqlite3.Statement>;
+  private readonly st: Record<'lookup' | 'insertCall' | 'completion' | 'attempt' | 'finishAttempt' | 'use', BetterSqlite3.Statement>;
   private readonly completeTx: BetterSqlite3.Transaction<(call: CompletedCall) => CallRow>;
   private readonly claimTx: BetterSqlite3.Transaction<(key: string, owner: string, ttlMs: number) => ClaimResult>;
 
@@ -89,6 +90,11 @@ export class SqliteLedger implements LlmLedger {
     this.db.pragma('journal_mode = WAL');
     // NORMAL is durable across process crashes in WAL mode (only a power cut can lose the last commits).
     this.db.pragma('synchronous = NORMAL');
+    // Ledgers written before attempts had outcomes: add the columns (old rows have no outcome).
+    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attempts'").get()) {
+      const cols = new Set((this.db.prepare('PRAGMA table_info(attempts)').all() as Array<{ name: string }>).map((c) => c.name));
+      if (!cols.has('outcome')) this.db.exec('ALTER TABLE attempts ADD COLUMN outcome TEXT; ALTER TABLE attempts ADD COLUMN est_tokens INTEGER NOT NULL DEFAULT 0; ALTER TABLE attempts ADD COLUMN est_cost_usd REAL NOT NULL DEFAULT 0;');
+    }
     this.db.exec(SCHEMA);
     this.st = {
       lookup: this.db.prepare('SELECT * FROM calls WHERE key = ?'),
@@ -97,7 +103,8 @@ export class SqliteLedger implements LlmLedger {
          VALUES (@key, @provider, @model, @purpose, @run_id, @stage_id, @response, @input_tokens, @output_tokens, @latency_ms, @cost_usd, @completed_at)`,
       ),
       completion: this.db.prepare('INSERT INTO completions (key, pid, at) VALUES (?, ?, ?)'),
-      attempt: this.db.prepare('INSERT INTO attempts (key, pid, run_id, stage_id, at) VALUES (?, ?, ?, ?, ?)'),
+      attempt: this.db.prepare('INSERT INTO attempts (key, pid, run_id, stage_id, at, est_tokens, est_cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      finishAttempt: this.db.prepare('UPDATE attempts SET outcome = ? WHERE id = ?'),
       use: this.db.prepare('INSERT INTO uses (key, run_id, stage_id, purpose, reused, at) VALUES (?, ?, ?, ?, ?, ?)'),
     };
     this.completeTx = this.db.transaction((call: CompletedCall) => {
@@ -142,8 +149,13 @@ export class SqliteLedger implements LlmLedger {
     return r && fromRow(r);
   }
 
-  async recordAttempt(key: string, meta: CallMeta): Promise<void> {
-    this.st.attempt.run(key, process.pid, meta.runId ?? null, meta.stageId ?? null, new Date().toISOString());
+  async recordAttempt(key: string, meta: CallMeta, estimate?: AttemptEstimate): Promise<number> {
+    const r = this.st.attempt.run(key, process.pid, meta.runId ?? null, meta.stageId ?? null, new Date().toISOString(), Math.round(estimate?.tokens ?? 0), estimate?.costUsd ?? 0);
+    return Number(r.lastInsertRowid);
+  }
+
+  async finishAttempt(id: number, outcome: AttemptOutcome): Promise<void> {
+    this.st.finishAttempt.run(outcome, id);
   }
 
   async recordCompletion(call: CompletedCall): Promise<CompletedCall> {
@@ -164,7 +176,11 @@ export class SqliteLedger implements LlmLedger {
          GROUP BY u.stage_id, u.reused`,
       )
       .all(...(filter.runId !== undefined ? [filter.runId] : [])) as Array<{ stage: string | null; reused: number; n: number; tin: number | null; tout: number | null; cost: number | null; lat: number | null }>;
-    const s: LedgerStats = { ...emptyTotals(), byStage: {} };
+    const s: LedgerStats = { ...emptyTotals(), byStage: {}, attempts: emptyAttempts() };
+    const attempts = this.db
+      .prepare(`SELECT outcome, pid, COUNT(*) AS n, SUM(est_tokens) AS tok, SUM(est_cost_usd) AS cost FROM attempts ${filter.runId !== undefined ? 'WHERE run_id = ?' : ''} GROUP BY outcome, pid`)
+      .all(...(filter.runId !== undefined ? [filter.runId] : [])) as Array<{ outcome: AttemptOutcome | null; pid: number; n: number; tok: number | null; cost: number | null }>;
+    for (const a of attempts) addAttempt(s.attempts, a.outcome, a.pid, a.tok ?? 0, a.cost ?? 0, a.n);
     for (const r of rows) {
       const stage = (s.byStage[r.stage ?? '-'] ??= emptyTotals());
       for (const t of [s, stage]) {

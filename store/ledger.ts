@@ -10,8 +10,10 @@
 //   calls        one row per key: the first completed response (the cache)
 //   completions  append-only: one row per inner-model call that returned,
 //                so a call paid twice would show as two rows for one key
-//   attempts     append-only: one row per inner-model call that started
-//                (attempts - completions = calls lost to crashes mid-flight)
+//   attempts     one row per inner-model call that started (a request sent,
+//                which a provider may bill), with its outcome once known:
+//                answered, failed (an error came back), or none — still in
+//                flight, or lost to a crash mid-flight and maybe billed
 //   uses         append-only: one row per call a run asked for, reused or not
 //   claims       one row per call in flight: who is making it, until when
 import { createHash } from 'node:crypto';
@@ -71,10 +73,41 @@ export interface UsageTotals {
   latencyMs: number;
 }
 
+/** Requests sent to a model for a run (one per attempt, retries and calls lost to crashes included). */
+export interface AttemptTotals {
+  /** Every request sent. */
+  sent: number;
+  /** Requests that came back with an answer. */
+  answered: number;
+  /** Requests that came back with an error (429, 5xx, a refused key …). */
+  failed: number;
+  /** Requests with no outcome yet whose process is alive. */
+  inFlight: number;
+  /** Requests with no outcome whose process died (a kill -9 mid-call): the provider may have billed them. */
+  lost: number;
+  /** What the lost requests may have cost: their estimated prompt tokens plus maxTokens, and that at the model's price. */
+  lostTokens: number;
+  lostCostUsd: number;
+}
+
 export interface LedgerStats extends UsageTotals {
   /** The same totals per stage id (`-` for calls without one). */
   byStage: Record<string, UsageTotals>;
+  /** Requests sent for these calls (paid attempts, maybe billed = answered + in flight + lost). */
+  attempts: AttemptTotals;
 }
+
+export function emptyAttempts(): AttemptTotals {
+  return { sent: 0, answered: 0, failed: 0, inFlight: 0, lost: 0, lostTokens: 0, lostCostUsd: 0 };
+}
+
+/** What an attempt may cost if it is never answered (recorded when it starts). */
+export interface AttemptEstimate {
+  tokens: number;
+  costUsd: number;
+}
+
+export type AttemptOutcome = 'answered' | 'failed';
 
 export interface AuditCounts {
   /** Distinct keys with a completed call. */
@@ -103,8 +136,10 @@ export interface LlmLedger {
    */
   claim(key: string, owner: string, ttlMs: number): Promise<ClaimResult>;
   release(key: string, owner: string): Promise<void>;
-  /** An inner-model call is about to start. */
-  recordAttempt(key: string, meta: CallMeta): Promise<void>;
+  /** An inner-model call is about to start; returns the attempt's id for `finishAttempt`. */
+  recordAttempt(key: string, meta: CallMeta, estimate?: AttemptEstimate): Promise<number>;
+  /** The attempt came back (an answer or an error). An attempt never finished was lost in flight. */
+  finishAttempt(id: number, outcome: AttemptOutcome): Promise<void>;
   /** Stores a completed call and returns what the ledger holds for the key (the first completion wins). */
   recordCompletion(call: CompletedCall): Promise<CompletedCall>;
   /** A run used a call: `reused` when it came from the ledger. */
@@ -155,6 +190,30 @@ export function emptyTotals(): UsageTotals {
   return { calls: 0, reused: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0 };
 }
 
+/** Adds attempts to totals: answered, failed, or with no outcome (in flight while `pid` lives, lost after). */
+export function addAttempt(t: AttemptTotals, outcome: AttemptOutcome | null, pid: number, estTokens: number, estCostUsd: number, n = 1): void {
+  t.sent += n;
+  if (outcome === 'answered') t.answered += n;
+  else if (outcome === 'failed') t.failed += n;
+  else if (processAlive(pid)) t.inFlight += n;
+  else {
+    t.lost += n;
+    t.lostTokens += estTokens;
+    t.lostCostUsd += estCostUsd;
+  }
+}
+
+/** Whether a process of this machine lives (the ledger is a local file: its writers are local). */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /** Adds one use to totals (tokens and cost count only for calls made). */
 export function addUse(t: UsageTotals, call: Pick<CompletedCall, 'inputTokens' | 'outputTokens' | 'costUsd' | 'latencyMs'> | undefined, reused: boolean): void {
   if (reused) {
@@ -192,7 +251,7 @@ export class MemoryLedger implements LlmLedger {
   readonly kind = 'memory';
   private readonly calls = new Map<string, CompletedCall>();
   private readonly completions: Array<{ key: string }> = [];
-  private readonly attempts: Array<{ key: string; meta: CallMeta }> = [];
+  private readonly attempts: Array<{ key: string; meta: CallMeta; estimate?: AttemptEstimate; outcome?: AttemptOutcome; pid: number }> = [];
   private readonly uses: Array<{ key: string; meta: CallMeta; reused: boolean }> = [];
   private readonly claims = new Map<string, { owner: string; expiresAt: number }>();
 
@@ -212,8 +271,14 @@ export class MemoryLedger implements LlmLedger {
     return c && structuredClone(c);
   }
 
-  async recordAttempt(key: string, meta: CallMeta): Promise<void> {
-    this.attempts.push({ key, meta: { ...meta } });
+  async recordAttempt(key: string, meta: CallMeta, estimate?: AttemptEstimate): Promise<number> {
+    this.attempts.push({ key, meta: { ...meta }, pid: process.pid, ...(estimate ? { estimate } : {}) });
+    return this.attempts.length;
+  }
+
+  async finishAttempt(id: number, outcome: AttemptOutcome): Promise<void> {
+    const a = this.attempts[id - 1];
+    if (a) a.outcome = outcome;
   }
 
   async recordCompletion(call: CompletedCall): Promise<CompletedCall> {
@@ -228,12 +293,16 @@ export class MemoryLedger implements LlmLedger {
   }
 
   async stats(filter: { runId?: string } = {}): Promise<LedgerStats> {
-    const s: LedgerStats = { ...emptyTotals(), byStage: {} };
+    const s: LedgerStats = { ...emptyTotals(), byStage: {}, attempts: emptyAttempts() };
     for (const u of this.uses) {
       if (filter.runId !== undefined && u.meta.runId !== filter.runId) continue;
       const c = this.calls.get(u.key);
       addUse(s, c, u.reused);
       addUse((s.byStage[u.meta.stageId ?? '-'] ??= emptyTotals()), c, u.reused);
+    }
+    for (const a of this.attempts) {
+      if (filter.runId !== undefined && a.meta.runId !== filter.runId) continue;
+      addAttempt(s.attempts, a.outcome ?? null, a.pid, a.estimate?.tokens ?? 0, a.estimate?.costUsd ?? 0);
     }
     return s;
   }

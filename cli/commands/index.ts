@@ -92,9 +92,10 @@ export function registerCommands(program: Command, setCode: SetCode): void {
 
   program
     .command('history')
-    .description('audit timeline of a run from its Temporal event history: stages, activities, attempts, failures, cache hits')
+    .description('audit timeline of a run from its Temporal event history: stages, activities, attempts, failures, cache hits; child workflows (fan-outs, shards, the train loop) are counted in, with their retries and failures')
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')
     .option('--json', 'print the timeline as JSON')
+    .option('--child <id>', 'show one child workflow of the run in full (its id, or the part after `RUN/`)')
     .action(async (id, opts) => (await import('./history.js')).historyAction(id, opts, setCode));
 
   program

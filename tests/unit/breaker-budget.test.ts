@@ -108,6 +108,10 @@ describe('run budget', () => {
     expect(budgetReached({ inputTokens: 1, outputTokens: 1, costUsd: 0.5 }, { maxTokens: 200, maxCostUsd: 0.5 })).toBe('cost $0.5000 of $0.5');
     expect(mergeBudget({ maxTokens: 200, maxCostUsd: 1 }, { maxTokens: 500 })).toEqual({ maxTokens: 500, maxCostUsd: 1 });
     expect(mergeBudget(undefined, { maxCostUsd: 2 })).toEqual({ maxCostUsd: 2 });
+    // Requests lost in flight (a killed worker) may have been billed: they count at their estimate.
+    const lost = { sent: 1, answered: 0, failed: 0, inFlight: 0, lost: 1, lostTokens: 60, lostCostUsd: 0.25 };
+    expect(budgetReached({ inputTokens: 100, outputTokens: 40, costUsd: 0, attempts: lost }, { maxTokens: 200 })).toBe('tokens 200 of 200');
+    expect(budgetReached({ inputTokens: 1, outputTokens: 1, costUsd: 0.25, attempts: lost }, { maxCostUsd: 0.5 })).toBe('cost $0.5000 of $0.5');
   });
 
   it('stops paid calls once the run has spent it; reused calls are free and still answered; other runs are not affected', async () => {

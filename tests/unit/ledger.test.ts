@@ -85,6 +85,41 @@ describe.each(impls)('LlmLedger conformance: %s', (_name, make) => {
 });
 
 describe('SqliteLedger', () => {
+  it('counts requests sent per run: answered, failed, in flight, and lost with the process that sent them (charged at their estimate)', async () => {
+    const file = path.join(tmp(), 'ledger.db');
+    const l = new SqliteLedger(file);
+    const meta = { purpose: 'rollout' as const, runId: 'run-a', stageId: 's' };
+    await l.finishAttempt(await l.recordAttempt('k1', meta, { tokens: 100, costUsd: 0.1 }), 'answered');
+    await l.finishAttempt(await l.recordAttempt('k2', meta, { tokens: 100, costUsd: 0.1 }), 'failed');
+    await l.recordAttempt('k3', meta, { tokens: 70, costUsd: 0.07 }); // this process: in flight
+    await l.recordAttempt('k4', { ...meta, runId: 'run-b' }, { tokens: 5, costUsd: 0 });
+    // A worker killed mid-call left a request with no outcome: its pid no longer runs.
+    const dead = spawnSync(process.execPath, ['-e', 'process.pid']).pid!;
+    const { default: Database } = await import('better-sqlite3');
+    const raw = new Database(file);
+    raw.prepare('INSERT INTO attempts (key, pid, run_id, stage_id, at, est_tokens, est_cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?)').run('k5', dead, 'run-a', 's', new Date().toISOString(), 250, 0.25);
+    raw.close();
+    const a = (await l.stats({ runId: 'run-a' })).attempts;
+    expect(a).toMatchObject({ sent: 4, answered: 1, failed: 1, inFlight: 1, lost: 1, lostTokens: 250 });
+    expect(a.lostCostUsd).toBeCloseTo(0.25);
+    expect((await l.stats()).attempts.sent).toBe(5);
+    l.close();
+  });
+
+  it('opens a ledger written before attempts had outcomes (their requests count as sent with no outcome)', async () => {
+    const file = path.join(tmp(), 'ledger.db');
+    const { default: Database } = await import('better-sqlite3');
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE attempts (id INTEGER PRIMARY KEY, key TEXT NOT NULL, pid INTEGER NOT NULL, run_id TEXT, stage_id TEXT, at TEXT NOT NULL)');
+    raw.prepare('INSERT INTO attempts (key, pid, run_id, stage_id, at) VALUES (?, ?, ?, ?, ?)').run('old', process.pid, 'r', 's', 'then');
+    raw.close();
+    const l = new SqliteLedger(file);
+    await l.finishAttempt(await l.recordAttempt('new', { purpose: 'rollout', runId: 'r' }), 'answered');
+    expect((await l.stats({ runId: 'r' })).attempts).toMatchObject({ sent: 2, answered: 1, inFlight: 1 });
+    l.close();
+  });
+
+
   it('is shared by two connections to one file (WAL), and survives reopening', async () => {
     const file = path.join(tmp(), 'ledger.db');
     const a = new SqliteLedger(file);
@@ -200,6 +235,8 @@ describe('LedgeredChatModel', () => {
     expect(inner.calls).toBe(3);
     expect(gate.counters).toMatchObject({ attempts: 3, retries: 2, retryAfterWaits: 1 });
     expect(await ledger.audit()).toEqual({ keys: 1, completions: 1, attempts: 3, duplicated: [] });
+    // Every request sent is counted with its outcome: two came back as errors, one with the answer.
+    expect((await ledger.stats()).attempts).toMatchObject({ sent: 3, answered: 1, failed: 2, inFlight: 0, lost: 0 });
   });
 });
 
