@@ -7,6 +7,9 @@ import { SwirlError, EXIT } from './errors.js';
 import type { TemporalTarget } from './connection.js';
 
 let runtimeInstalled = false;
+/** SDK log lines that describe swirl's normal set-up, not a problem. */
+const EXPECTED_NOISE = new Set(['No workflows registered, not polling for workflow tasks']);
+
 export function installQuietRuntime(level: 'WARN' | 'INFO' | 'DEBUG' = (process.env.SWIRL_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
@@ -14,6 +17,8 @@ export function installQuietRuntime(level: 'WARN' | 'INFO' | 'DEBUG' = (process.
     // Everything the SDK and its native core log goes to stderr, so stdout stays
     // clean for --json output; core logs are forwarded through the same logger.
     const logger = new DefaultLogger(level, (entry) => {
+      // swirl's llm/train/orchestration queues have activities only, by design: the SDK's warning about it is noise.
+      if (EXPECTED_NOISE.has(entry.message)) return;
       const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta, (_k, v: unknown) => (v instanceof Error ? v.message : v))}` : '';
       process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
     });
