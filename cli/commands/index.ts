@@ -99,6 +99,16 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .action(async (id, opts) => (await import('./history.js')).historyAction(id, opts, setCode));
 
   program
+    .command('show')
+    .description("print a few rows of a stage's output readably: trajectories turn by turn, steps with their verdicts, evaluation rows with gold and predicted answers")
+    .argument('<workflowId>', 'the workflow id printed by `swirl run`')
+    .argument('<stage>', 'a stage id of the run')
+    .option('-n <rows>', 'how many rows (default 3)')
+    .option('--id <id>', 'only the row with this question or trajectory id')
+    .option('--json', 'print the rows as JSON')
+    .action(async (id, stage, opts) => (await import('./show.js')).showAction(id, stage, opts, setCode));
+
+  program
     .command('status')
     .description('show the state of a run: overall status and each stage')
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')
