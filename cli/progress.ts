@@ -57,16 +57,82 @@ export function describeAgreement(stats: unknown): string | undefined {
   return `judge agreement ${a.judgeA} vs ${a.judgeB} on ${a.steps} steps: kappa ${typeof a.kappa === 'number' ? a.kappa.toFixed(3) : '–'}, agreement ${p(a.agreement)}, GOOD ${p(a.goodRateA)} vs ${p(a.goodRateB)} (GOOD/GOOD ${c.goodGood}, GOOD/BAD ${c.goodBad}, BAD/GOOD ${c.badGood}, BAD/BAD ${c.badBad})`;
 }
 
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+
+/**
+ * What a finished stage produced, in the numbers a person wants: rollouts by
+ * how they ended, decompose's trajectories → steps, the filter's yield and top
+ * drop reasons, accuracy with its interval, the training signal. Undefined for
+ * stages with nothing more to say than their row count.
+ */
+export function describeResult(s: Pick<StageState, 'type' | 'stats' | 'output'>): string | undefined {
+  const st = (s.stats ?? {}) as Record<string, unknown>;
+  if (s.type === 'rollout' || (s.output?.kind === 'trajectories' && s.stats)) {
+    return `answered ${num(st.answered) ?? 0}, no action ${num(st.no_action) ?? 0}, max steps ${num(st.max_steps) ?? 0}${num(st.error) ? `, error ${num(st.error)}` : ''}; ${num(st.toolCalls) ?? 0} tool calls`;
+  }
+  if (s.type === 'decompose' && num(st.trajectories) !== undefined) {
+    const t = num(st.trajectories)!;
+    const n = num(st.steps) ?? 0;
+    return `${t} trajector${t === 1 ? 'y' : 'ies'} → ${n} step${n === 1 ? '' : 's'}${num(st.empty) ? ` (${num(st.empty)} without an action)` : ''}`;
+  }
+  if (s.type === 'filter' && num(st.trajectoriesIn) !== undefined) {
+    const dropped = Object.entries((st.dropped ?? {}) as Record<string, number>).sort((a, b) => b[1] - a[1]).slice(0, 3);
+    const good = num(st.goodRate);
+    return [
+      `kept ${num(st.kept) ?? 0} of ${num(st.trajectoriesIn)} trajectories (${num(st.keptSteps) ?? 0} of ${num(st.stepsIn) ?? 0} steps)`,
+      num(st.stepsJudged) ? `${num(st.stepsJudged)} steps judged${good !== undefined ? `, ${pct(good)} GOOD` : ''}` : '',
+      dropped.length ? `dropped: ${dropped.map(([why, n]) => `${why} ${n}`).join(', ')}` : '',
+    ].filter(Boolean).join('; ');
+  }
+  if (s.type === 'evaluate' && num(st.n) !== undefined) {
+    const n = num(st.n)!;
+    const ci = Array.isArray(st.ci95) ? (st.ci95 as number[]) : undefined;
+    return [
+      `accuracy ${pct(num(st.accuracy) ?? 0)} (${num(st.correct) ?? 0}/${n}${ci ? `, 95% CI ${pct(ci[0]!)}–${pct(ci[1]!)}` : ''})`,
+      num(st.f1) !== undefined ? `F1 ${num(st.f1)!.toFixed(2)}` : '',
+      `answered ${num(st.answered) ?? 0}/${n}`,
+      num(st.toolCallsPerQuestion) !== undefined ? `${num(st.toolCallsPerQuestion)!.toFixed(1)} tool calls/question` : '',
+      num(st.processScore) !== undefined ? `process score ${pct(num(st.processScore)!)}` : '',
+    ].filter(Boolean).join(', ');
+  }
+  if (s.type === 'train' && Array.isArray(st.curve)) {
+    const curve = st.curve as Array<{ meanReward?: number; kl?: number; loss?: number }>;
+    if (!curve.length) return undefined;
+    const first = curve[0]!;
+    const last = curve[curve.length - 1]!;
+    const rewards = curve.map((p) => num(p.meanReward) ?? 0);
+    const line = [
+      `${curve.length} iteration${curve.length === 1 ? '' : 's'}`,
+      `mean reward ${(num(first.meanReward) ?? 0).toFixed(3)}${curve.length > 1 ? ` → ${(num(last.meanReward) ?? 0).toFixed(3)}` : ''}`,
+      num(last.kl) !== undefined ? `KL ${num(last.kl)!.toFixed(4)}` : '',
+      num(last.loss) !== undefined ? `loss ${num(last.loss)!.toFixed(4)}` : '',
+    ].filter(Boolean).join(', ');
+    return rewards.every((r) => r === 0) && st.objective !== 'sft' ? `${line} — every sampled reward was 0: nothing to learn from, the adapter did not move` : line;
+  }
+  return undefined;
+}
+
 export function describeStages(stages: StageState[]): string[] {
   return stages.flatMap((s) => {
     const mark = s.status === 'completed' ? color.green(MARK[s.status]!) : s.status === 'failed' ? color.red(MARK[s.status]!) : MARK[s.status] ?? '?';
     const took = s.startedAt && s.finishedAt ? formatMs(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '';
-    const counts = s.counts ? ` (${s.counts.succeeded} ok${s.counts.failed ? `, ${s.counts.failed} failed` : ''}${s.counts.filtered ? `, ${s.counts.filtered} filtered` : ''})` : '';
-    const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}${counts}  artifact ${shortHash(s.output.hash)}` : '';
-    const stats = s.stats && s.output?.kind === 'trajectories' ? `  [answered ${s.stats.answered ?? 0}, no action ${s.stats.no_action ?? 0}, max steps ${s.stats.max_steps ?? 0}; ${s.stats.toolCalls ?? 0} tool calls]` : '';
+    const failed = s.counts?.failed ? ` (${s.counts.failed} item${s.counts.failed === 1 ? '' : 's'} failed)` : '';
+    const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}${failed}  artifact ${shortHash(s.output.hash)}` : '';
+    const result = s.status === 'completed' ? describeResult(s) : undefined;
     const why = s.error ? `${s.error.type}: ${s.error.message}` : '';
-    const line = `  ${mark} ${s.id} (${s.type})  ${[outp + stats, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
+    const line = `  ${mark} ${s.id} (${s.type})  ${[outp, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
     const agreement = s.type === 'filter' ? describeAgreement(s.stats) : undefined;
-    return agreement ? [line, `      ${agreement}`] : [line];
+    return [line, ...(result ? [`      ${result}`] : []), ...(agreement ? [`      ${agreement}`] : [])];
   });
+}
+
+/** The closing lines of a finished run: where the report is and what to run next. */
+export function nextSteps(workflowId: string, stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'output'>>, reportFile: string | undefined): string[] {
+  const lines: string[] = [];
+  if (reportFile) lines.push(`report: ${reportFile}`);
+  const look = stages.find((s) => s.type === 'evaluate' && s.output) ?? stages.find((s) => s.type === 'rollout' && s.output);
+  const next = [look ? `swirl show ${workflowId} ${look.id}` : '', `swirl history ${workflowId}`, reportFile ? '' : `swirl report ${workflowId}`].filter(Boolean);
+  lines.push(`next: ${next.join('   ')}`);
+  return lines;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -13,8 +14,9 @@ import { RUNNABLE_STAGE_TYPES } from '../../workflows/stages/index.js';
 import type { PipelineInput, PipelineProgress, PipelineResult } from '../../workflows/types.js';
 import { activeRoles, createWorkers, taskQueues } from '../../worker.js';
 import { out, err, printJson, shortHash } from '../output.js';
-import { ProgressView, describeStages } from '../progress.js';
+import { ProgressView, describeStages, nextSteps } from '../progress.js';
 import { fanoutProgress } from '../fanout-progress.js';
+import { stageReportPath } from '../../activities/report.js';
 
 export function newWorkflowId(pipeline: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -140,8 +142,11 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
     const status = outcome.result?.status ?? 'failed';
     if (opts.json) printJson({ ok: status === 'completed', workflowId, runId: handle.firstExecutionRunId, uiUrl: ui, status, failure: outcome.failure, stages: outcome.result?.stages ?? [] });
     else {
-      for (const line of describeStages(outcome.result?.stages ?? [])) out(line);
+      const stages = outcome.result?.stages ?? [];
+      for (const line of describeStages(stages)) out(line);
       if (outcome.failure) err(`run failed: ${outcome.failure}`);
+      const report = stages.some((s) => s.type === 'report' && s.status === 'completed') ? stageReportPath(workflowId) : undefined;
+      for (const line of nextSteps(workflowId, stages, report && existsSync(report) ? report : undefined)) out(line);
       out(`run ${status} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${workflowId}`);
     }
     setCode(status === 'completed' ? EXIT.ok : EXIT.runFailed);

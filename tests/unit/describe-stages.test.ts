@@ -2,7 +2,7 @@
 // line with kappa, raw agreement, both GOOD rates and the 2×2 counts.
 import { describe, expect, it } from 'vitest';
 import { judgeAgreement } from '../../agents/judges/index.js';
-import { describeAgreement, describeStages } from '../../cli/progress.js';
+import { describeAgreement, describeResult, describeStages, nextSteps } from '../../cli/progress.js';
 import type { StageState } from '../../workflows/types.js';
 
 const filter = (stats: Record<string, unknown>): StageState => ({ id: 'filtered', type: 'filter', status: 'completed', stats } as StageState);
@@ -18,5 +18,40 @@ describe('status: judge agreement', () => {
     expect(describeAgreement({ agreement: judgeAgreement('a', 'b', []) })).toContain('on 0 steps: kappa –, agreement –');
     expect(describeStages([filter({ mode: 'process' })])).toHaveLength(1);
     expect(describeAgreement(undefined)).toBeUndefined();
+  });
+});
+
+describe('run/status: what each stage produced', () => {
+  const stage = (type: string, stats: Record<string, unknown>, kind = 'steps'): StageState => ({ id: type, type, status: 'completed', stats, output: { hash: 'a'.repeat(64), kind, rows: 3, bytes: 10 } } as StageState);
+
+  it('rollouts by how they ended; decompose as trajectories → steps', () => {
+    expect(describeResult(stage('rollout', { answered: 2, no_action: 1, max_steps: 3, toolCalls: 7 }, 'trajectories'))).toBe('answered 2, no action 1, max steps 3; 7 tool calls');
+    expect(describeResult(stage('decompose', { trajectories: 3, steps: 1, empty: 2 }))).toBe('3 trajectories → 1 step (2 without an action)');
+    expect(describeResult(stage('decompose', { trajectories: 1, steps: 4, empty: 0 }))).toBe('1 trajectory → 4 steps');
+  });
+
+  it('the filter: kept of judged, GOOD rate and the top drop reasons', () => {
+    const line = describeResult(stage('filter', { trajectoriesIn: 5, kept: 1, keptSteps: 2, stepsIn: 9, stepsJudged: 9, goodRate: 0.3333, dropped: { 'status no_action': 1, 'process: a step BAD': 3 } }));
+    expect(line).toBe('kept 1 of 5 trajectories (2 of 9 steps); 9 steps judged, 33.3% GOOD; dropped: process: a step BAD 3, status no_action 1');
+  });
+
+  it('evaluation: accuracy with its interval, F1, answered, tool calls, process score', () => {
+    const line = describeResult(stage('evaluate', { n: 4, correct: 1, accuracy: 0.25, ci95: [0.046, 0.699], f1: 0.3, answered: 3, toolCallsPerQuestion: 1.5, processScore: 0.5 }, 'metrics'));
+    expect(line).toBe('accuracy 25.0% (1/4, 95% CI 4.6%–69.9%), F1 0.30, answered 3/4, 1.5 tool calls/question, process score 50.0%');
+  });
+
+  it('training: iterations and the reward curve, with a warning when no reward was ever non-zero', () => {
+    expect(describeResult(stage('train', { objective: 'swirl', curve: [{ iteration: 1, meanReward: 0.1, kl: 0.001, loss: 0.5 }, { iteration: 2, meanReward: 0.25, kl: 0.002, loss: 0.4 }] }, 'policy'))).toBe(
+      '2 iterations, mean reward 0.100 → 0.250, KL 0.0020, loss 0.4000',
+    );
+    expect(describeResult(stage('train', { objective: 'swirl', curve: [{ iteration: 1, meanReward: 0 }, { iteration: 2, meanReward: 0 }] }, 'policy'))).toMatch(/every sampled reward was 0/);
+  });
+
+  it('run output: a stage line, then its result line; the report path and next commands at the end', () => {
+    const lines = describeStages([stage('decompose', { trajectories: 3, steps: 5, empty: 0 })]);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('      3 trajectories → 5 steps');
+    expect(nextSteps('run-1', [{ id: 'eval-base', type: 'evaluate', status: 'completed', output: { hash: 'x', kind: 'metrics', rows: 1, bytes: 1 } }], '/s/reports/run-1.html')).toEqual(['report: /s/reports/run-1.html', 'next: swirl show run-1 eval-base   swirl history run-1']);
+    expect(nextSteps('run-2', [], undefined)).toEqual(['next: swirl history run-2   swirl report run-2']);
   });
 });
