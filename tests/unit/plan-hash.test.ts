@@ -152,6 +152,7 @@ beforeAll(() => {
   process.env.SWIRL_HASH_TEST_KEY = 'not-a-real-key';
 });
 afterAll(() => {
+  delete process.env.SWIRL_HASH_TEST_KEY;
   rmSync(root, { recursive: true, force: true });
   rmSync(outside, { recursive: true, force: true });
 });
