@@ -1,10 +1,8 @@
 // The dataset stage's activity: read a JSONL file from the project, check it
-// is the file the Plan was compiled against, select rows, store them.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+// is the file the Plan was compiled against (so is the ids file), select rows, store them.
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactStore } from '../store/artifacts.js';
+import { readPinned } from '../store/pinned-files.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { toQuestion, RowError, type DatasetFormat, type Question } from './dataset-formats.js';
 import { seededShuffle } from './rng.js';
@@ -32,20 +30,8 @@ export interface LoadDatasetInput {
 
 export async function loadDataset(store: ArtifactStore, input: LoadDatasetInput): Promise<ArtifactRef> {
   const { config } = input;
-  const file = path.resolve(input.projectRoot, config.path);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: cannot read ${config.path}: ${(err as Error).message}`, 'DatasetMissing');
-  }
-  const actual = createHash('sha256').update(bytes).digest('hex');
-  if (actual !== config.pathSha256) {
-    throw ApplicationFailure.nonRetryable(
-      `stage ${input.stageId}: ${config.path} changed since the pipeline was compiled (sha256 ${actual.slice(0, 12)}…, plan expects ${config.pathSha256.slice(0, 12)}…); start a new run to use the new file`,
-      'DatasetChanged',
-    );
-  }
+  // The file the Plan pinned, or E_FILE_CHANGED (edited, replaced by a link out of the project, removed).
+  const bytes = readPinned(input.projectRoot, config.path, config.pathSha256, `stage ${input.stageId}`);
   const questions: Question[] = [];
   const lines = bytes.toString('utf8').split('\n');
   let index = 0;
@@ -70,12 +56,11 @@ export async function loadDataset(store: ArtifactStore, input: LoadDatasetInput)
   }
   let pool = questions;
   if (config.ids) {
-    let wanted: string[];
-    try {
-      wanted = (await readFile(path.resolve(input.projectRoot, config.ids), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`stage ${input.stageId}: cannot read ids file ${config.ids}: ${(err as Error).message}`, 'DatasetMissing');
-    }
+    const wanted = readPinned(input.projectRoot, config.ids, config.idsSha256, `stage ${input.stageId}`)
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     const byId = new Map(questions.map((q) => [q.id, q]));
     const missing = wanted.filter((id) => !byId.has(id));
     if (missing.length > 0) {

@@ -1,8 +1,6 @@
 // The filter stage's per-item work (one trajectory's steps → judged and kept
 // or dropped), the judge factory shared with evaluation and training, and the
 // yield accounting that ends the stage.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlanModel } from '../compiler/plan-types.js';
 import {
@@ -26,6 +24,7 @@ import type { ActionKind } from '../agents/protocol.js';
 import { stepState, type StepGroup } from '../agents/steps.js';
 import type { TrajectoryStatus } from '../agents/types.js';
 import type { ArtifactStore } from '../store/artifacts.js';
+import { readPinned } from '../store/pinned-files.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { ItemProcessor } from './fanout.js';
 
@@ -46,13 +45,9 @@ export interface JudgeFactoryDeps {
   stageId?: string;
 }
 
-function promptText(spec: { prompt?: string }, ctx: JudgeContext): string | undefined {
+function promptText(spec: { prompt?: string; promptSha256?: string }, ctx: JudgeContext): string | undefined {
   if (!spec.prompt) return undefined;
-  try {
-    return readFileSync(path.resolve(ctx.projectRoot, spec.prompt), 'utf8');
-  } catch (e) {
-    throw ApplicationFailure.nonRetryable(`judge prompt ${spec.prompt}: ${(e as Error).message}`, 'ConfigError');
-  }
+  return readPinned(ctx.projectRoot, spec.prompt, spec.promptSha256, 'judge prompt').toString('utf8');
 }
 
 function judgeModel(name: string, ctx: JudgeContext, deps: JudgeFactoryDeps) {

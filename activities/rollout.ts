@@ -1,6 +1,4 @@
 // The rollout stage's per-item work: one SWiRL episode per (question, sample).
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlanModel } from '../compiler/plan-types.js';
@@ -12,6 +10,7 @@ import type { CallPurpose, LlmLedger } from '../store/ledger.js';
 import type { ToolKind } from '../agents/protocol.js';
 import type { Trajectory } from '../agents/types.js';
 import type { ArtifactStore } from '../store/artifacts.js';
+import { readPinned } from '../store/pinned-files.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { McpConfigError } from '../tools/mcp.js';
 import { makeTool, type BuiltTool, type ToolConfig } from '../tools/registry.js';
@@ -26,6 +25,8 @@ export interface RolloutConfig {
   projectRoot: string;
   /** Project-relative prompt template file (the spec's `prompt`), if any. */
   promptPath?: string;
+  /** The prompt file's sha256 as the Plan pinned it (absent in Plans of older runs). */
+  promptSha256?: string;
   /** LoRA adapter GGUF of a trained policy, applied on the base model. */
   loraPath?: string;
   /** `tags` (default) or `tool-calls` (the provider's native tool calling; agents/episode-tool-calls.ts). */
@@ -72,6 +73,7 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
         try {
           t = makeTool(name, tc, cfg.projectRoot);
         } catch (e) {
+          if (e instanceof ApplicationFailure) throw e; // E_FILE_CHANGED of a corpus keeps its type
           throw ApplicationFailure.nonRetryable((e as Error).message, 'ConfigError');
         }
         toolCache.set(key, t);
@@ -107,7 +109,7 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
         ...(typeof cfg.model.seed === 'number' ? { seed: cfg.model.seed } : { seed: 0 }),
         ...(typeof cfg.model.temperature === 'number' ? { temperature: cfg.model.temperature } : {}),
         ...(typeof cfg.model.maxTokens === 'number' ? { maxTokens: cfg.model.maxTokens } : {}),
-        ...(cfg.promptPath ? { template: readFileSync(path.resolve(cfg.projectRoot, cfg.promptPath), 'utf8') } : {}),
+        ...(cfg.promptPath ? { template: readPinned(cfg.projectRoot, cfg.promptPath, cfg.promptSha256, `stage ${ctx.stageId}`).toString('utf8') } : {}),
         signal: ctx.signal,
       });
       return { outcome: 'succeeded', row: trajectory };

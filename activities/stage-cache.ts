@@ -3,20 +3,10 @@
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { stageCacheKey, type StageCache } from '../store/stage-cache.js';
+import { STAGE_IMPL_VERSIONS } from '../compiler/stage-kinds.js';
 
-/**
- * Version of the code behind each stage type. Bump a type's version when its
- * implementation changes what it outputs for the same inputs, so old cache
- * entries stop matching.
- */
-export const STAGE_IMPL_VERSIONS: Record<string, string> = {
-  dataset: 'dataset-1',
-  // rollout-2: trajectories carry the question text and the GSM8K reference solution.
-  // rollout-3: prompts are tokenized with special tokens parsed (turn markers are single tokens).
-  rollout: 'rollout-3',
-  evaluate: 'evaluate-2',
-  train: 'train-2',
-};
+/** Stage implementation versions live with the compiler: they are part of each stage hash. */
+export { STAGE_IMPL_VERSIONS };
 
 export interface CacheLookupInput {
   stageType: string;
@@ -33,7 +23,7 @@ export interface CacheLookupResult {
 }
 
 export async function lookupStageCache(cache: StageCache, store: ArtifactStore, input: CacheLookupInput): Promise<CacheLookupResult> {
-  const key = stageCacheKey({ stageHash: input.stageHash, inputHashes: input.inputHashes, implVersion: STAGE_IMPL_VERSIONS[input.stageType] ?? 'unversioned' });
+  const key = stageCacheKey({ stageHash: input.stageHash, inputHashes: input.inputHashes, implVersion: (STAGE_IMPL_VERSIONS as Record<string, string>)[input.stageType] ?? 'unversioned' });
   const hit = await cache.get(key);
   if (hit && (await store.has(hit.hash))) {
     const extra = (await cache.extra?.(key)) ?? {};

@@ -117,7 +117,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   const batch = batchRows[input.index];
   if (!batch) throw ApplicationFailure.nonRetryable(`train batch ${input.index} does not exist`, 'DataError');
   const s = input.settings;
-  const modelFile = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot });
+  const modelFile = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256);
   const template = await detectTemplate(modelFile);
   const rewardSpec = normalizeJudge(s.rewardModel) ?? { matcher: 'gsm8k-reference' as const };
   const reward = s.objective === 'swirl' ? makeProcessJudge(rewardSpec, input, { modelsDir, ledger, runId, stageId }) : undefined;
@@ -234,7 +234,7 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   const paths = swirlPaths();
   if (!existsSync(paths.venvPython)) throw ApplicationFailure.nonRetryable(`the Python trainer is not installed (${paths.venvPython} missing)`, 'ConfigError', 'run `npm run setup` on this worker');
   const s = input.settings;
-  const base = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot });
+  const base = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256);
   const config = {
     version: 1,
     base: { gguf: base },

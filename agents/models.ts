@@ -6,6 +6,8 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { PlanModel } from '../compiler/plan-types.js';
+import { DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODEL_FILES } from '../compiler/model-files.js';
+import { checkPinnedFile } from '../store/pinned-files.js';
 import { LlamaCppChat } from './llama-cpp-chat.js';
 import { LedgeredChatModel, type LedgerContext } from './ledgered-model.js';
 import { gateRunner, type GateLimits, type GateRunner } from './limits.js';
@@ -16,17 +18,13 @@ import { parseDuration } from '../compiler/duration.js';
 import type { LlmLedger, ModelPrice } from '../store/ledger.js';
 
 /**
- * Embedded GGUF models by the name specs use (measured in docs/models.md).
- * `npm run setup` installs gemma3-270m and smollm2-135m; the Qwen models
- * (0.5b: 491 MB, 1.5b: 1.1 GB) only with `npm run setup -- --models NAME`.
- * Keep in step with MODELS in trainer/swirl_trainer/models.py.
+ * Embedded GGUF models by the name specs use (measured in docs/models.md):
+ * name → file under the models folder. `npm run setup` installs gemma3-270m
+ * and smollm2-135m; the Qwen models (0.5b: 491 MB, 1.5b: 1.1 GB) only with
+ * `npm run setup -- --models NAME`. The table (with each file's pinned
+ * sha256) is compiler/model-files.ts.
  */
-export const EMBEDDED_MODELS: Record<string, string> = {
-  'gemma3-270m': 'gemma-3-270m-q4_k_m.gguf',
-  'smollm2-135m': 'SmolLM2-135M-Instruct.Q4_1.gguf',
-  'qwen2.5-coder-0.5b': 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf',
-  'qwen2.5-coder-1.5b': 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
-};
+export const EMBEDDED_MODELS: Record<string, string> = Object.fromEntries(Object.entries(EMBEDDED_MODEL_FILES).map(([k, v]) => [k, v.file]));
 
 /** The command that installs an embedded model that is missing. */
 export function installCommand(model: string): string {
@@ -44,27 +42,34 @@ export interface ModelContext {
 
 const cache = new Map<string, BaseChatModel>();
 
-export function resolveModelPath(model: string, ctx: ModelContext): string {
+/**
+ * The GGUF file of a llama-cpp model on this worker: an embedded model under
+ * the models folder, else a project-relative path. With `sha256` (the Plan's
+ * `modelSha256`) the file must still be the one the Plan was compiled against
+ * (no link out of its folder, same content), else `E_FILE_CHANGED`.
+ */
+export function resolveModelPath(model: string, ctx: ModelContext, sha256?: string): string {
   const embedded = EMBEDDED_MODELS[model];
   const file = embedded ? path.join(ctx.modelsDir, embedded) : path.resolve(ctx.projectRoot, model);
-  if (!existsSync(file)) {
+  if (!existsSync(file) && (embedded || sha256 === undefined)) {
     throw ApplicationFailure.nonRetryable(
       embedded ? `embedded model ${model} is not installed (${file}); install it with \`${installCommand(model)}\` on this worker` : `model file ${model} not found (${file})`,
       'ConfigError',
       embedded ? `run \`${installCommand(model)}\` on this worker` : undefined,
     );
   }
-  return file;
+  return embedded ? checkPinnedFile(ctx.modelsDir, embedded, sha256, `model ${model}`) : checkPinnedFile(ctx.projectRoot, model, sha256, `model file`);
 }
 
 export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): BaseChatModel {
+  // A llama-cpp model's file is checked on every use (a stat once its hash is known): a swapped file fails the stage.
+  const file = m.provider === 'llama-cpp' ? resolveModelPath(String(m.model ?? DEFAULT_EMBEDDED_MODEL), ctx, typeof m.modelSha256 === 'string' ? m.modelSha256 : undefined) : '';
   const key = JSON.stringify([name, m, ctx.loraPath ?? '']);
   const hit = cache.get(key);
   if (hit) return hit;
   let model: BaseChatModel;
   switch (m.provider) {
     case 'llama-cpp': {
-      const file = resolveModelPath(String(m.model ?? 'gemma3-270m'), ctx);
       model = new LlamaCppChat({
         modelPath: file,
         modelName: String(m.model ?? name),

@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   E_NO_LOGPROBS: "`score: probability` names a judge model whose provider returns no log-probs",
   E_PATH_ESCAPE: 'a file path leaves the project',
   E_PATH_NOT_FOUND: 'a referenced file does not exist or cannot be read',
+  E_MODEL_NOT_FOUND: 'a llama-cpp model is neither an embedded model name nor an existing GGUF file',
+  E_MODEL_INVALID: 'a llama-cpp model file is not a GGUF file',
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',
   E_BAD_OVERRIDE: 'a `--set KEY=VALUE` override is malformed or names no stage',
   E_STAGE_NOT_IMPLEMENTED: 'the stage type is valid but this version of swirl cannot run it yet',

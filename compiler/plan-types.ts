@@ -24,7 +24,12 @@ export interface PlanStage {
   timeoutMs: number;
   concurrency: number;
   cache: boolean;
-  /** sha256 of (type, config, input stage hashes). */
+  /**
+   * sha256 of everything that can change the stage's output (compiler/plan.ts
+   * stageHashMaterial): type, implementation version, config with defaults and
+   * file hashes, the full definitions of the models and tools it uses, and its
+   * input stages' hashes.
+   */
   hash: string;
 }
 
@@ -32,6 +37,8 @@ export interface PlanModel {
   provider: string;
   /** Secrets travel as the name of an environment variable, never as a value. */
   apiKeyEnv?: string;
+  /** llama-cpp: sha256 of the GGUF file the model runs (an embedded model's pinned hash); the worker checks it. */
+  modelSha256?: string;
   [option: string]: unknown;
 }
 

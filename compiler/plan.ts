@@ -1,14 +1,20 @@
 // A checked spec → the Plan: defaults resolved, stages in topological order,
-// each stage hashed over its config and its inputs' hashes, file paths made
-// project-relative and pinned by content hash, secrets reduced to env names.
-import { readFileSync } from 'node:fs';
+// file paths made project-relative and pinned by content hash, secrets reduced
+// to env names. A stage's hash covers everything that can change its output
+// (stageHashMaterial): its config with defaults, the full definitions of the
+// models and tools it uses (model files pinned by sha256), the stage
+// implementation's version and its inputs' hashes.
 import path from 'node:path';
-import { canonicalJson, hashOf, sha256 } from './canonical.js';
+import { canonicalJson, hashOf } from './canonical.js';
 import { parseDuration } from './duration.js';
 import { PLAN_VERSION, type Plan, type PlanModel, type PlanRetry, type PlanStage } from './plan-types.js';
-import { STAGE_KINDS, type StageType } from './stage-kinds.js';
+import { STAGE_IMPL_VERSIONS, STAGE_KINDS, type StageType } from './stage-kinds.js';
+import { fileSha256 as contentSha256, resolveSpecPath } from './files.js';
+import { resolveModelFile } from './model-files.js';
+import { withStageDefaults } from './stage-defaults.js';
+import { stageRefs } from './stage-refs.js';
 import { isServerUrl } from './tool-server.js';
-import { resolveSpecPath, stageInputs } from './semantic.js';
+import { stageInputs } from './semantic.js';
 import type { RawRetry, RawSpec, RawStage } from './spec-types.js';
 
 export const DEFAULTS = {
@@ -31,11 +37,13 @@ function fileSha256(abs: string, ctx: PlanContext): string {
   ctx.fileHashes ??= new Map();
   let h = ctx.fileHashes.get(abs);
   if (h === undefined) {
-    h = sha256(readFileSync(abs));
+    h = contentSha256(abs);
     ctx.fileHashes.set(abs, h);
   }
   return h;
 }
+
+const projectRelative = (abs: string, ctx: PlanContext) => path.relative(ctx.projectRoot, abs).split(path.sep).join('/');
 
 function retryOf(stage: RawRetry | undefined, defaults: RawRetry | undefined): PlanRetry {
   const r = { ...DEFAULTS.retry, ...defaults, ...stage };
@@ -54,7 +62,7 @@ function normalizePaths(obj: Record<string, unknown>, ctx: PlanContext): Record<
     if (PATH_FIELDS.has(k) && typeof v === 'string') {
       const r = resolveSpecPath(v, ctx);
       if ('error' in r) throw new Error(`internal: unchecked path ${v}`);
-      out[k] = path.relative(ctx.projectRoot, r.abs).split(path.sep).join('/');
+      out[k] = projectRelative(r.abs, ctx);
       out[`${k}Sha256`] = fileSha256(r.abs, ctx);
     } else if (v && typeof v === 'object' && !Array.isArray(v)) {
       out[k] = normalizePaths(v as Record<string, unknown>, ctx);
@@ -66,8 +74,7 @@ function normalizePaths(obj: Record<string, unknown>, ctx: PlanContext): Record<
 function stageConfig(stage: RawStage, ctx: PlanContext): Record<string, unknown> {
   const opts: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(stage)) if (!COMMON_FIELDS.has(k)) opts[k] = v;
-  if (stage.type === 'dataset') opts.offset ??= 0;
-  return normalizePaths(opts, ctx);
+  return normalizePaths(withStageDefaults(stage.type as StageType, opts), ctx);
 }
 
 function topoOrder(stages: RawStage[]): RawStage[] {
@@ -84,24 +91,72 @@ function topoOrder(stages: RawStage[]): RawStage[] {
   return out;
 }
 
-function planModels(spec: RawSpec): Record<string, PlanModel> {
+/**
+ * Models as the worker needs them: secrets reduced to the variable's name; a
+ * llama-cpp model's file pinned by `modelSha256` (a path made project-relative).
+ */
+function planModels(spec: RawSpec, ctx: PlanContext): Record<string, PlanModel> {
   const out: Record<string, PlanModel> = {};
   for (const [name, m] of Object.entries(spec.models ?? {})) {
     const { apiKey, ...rest } = m;
     const env = apiKey ? /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(apiKey)?.[1] : undefined;
-    out[name] = { ...rest, ...(env ? { apiKeyEnv: env } : {}) } as PlanModel;
+    const model = { ...rest, ...(env ? { apiKeyEnv: env } : {}) } as PlanModel;
+    if (m.provider === 'llama-cpp') {
+      const f = resolveModelFile(typeof m.model === 'string' ? m.model : undefined, ctx);
+      if ('error' in f) throw new Error(`internal: unchecked model ${name}: ${f.detail}`);
+      if ('abs' in f) {
+        model.model = projectRelative(f.abs, ctx);
+        model.modelSha256 = fileSha256(f.abs, ctx);
+      } else model.modelSha256 = f.sha256;
+    }
+    out[name] = model;
   }
   return out;
 }
 
+/**
+ * What a stage's hash covers: everything that can change its output. Files are
+ * in by content (the `…Sha256` fields of the config, models and tools); secrets
+ * are not (only the names of their variables are in the Plan).
+ */
+export function stageHashMaterial(
+  stage: Pick<PlanStage, 'type' | 'config'>,
+  models: Record<string, PlanModel>,
+  tools: Record<string, Record<string, unknown>>,
+  inputHashes: readonly (string | undefined)[],
+): unknown {
+  const refs = stageRefs(stage.config);
+  return {
+    type: stage.type,
+    impl: STAGE_IMPL_VERSIONS[stage.type],
+    config: stage.config,
+    models: Object.fromEntries(refs.models.map((n) => [n, models[n] ?? null])),
+    tools: Object.fromEntries(refs.tools.map((n) => [n, tools[n] ?? null])),
+    inputs: inputHashes,
+  };
+}
+
 export function buildPlan(spec: RawSpec, planCtx: PlanContext): Plan {
   const ctx: PlanContext = { ...planCtx, fileHashes: planCtx.fileHashes ?? new Map() };
+  const tools: Record<string, Record<string, unknown>> = {};
+  for (const [name, t] of Object.entries(spec.tools ?? {})) {
+    if (t.kind === 'mcp') {
+      // A stdio server's command runs in the spec's folder (paths in it read like every other path in the spec).
+      const { timeout, ...rest } = t;
+      tools[name] = {
+        ...rest,
+        ...(typeof t.server === 'string' && !isServerUrl(t.server) ? { cwd: projectRelative(ctx.specDir, ctx) || '.' } : {}),
+        ...(typeof timeout === 'string' ? { timeoutMs: parseDuration(timeout) } : {}),
+      };
+    } else tools[name] = normalizePaths(t, ctx);
+  }
+  const models = planModels(spec, ctx);
   const hashes = new Map<string, string>();
   const stages: PlanStage[] = topoOrder(spec.stages).map((s) => {
     const type = s.type as StageType;
     const inputs = stageInputs(s);
     const config = stageConfig(s, ctx);
-    const hash = hashOf({ type, config, inputs: inputs.map((i) => hashes.get(i)) });
+    const hash = hashOf(stageHashMaterial({ type, config }, models, tools, inputs.map((i) => hashes.get(i))));
     hashes.set(s.id, hash);
     return {
       id: s.id,
@@ -117,18 +172,6 @@ export function buildPlan(spec: RawSpec, planCtx: PlanContext): Plan {
       hash,
     };
   });
-  const tools: Record<string, Record<string, unknown>> = {};
-  for (const [name, t] of Object.entries(spec.tools ?? {})) {
-    if (t.kind === 'mcp') {
-      // A stdio server's command runs in the spec's folder (paths in it read like every other path in the spec).
-      const { timeout, ...rest } = t;
-      tools[name] = {
-        ...rest,
-        ...(typeof t.server === 'string' && !isServerUrl(t.server) ? { cwd: path.relative(ctx.projectRoot, ctx.specDir).split(path.sep).join('/') || '.' } : {}),
-        ...(typeof timeout === 'string' ? { timeoutMs: parseDuration(timeout) } : {}),
-      };
-    } else tools[name] = normalizePaths(t, ctx);
-  }
   return {
     planVersion: PLAN_VERSION,
     pipeline: {
@@ -137,7 +180,7 @@ export function buildPlan(spec: RawSpec, planCtx: PlanContext): Plan {
       labels: spec.metadata.labels ?? {},
     },
     specHash: hashOf(spec),
-    models: planModels(spec),
+    models,
     tools,
     ...(spec.budget ? { budget: { ...spec.budget } } : {}),
     stages,

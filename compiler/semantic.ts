@@ -1,14 +1,17 @@
 // Checks a schema-valid spec cannot express: unique ids, existing inputs,
 // an acyclic graph, compatible input kinds, existing model/tool references,
-// and file paths that exist and stay inside the project.
-import { existsSync, accessSync, constants, realpathSync, statSync } from 'node:fs';
-import path from 'node:path';
+// and file paths (model files included) that exist and stay inside the project.
 import type { Document, LineCounter } from 'yaml';
 import { didYouMean, type SpecError } from './errors.js';
 import { positionOf, toPointer } from './positions.js';
 import { STAGE_KINDS, type StageType } from './stage-kinds.js';
 import { isServerUrl } from './tool-server.js';
+import { resolveSpecPath } from './files.js';
+import { resolveModelFile } from './model-files.js';
+import { JUDGE_FIELDS, judgeAt } from './stage-refs.js';
 import type { RawSpec, RawStage } from './spec-types.js';
+
+export { resolveSpecPath } from './files.js';
 
 export interface SemanticContext {
   doc: Document;
@@ -28,15 +31,6 @@ export function stageInputs(stage: RawStage): string[] {
 /** Providers whose answers carry per-token log-probs (a `score: probability` judge needs them). */
 const LOGPROB_PROVIDERS: readonly string[] = ['openai', 'openai-compatible'];
 
-/** Where a stage may name a judge (a model name or an object), as paths inside the stage. */
-const JUDGE_FIELDS: ReadonlyArray<readonly string[]> = [['processJudge'], ['outcomeJudge'], ['rewardModel'], ['judge'], ['agreement', 'judge']];
-
-function judgeAt(stage: Record<string, unknown>, p: readonly string[]): unknown {
-  let cur: unknown = stage;
-  for (const k of p) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
-  return cur;
-}
-
 /** The file-path fields of a spec, as [pointer, value] pairs. */
 export function filePaths(spec: RawSpec): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -52,24 +46,6 @@ export function filePaths(spec: RawSpec): Array<[string, string]> {
   });
   for (const [name, tool] of Object.entries(spec.tools ?? {})) if (tool.kind !== 'mcp' && typeof tool.corpus === 'string') out.push([toPointer(['tools', name, 'corpus']), tool.corpus]);
   return out;
-}
-
-/** Resolves a spec-relative path; returns the absolute path or an error code. */
-export function resolveSpecPath(value: string, ctx: Pick<SemanticContext, 'specDir' | 'projectRoot'>): { abs: string } | { error: 'E_PATH_ESCAPE' | 'E_PATH_NOT_FOUND'; detail: string } {
-  const root = realpathSync(ctx.projectRoot);
-  const abs = path.resolve(ctx.specDir, value);
-  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
-  if (!inside(path.resolve(realpathSync(ctx.specDir), value))) return { error: 'E_PATH_ESCAPE', detail: `\`${value}\` points outside the project (${root})` };
-  if (!existsSync(abs)) return { error: 'E_PATH_NOT_FOUND', detail: `\`${value}\` does not exist (looked for ${abs})` };
-  const real = realpathSync(abs);
-  if (!inside(real)) return { error: 'E_PATH_ESCAPE', detail: `\`${value}\` is a link to ${real}, outside the project` };
-  try {
-    if (!statSync(real).isFile()) return { error: 'E_PATH_NOT_FOUND', detail: `\`${value}\` is not a file` };
-    accessSync(real, constants.R_OK);
-  } catch {
-    return { error: 'E_PATH_NOT_FOUND', detail: `\`${value}\` cannot be read` };
-  }
-  return { abs };
 }
 
 /** Providers that need an API key, with the variable their docs use. */
@@ -121,6 +97,13 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     const ptr = toPointer(['models', name]);
     if (m.model === undefined) errors.push({ code: 'E_MISSING_FIELD', message: `model \`${name}\` (provider ${m.provider}) needs \`model\`, the name the API serves`, ...at(ptr, true), hint: `add \`model: ${HOSTED_EXAMPLE_MODELS[m.provider]}\`` });
     if (m.apiKey === undefined) errors.push({ code: 'E_MISSING_FIELD', message: `model \`${name}\` (provider ${m.provider}) needs \`apiKey\``, ...at(ptr, true), hint: `add \`apiKey: \${env:${keyVar}}\` and export ${keyVar} on the worker` });
+  }
+
+  // A llama-cpp model runs a GGUF file on the worker: an embedded name, or a file inside the project that exists now.
+  for (const [name, m] of Object.entries(spec.models ?? {})) {
+    if (m.provider !== 'llama-cpp') continue;
+    const r = resolveModelFile(typeof m.model === 'string' ? m.model : undefined, ctx);
+    if ('error' in r) errors.push({ code: r.error, message: r.detail, ...at(toPointer(['models', name, ...(m.model === undefined ? [] : ['model'])]), m.model === undefined), hint: r.hint });
   }
 
   spec.stages.forEach((s, i) => {

@@ -22,3 +22,20 @@ export const STAGE_KINDS: Record<StageType, StageKindInfo> = {
   evaluate: { output: 'metrics', accepts: ['questions', 'policy'], needs: ['questions'] },
   report: { output: 'report', accepts: ['metrics', 'questions', 'trajectories', 'steps', 'policy'], needs: [] },
 };
+
+/**
+ * Version of the code behind each stage type. Bump a type's version when its
+ * implementation changes what it outputs for the same inputs: it is part of
+ * every stage hash, so old cache entries stop matching.
+ */
+export const STAGE_IMPL_VERSIONS: Record<StageType, string> = {
+  dataset: 'dataset-1',
+  // rollout-2: trajectories carry the question text and the GSM8K reference solution.
+  // rollout-3: prompts are tokenized with special tokens parsed (turn markers are single tokens).
+  rollout: 'rollout-3',
+  decompose: 'decompose-1',
+  filter: 'filter-1',
+  evaluate: 'evaluate-2',
+  train: 'train-2',
+  report: 'report-1',
+};

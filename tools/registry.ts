@@ -1,12 +1,12 @@
 // Builds LangChain tools from the Plan's tool configs. Each tool takes
 // `{ input: string }` (the tag's content) and returns observation text.
-import path from 'node:path';
 import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { z } from 'zod';
 import type { ToolKind } from '../agents/protocol.js';
 import { calculate } from './calculator.js';
 import { makeMcpTool, type McpToolConfig } from './mcp.js';
 import { corpusIndex, formatResults } from './search.js';
+import { checkPinnedSha, resolvePinned } from '../store/pinned-files.js';
 
 export interface ToolConfig {
   kind: string;
@@ -34,7 +34,11 @@ export function makeTool(name: string, cfg: ToolConfig, projectRoot: string): Bu
   }
   if (cfg.kind === 'search') {
     if (!cfg.corpus) throw new Error(`search tool ${name} has no corpus`);
-    const index = corpusIndex(path.resolve(projectRoot, cfg.corpus), cfg.split);
+    // The corpus the Plan pinned: inside the project after links, same content (else E_FILE_CHANGED).
+    const what = `tool ${name}`;
+    const file = resolvePinned(projectRoot, cfg.corpus, what);
+    const pinned = typeof cfg.corpusSha256 === 'string' ? cfg.corpusSha256 : undefined;
+    const index = corpusIndex(file, cfg.split, undefined, pinned ? (sha) => checkPinnedSha(what, cfg.corpus!, sha, pinned) : undefined);
     const k = cfg.topK ?? 1;
     return {
       kind: 'search',

@@ -64,11 +64,13 @@ export function searchCacheDir(): string {
  * The index of `file` restricted to rows whose `splits` contain `split` (all
  * rows when no split): from this process's memory, else from the on-disk
  * cache, else built (and then written to the cache). A cache file that cannot
- * be read is rebuilt and replaced.
+ * be read is rebuilt and replaced. `checkSha256` sees the content's hash
+ * first (the worker compares it with the Plan's and throws on a change).
  */
-export function corpusIndex(file: string, split?: string, cacheDir = searchCacheDir()): SearchIndex {
+export function corpusIndex(file: string, split?: string, cacheDir = searchCacheDir(), checkSha256?: (sha256: string) => void): SearchIndex {
   const bytes = readFileSync(file);
   const hash = createHash('sha256').update(bytes).digest('hex');
+  checkSha256?.(hash);
   const key = `${hash}:${split ?? '*'}`;
   let idx = indexes.get(key);
   if (idx) return idx;

@@ -18,7 +18,7 @@ import { parseOutcomeVerdict, parseProcessVerdict } from './verdicts.js';
 import { logprobsOf, verdictProbability } from './probability.js';
 
 /** A judge as the Plan gives it, after normalization (`judge: name` → `{ model: name }`). */
-export type JudgeSpec = { matcher: MatcherName | 'gsm8k-reference'; threshold?: number } | { model: string; prompt?: string; score?: JudgeScore };
+export type JudgeSpec = { matcher: MatcherName | 'gsm8k-reference'; threshold?: number } | { model: string; prompt?: string; promptSha256?: string; score?: JudgeScore };
 
 /** How a process judge's verdict becomes a reward: GOOD = 1 / BAD = 0, or P(GOOD) from log-probs. */
 export type JudgeScore = 'verdict' | 'probability';
@@ -26,9 +26,9 @@ export type JudgeScore = 'verdict' | 'probability';
 export function normalizeJudge(ref: unknown): JudgeSpec | undefined {
   if (ref === undefined || ref === null) return undefined;
   if (typeof ref === 'string') return { model: ref };
-  const r = ref as { model?: string; matcher?: string; prompt?: string; threshold?: number; score?: JudgeScore };
+  const r = ref as { model?: string; matcher?: string; prompt?: string; promptSha256?: string; threshold?: number; score?: JudgeScore };
   if (r.matcher) return { matcher: r.matcher as JudgeSpec extends { matcher: infer M } ? M : never, ...(r.threshold !== undefined ? { threshold: r.threshold } : {}) };
-  if (r.model) return { model: r.model, ...(r.prompt ? { prompt: r.prompt } : {}), ...(r.score === 'probability' ? { score: r.score } : {}) };
+  if (r.model) return { model: r.model, ...(r.prompt ? { prompt: r.prompt, ...(r.promptSha256 ? { promptSha256: r.promptSha256 } : {}) } : {}), ...(r.score === 'probability' ? { score: r.score } : {}) };
   return undefined;
 }
 

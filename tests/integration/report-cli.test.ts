@@ -104,7 +104,7 @@ describe('swirl report', () => {
     try {
       for (const [file, expectText] of [
         [okFile, /COMPLETED/],
-        [j.file, /DatasetChanged/],
+        [j.file, /E_FILE_CHANGED/],
       ] as const) {
         const page = await context.newPage();
         const problems: string[] = [];

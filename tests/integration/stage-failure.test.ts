@@ -36,7 +36,7 @@ describe('stage failures', () => {
     );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const details = ((err as WorkflowFailedError).cause as { details?: unknown[] }).details?.[0] as PipelineResult;
-    expect(details.stages[0]).toMatchObject({ id: 'questions', status: 'failed', error: { type: 'DatasetChanged' } });
+    expect(details.stages[0]).toMatchObject({ id: 'questions', status: 'failed', error: { type: 'E_FILE_CHANGED' } });
 
     const history = await handle.fetchHistory();
     const events = history.events ?? [];
@@ -47,6 +47,6 @@ describe('stage failures', () => {
     const st = await swirl(['status', workflowId], { TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: tempStateDir() });
     expect(st.code).toBe(1);
     expect(st.stdout).toMatch(/FAILED/);
-    expect(st.stdout).toMatch(/questions \(dataset\).*DatasetChanged: stage questions: data\/gsm8k\/train\.jsonl changed since the pipeline was compiled/);
+    expect(st.stdout).toMatch(/questions \(dataset\).*E_FILE_CHANGED: stage questions: data\/gsm8k\/train\.jsonl changed since the pipeline was compiled/);
   });
 });

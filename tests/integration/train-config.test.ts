@@ -1,7 +1,6 @@
 // Bad train config fails fast, non-retryably, with a message that names the
 // problem, and spends no retry on it (real server, real model, real trainer):
-// LoRA rank 0 is a compile error; an unknown model file fails the first train
-// activity that opens it; a LoRA target the trainer cannot export fails
+// LoRA rank 0 and an unknown model file are compile errors; a LoRA target the trainer cannot export fails
 // `trainStep` (trainer exit 2); a filter that keeps nothing fails before any
 // model or trainer starts. And a run budget reached while the train stage
 // samples pauses the run until `swirl resume --max-tokens` raises it.
@@ -65,21 +64,16 @@ describe('bad train config fails fast with one attempt', () => {
     expect(r.json.errors![0]!.hint).toMatch(/rank/);
   });
 
-  it('an unknown model file fails the train stage at its first activity, not retried', async () => {
+  it('an unknown model file is rejected by the compiler (the worker never opens it): nothing starts', async () => {
     const r = await run('unknown model', 'models.trainee.model=models/no-such-model.gguf');
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.json.status).toBe('failed');
-    const trained = r.json.stages.find((s) => s.id === 'trained')!;
-    expect(trained.status).toBe('failed');
-    expect(trained.error!.message).toMatch(/model file models\/no-such-model\.gguf not found/);
-    // The stages before it ran normally (the rollouts use the other model).
-    expect(r.json.stages.find((s) => s.id === 'rollouts')!.status).toBe('completed');
-    const acts = await activityAttempts(client, `${r.json.workflowId}/trained`);
-    // sampleTrainBatch opens the model first: one attempt, a non-retryable ConfigError; the trainer never starts.
-    expect(acts.map((a) => [a.type, a.attempt, a.closed])).toEqual([['sampleTrainBatch', 1, 'failed']]);
-    expect(acts[0]!.failure).toMatch(/^ConfigError: .*no-such-model\.gguf.*\(non-retryable\)$/);
-    expect((await activityAttempts(client, r.json.workflowId)).every((a) => a.attempt === 1)).toBe(true);
-  }, LONG);
+    expect(r.code).toBe(2);
+    expect(r.json.ok).toBe(false);
+    expect(r.json.workflowId).toBeUndefined();
+    expect(r.json.errors).toHaveLength(1);
+    expect(r.json.errors![0]).toMatchObject({ code: 'E_MODEL_NOT_FOUND', path: '/models/trainee/model' });
+    expect(r.json.errors![0]!.message).toMatch(/model file `models\/no-such-model\.gguf` does not exist/);
+    expect(r.json.errors![0]!.hint).toMatch(/embedded model .*gemma3-270m.*\.gguf file relative to the spec file/);
+  });
 
   it('a LoRA target the trainer cannot export fails trainStep once (trainer exit 2)', async () => {
     const r = await run('bad LoRA target', 'stages.trained.lora.targetModules=[q_proj, nope_proj]');

@@ -65,7 +65,8 @@ describe('loadDataset on the real GSM8K test split', () => {
 
   it('refuses a file that changed since compilation (non-retryable)', async () => {
     const f = await failure(load(gsmConfig({ pathSha256: '0'.repeat(64) })));
-    expect(f.type).toBe('DatasetChanged');
+    expect(f.type).toBe('E_FILE_CHANGED');
+    expect(f.message).toMatch(/data\/gsm8k\/test\.jsonl changed since the pipeline was compiled/);
     expect(f.nonRetryable).toBe(true);
   });
 

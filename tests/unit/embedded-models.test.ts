@@ -8,11 +8,18 @@ import { availableParallelism } from 'node:os';
 import { chatModelFor, EMBEDDED_MODELS, installCommand, resolveModelPath } from '../../agents/models.js';
 import { defaultThreads, type LlamaCppChat } from '../../agents/llama-cpp-chat.js';
 import { compileSource } from '../../compiler/index.js';
+import { EMBEDDED_MODEL_FILES } from '../../compiler/model-files.js';
 import { packageRoot } from '../../runtime/paths.js';
 
 describe('embedded models', () => {
   it('knows the measured models (docs/models.md)', () => {
     expect(Object.keys(EMBEDDED_MODELS).sort()).toEqual(['gemma3-270m', 'qwen2.5-coder-0.5b', 'qwen2.5-coder-1.5b', 'smollm2-135m']);
+  });
+
+  it('pins the files and hashes the installer verifies (trainer/swirl_trainer/models.py)', () => {
+    const py = readFileSync(path.join(packageRoot, 'trainer', 'swirl_trainer', 'models.py'), 'utf8');
+    const installed = [...py.matchAll(/name="([^"]+)",\s*filename="([^"]+)",\s*sha256="([0-9a-f]{64})"/g)].map((m) => [m[1]!, { file: m[2]!, sha256: m[3]! }] as const);
+    expect(Object.fromEntries(installed)).toEqual(EMBEDDED_MODEL_FILES);
   });
 
   it('a missing model names the command that installs it', () => {

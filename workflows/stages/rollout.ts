@@ -13,6 +13,7 @@ export interface RolloutStageConfig {
   samples?: number;
   maxSteps?: number;
   prompt?: string;
+  promptSha256?: string;
   shardSize?: number;
   protocol?: 'tags' | 'tool-calls';
 }
@@ -27,6 +28,8 @@ export function rolloutConfigOf(ctx: StageContext, cfg: RolloutStageConfig): Rol
     maxSteps: cfg.maxSteps ?? 5,
     projectRoot: input.projectRoot,
     ...(cfg.prompt ? { promptPath: cfg.prompt } : {}),
+    // The worker checks the prompt file against the Plan's hash (E_FILE_CHANGED); activity inputs are not replay-checked.
+    ...(cfg.prompt && cfg.promptSha256 ? { promptSha256: cfg.promptSha256 } : {}),
     ...(cfg.protocol ? { protocol: cfg.protocol } : {}),
   };
 }

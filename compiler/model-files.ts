@@ -1,0 +1,61 @@
+// The GGUF file behind a llama-cpp model, resolved at compile time so the
+// Plan pins it: an embedded name maps to a file setup installs (its sha256 is
+// pinned here, as in trainer/swirl_trainer/models.py, so a machine without
+// the models still compiles the same Plan); anything else is a path relative
+// to the spec, confined to the project like every other path (plan.ts hashes it).
+import { closeSync, openSync, readSync } from 'node:fs';
+import { didYouMean } from './errors.js';
+import { resolveSpecPath } from './files.js';
+
+export interface EmbeddedModel {
+  file: string;
+  sha256: string;
+}
+
+/** Embedded GGUF models by the name specs use. Keep in step with MODELS in trainer/swirl_trainer/models.py. */
+export const EMBEDDED_MODEL_FILES: Readonly<Record<string, EmbeddedModel>> = {
+  'gemma3-270m': { file: 'gemma-3-270m-q4_k_m.gguf', sha256: 'a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818' },
+  'smollm2-135m': { file: 'SmolLM2-135M-Instruct.Q4_1.gguf', sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53' },
+  'qwen2.5-coder-0.5b': { file: 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf', sha256: '1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32' },
+  'qwen2.5-coder-1.5b': { file: 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf', sha256: 'cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046' },
+};
+
+/** The model a llama-cpp entry without `model` runs. */
+export const DEFAULT_EMBEDDED_MODEL = 'gemma3-270m';
+
+export type ModelFile =
+  | { embedded: string; sha256: string }
+  /** A GGUF file inside the project (the caller hashes it). */
+  | { abs: string }
+  | { error: 'E_PATH_ESCAPE' | 'E_MODEL_NOT_FOUND' | 'E_MODEL_INVALID'; detail: string; hint: string };
+
+function isGguf(abs: string): boolean {
+  const fd = openSync(abs, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === 'GGUF';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Resolves a llama-cpp model (`model:` of the spec, or the default) to the file it runs. */
+export function resolveModelFile(value: string | undefined, ctx: { specDir: string; projectRoot: string }): ModelFile {
+  const name = value ?? DEFAULT_EMBEDDED_MODEL;
+  const embedded = EMBEDDED_MODEL_FILES[name];
+  if (embedded) return { embedded: name, sha256: embedded.sha256 };
+  const names = Object.keys(EMBEDDED_MODEL_FILES);
+  const r = resolveSpecPath(name, ctx);
+  if ('error' in r) {
+    if (r.error === 'E_PATH_ESCAPE') return { error: 'E_PATH_ESCAPE', detail: `model ${r.detail}`, hint: 'a GGUF model path is relative to the spec file and must stay inside the project' };
+    const guess = didYouMean(name, names);
+    const pathLike = /[/\\]|\.gguf$/i.test(name);
+    return {
+      error: 'E_MODEL_NOT_FOUND',
+      detail: pathLike ? `model file ${r.detail}` : `\`${name}\` is neither an embedded model nor a file`,
+      hint: guess && !pathLike ? `did you mean \`${guess}\`? Embedded models: ${names.join(', ')}` : `name an embedded model (${names.join(', ')}) or a .gguf file relative to the spec file`,
+    };
+  }
+  if (!isGguf(r.abs)) return { error: 'E_MODEL_INVALID', detail: `\`${name}\` is not a GGUF model file (it does not start with the GGUF magic bytes)`, hint: 'llama-cpp loads .gguf files; convert the model with llama.cpp\'s convert_hf_to_gguf.py' };
+  return { abs: r.abs };
+}
