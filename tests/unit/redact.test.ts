@@ -217,5 +217,16 @@ stages:
     }
   });
 
+  it('a key elsewhere in a spec (a baseUrl query, a Bearer token) is E_SECRET_LITERAL, printed without the key', () => {
+    const file = path.join(dir, 'url-key.yaml');
+    writeFileSync(file, spec('${env:SWIRL_CANARY}').replace('baseUrl: http://127.0.0.1:9/v1', 'baseUrl: "http://127.0.0.1:9/v1?key=canary0123456789abcdef"'));
+    const r = compileFile(file, { projectRoot: dir });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => [e.code, e.path])).toContainEqual(['E_SECRET_LITERAL', '/models/policy/baseUrl']);
+    const printed = r.errors.map((e) => formatErrorWithExcerpt(e, r.source)).join('\n');
+    expect(printed + JSON.stringify(r.errors)).not.toContain('canary');
+  });
+
   it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
 });
