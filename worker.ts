@@ -10,6 +10,7 @@ import { ACTIVITY_QUEUES, createActivities, QUEUE_ROLES, type ActivityDeps, type
 import { FsArtifactStore } from './store/artifacts.js';
 import { FsStageCache } from './store/stage-cache.js';
 import { swirlPaths } from './runtime/paths.js';
+import { secretSafeActivities } from './activities/secret-failure.js';
 import type { TaskQueues } from './workflows/types.js';
 
 export function taskQueues(prefix = process.env.SWIRL_TASK_QUEUE_PREFIX || 'swirl'): TaskQueues {
@@ -95,6 +96,8 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         ...(hasWorkflows ? { workflowBundle: await workflowBundle() } : {}),
         shutdownGraceTime: '10s',
         ...opts.workerOptions,
+        // Every activity failure is redacted before Temporal records or logs it (activities/secret-failure.ts).
+        interceptors: { ...opts.workerOptions?.interceptors, activity: [secretSafeActivities, ...(opts.workerOptions?.interceptors?.activity ?? [])] },
       }),
     );
   }

@@ -31,6 +31,7 @@ import { budgetScope, type RunBudget } from '../agents/budget.js';
 import { modelGate, type ClassifiedError, type GateLimits } from '../agents/limits.js';
 import type { ItemContext, ItemOutcome, ItemProcessor } from './fanout.js';
 import type { RolloutConfig } from './rollout.js';
+import { redact, redactDeep, registerSecretEnv } from '../runtime/redact.js';
 
 const REMOTE = new Set(['openai', 'openai-compatible', 'anthropic', 'google']);
 const THREAD_TOOLS = new Set(['calculator', 'search']);
@@ -62,12 +63,16 @@ export interface WireError {
   classified?: ClassifiedError;
 }
 
-/** An error as a structured-clone-safe object (details that cannot be cloned become their JSON). */
+/**
+ * An error as a structured-clone-safe object (details that cannot be cloned
+ * become their JSON), redacted: a thread redacts with the keys it resolved
+ * itself, before anything leaves it.
+ */
 export function toWire(e: unknown, classified?: ClassifiedError): WireError {
   const err = e instanceof Error ? e : new Error(String(e));
-  const w: WireError = { message: err.message, name: err.name, ...(err.stack ? { stack: err.stack } : {}), ...(classified ? { classified } : {}) };
+  const w: WireError = { message: redact(err.message), name: err.name, ...(err.stack ? { stack: redact(err.stack) } : {}), ...(classified ? { classified } : {}) };
   if (e instanceof ApplicationFailure) {
-    let details: unknown[] | undefined = e.details ? [...e.details] : undefined;
+    let details: unknown[] | undefined = e.details ? redactDeep([...e.details]) : undefined;
     try {
       structuredClone(details);
     } catch {
@@ -321,5 +326,11 @@ export function episodeThreadsFor(opts: EpisodeThreadOptions): EpisodeThreads {
  */
 export function threadedRolloutProcessor(inline: ItemProcessor, pool: EpisodeThreads | undefined, ledgerFile: string | (() => string)): ItemProcessor {
   if (!pool || pool.opts.threads <= 0) return inline;
-  return (item, ctx) => (threadEligible(ctx.config as unknown as RolloutConfig) ? pool.run(item, ctx, typeof ledgerFile === 'function' ? ledgerFile() : ledgerFile) : inline(item, ctx));
+  return (item, ctx) => {
+    const cfg = ctx.config as unknown as RolloutConfig;
+    if (!threadEligible(cfg)) return inline(item, ctx);
+    // The thread reads the key (shared environment); this thread must know it too, to redact what the shard reports.
+    if (cfg.model.apiKeyEnv) registerSecretEnv(cfg.model.apiKeyEnv);
+    return pool.run(item, ctx, typeof ledgerFile === 'function' ? ledgerFile() : ledgerFile);
+  };
 }

@@ -14,6 +14,7 @@ import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { ItemCounts, ShardResult, ShardSpec } from '../workflows/fanout-types.js';
+import { redact } from '../runtime/redact.js';
 
 export type ItemOutcome = { outcome: 'succeeded'; row: unknown } | { outcome: 'failed'; reason: string } | { outcome: 'filtered'; reason?: string };
 
@@ -150,7 +151,7 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   for (const { i, o } of done) {
     counts[o.outcome]++;
     if (o.outcome === 'succeeded') rows.push(o.row);
-    else if (o.outcome === 'failed') failures.push({ index: i, id: (items[i] as { id?: unknown } | undefined)?.id ?? null, reason: o.reason });
+    else if (o.outcome === 'failed') failures.push({ index: i, id: (items[i] as { id?: unknown } | undefined)?.id ?? null, reason: redact(o.reason) });
   }
   const result = {
     shardKey: spec.shardKey,

@@ -16,6 +16,7 @@ import { McpConfigError } from '../tools/mcp.js';
 import { makeTool, type BuiltTool, type ToolConfig } from '../tools/registry.js';
 import type { Question } from './dataset-formats.js';
 import type { ItemContext, ItemProcessor } from './fanout.js';
+import { redact } from '../runtime/redact.js';
 
 export interface RolloutConfig {
   modelName: string;
@@ -116,9 +117,11 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
     } catch (e) {
       // An episode that outgrows the context is this item's problem; anything else is retried.
       // (A breaker or the run budget stops the shard: never this item's failure.)
-      if (e instanceof ApplicationFailure && (e.type === 'ModelUnavailable' || e.type === 'BudgetReached')) throw e;
+      // (A refused key is the model's configuration: the stage fails, not retried.)
+      if (e instanceof ApplicationFailure && (e.type === 'ModelUnavailable' || e.type === 'BudgetReached' || e.type === 'ModelAuthFailed')) throw e;
       const msg = (e as Error).message ?? String(e);
-      if (/context|too long|exceed/i.test(msg)) return { outcome: 'failed', reason: `episode ${question.id}#${sample}: ${msg}` };
+      // The reason is written to the stage's failures artifact: redacted like every message swirl keeps.
+      if (/context|too long|exceed/i.test(msg)) return { outcome: 'failed', reason: redact(`episode ${question.id}#${sample}: ${msg}`) };
       throw e;
     }
   };

@@ -10,12 +10,13 @@ import { DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODEL_FILES } from '../compiler/model-
 import { checkPinnedFile } from '../store/pinned-files.js';
 import { LlamaCppChat } from './llama-cpp-chat.js';
 import { LedgeredChatModel, type LedgerContext } from './ledgered-model.js';
-import { gateRunner, type GateLimits, type GateRunner } from './limits.js';
+import { classifyError, gateRunner, type GateLimits, type GateRunner } from './limits.js';
 import { SwirlChatOpenAI } from './providers/openai.js';
 import { SwirlChatAnthropic } from './providers/anthropic.js';
 import { SwirlChatGoogle } from './providers/google.js';
 import { parseDuration } from '../compiler/duration.js';
 import type { LlmLedger, ModelPrice } from '../store/ledger.js';
+import { redact, registerSecret } from '../runtime/redact.js';
 
 /**
  * Embedded GGUF models by the name specs use (measured in docs/models.md):
@@ -107,6 +108,8 @@ function apiKeyOf(name: string, m: PlanModel, env: NodeJS.ProcessEnv, exampleVar
   if (m.apiKeyEnv) {
     const key = env[m.apiKeyEnv];
     if (!key) throw ApplicationFailure.nonRetryable(`model ${name}: environment variable ${m.apiKeyEnv} is not set on this worker`, 'ConfigError', `export ${m.apiKeyEnv}=… in the worker's environment`);
+    // From here on the key is written `${env:NAME}` in every error, log line and printed message.
+    registerSecret(key, m.apiKeyEnv);
     return key;
   }
   if (exampleVar) throw ApplicationFailure.nonRetryable(`model ${name}: provider ${m.provider} needs \`apiKey: \${env:${exampleVar}}\``, 'ConfigError', `add \`apiKey: \${env:${exampleVar}}\` to the model and export ${exampleVar} on the worker`);
@@ -163,6 +166,34 @@ export function gateFor(name: string, m: PlanModel): GateRunner {
   return gateRunner(`${name}:${JSON.stringify(m)}`, limits, name);
 }
 
+/**
+ * A refused key (401 / 403) is a configuration error: the call was tried once
+ * (the gate does not retry it) and the activity must not be retried either.
+ * It fails non-retryably, naming the env variable to check; the endpoint's
+ * message is kept, redacted (gateways echo the key they got).
+ */
+export function authChecked(gate: GateRunner, name: string, m: PlanModel): GateRunner {
+  return {
+    async run(fn, opts) {
+      try {
+        return await gate.run(fn, opts);
+      } catch (e) {
+        const c = classifyError(e);
+        if (c.kind !== 'auth') throw e;
+        const detail = redact(((e as Error).message ?? String(e)).slice(0, 300));
+        const hint = authHint(m.apiKeyEnv);
+        // Hint in the message too: `swirl status` / `history` show the message.
+        throw ApplicationFailure.nonRetryable(`model ${name}: the endpoint refused the API key (${c.status ?? 'auth'}), not retried: ${detail} (hint: ${hint})`, 'ModelAuthFailed', hint);
+      }
+    },
+  };
+}
+
+/** The hint of a ModelAuthFailed failure: which variable to check, on which worker. */
+export function authHint(env: string | undefined): string {
+  return env ? `check ${env} in the worker's environment (the key is wrong, expired or lacks access to this model)` : 'the model has no apiKey: add `apiKey: ${env:NAME}` and export NAME on the worker';
+}
+
 export function priceOf(m: PlanModel): ModelPrice | undefined {
   const p = m.price as Partial<ModelPrice> | undefined;
   return p && typeof p.inputPerMTok === 'number' && typeof p.outputPerMTok === 'number' ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok } : undefined;
@@ -175,5 +206,5 @@ export function priceOf(m: PlanModel): ModelPrice | undefined {
  */
 export function ledgeredModelFor(name: string, m: PlanModel, ctx: ModelContext, ledger: LlmLedger, context: LedgerContext): LedgeredChatModel {
   const price = priceOf(m);
-  return new LedgeredChatModel(chatModelFor(name, m, ctx), ledger, { ...context, gate: gateFor(name, m), ...(price ? { price } : {}) });
+  return new LedgeredChatModel(chatModelFor(name, m, ctx), ledger, { ...context, gate: authChecked(gateFor(name, m), name, m), ...(price ? { price } : {}) });
 }

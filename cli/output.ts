@@ -1,9 +1,12 @@
 // Printing helpers shared by the commands. Human output goes to stdout,
 // diagnostics to stderr; --json prints one JSON document on stdout.
 import { SwirlError, EXIT, type ExitCode } from '../runtime/errors.js';
+import { redact } from '../runtime/redact.js';
 
-export const out = (line = ''): void => void process.stdout.write(line + '\n');
-export const err = (line = ''): void => void process.stderr.write(line + '\n');
+// Everything swirl prints passes `redact` (runtime/redact.ts): a key echoed in
+// an upstream error that reached a history, a spec or a flag is not shown.
+export const out = (line = ''): void => void process.stdout.write(redact(line) + '\n');
+export const err = (line = ''): void => void process.stderr.write(redact(line) + '\n');
 export const printJson = (value: unknown): void => out(JSON.stringify(value, null, 2));
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR && process.env.CI !== 'true';
@@ -24,7 +27,7 @@ export function reportError(e: unknown, json = false): ExitCode {
   if (json) printJson({ ok: false, error: { code: 'E_INTERNAL', message: msg } });
   else {
     err(`swirl: internal error: ${msg}`);
-    if (process.env.SWIRL_DEBUG && e instanceof Error && e.stack) err(e.stack);
+    if (process.env.SWIRL_DEBUG && e instanceof Error && e.stack) err(e.stack); // (redacted by err)
     else err('  hint: rerun with SWIRL_DEBUG=1 for details, and report it');
   }
   return EXIT.runFailed;

@@ -1,5 +1,6 @@
 // Spec diagnostics are data: a stable code, the JSON path, a 1-based position
 // and a hint. The compiler collects all of them and reports once.
+import { redact } from '../runtime/redact.js';
 
 export interface SpecError {
   code: string;
@@ -107,10 +108,29 @@ export function formatErrorLine(e: SpecError): string {
 
 /** The one-line form plus the source line and a caret under the column. */
 export function formatErrorWithExcerpt(e: SpecError, source: string | undefined): string {
-  const head = formatErrorLine(e);
+  const head = redact(formatErrorLine(e));
   if (!source || e.line < 1) return head;
-  const line = source.split(/\r?\n/)[e.line - 1];
-  if (line === undefined) return head;
+  const raw = source.split(/\r?\n/)[e.line - 1];
+  if (raw === undefined) return head;
+  const line = excerptLine(e, raw);
   const gutter = String(e.line).padStart(5) + ' | ';
   return `${head}\n${gutter}${line}\n${' '.repeat(gutter.length + Math.max(0, e.column - 1))}^`;
+}
+
+const SECRET_LINE = /^(\s*(?:-\s+)?["']?apiKey["']?\s*:\s*)(.*)$/;
+const ENV_REF_VALUE = /^["']?\$\{env:[A-Za-z_][A-Za-z0-9_]*\}["']?\s*(#.*)?$/;
+
+/**
+ * A source line as an excerpt shows it: the value of a secret field that holds
+ * a literal (E_SECRET_LITERAL, or any `apiKey:` line) is not echoed, and
+ * key-like strings elsewhere are scrubbed (runtime/redact.ts).
+ */
+export function excerptLine(e: Pick<SpecError, 'code' | 'column'>, line: string): string {
+  if (e.code === 'E_SECRET_LITERAL' && e.column >= 1 && e.column <= line.length) {
+    const value = line.slice(e.column - 1);
+    if (!ENV_REF_VALUE.test(value.trim())) return line.slice(0, e.column - 1) + '[redacted]';
+  }
+  const m = SECRET_LINE.exec(line);
+  if (m && m[2]!.trim() && !ENV_REF_VALUE.test(m[2]!.trim())) return `${m[1]}[redacted]`;
+  return redact(line);
 }

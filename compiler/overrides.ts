@@ -7,6 +7,7 @@
 import { isMap, isSeq, parse as parseYaml, type Document } from 'yaml';
 import type { SpecError } from './errors.js';
 import { toPointer } from './positions.js';
+import { redact } from '../runtime/redact.js';
 
 export interface Override {
   path: (string | number)[];
@@ -29,17 +30,37 @@ export function attributeToOverrides(errors: readonly SpecError[], overrides: re
   });
 }
 
-export function parseOverride(text: string): Override | SpecError {
+/** Whether a dotted override key names a secret field (`models.x.apiKey`, `tools.x.env.Y`, `tools.x.headers.Y`). */
+export function isSecretKey(key: string): boolean {
+  const p = key.split('.');
+  return p[p.length - 1] === 'apiKey' || (p[0] === 'tools' && p.length === 4 && (p[2] === 'env' || p[2] === 'headers'));
+}
+
+/**
+ * The override as errors show it: a secret field's value is not echoed (it
+ * should be `\${env:NAME}`; a literal key given on the command line stays out
+ * of the terminal), and key-like values elsewhere are scrubbed.
+ */
+export function overrideLabel(text: string): string {
   const eq = text.indexOf('=');
-  const key = eq > 0 ? text.slice(0, eq).trim() : '';
+  if (eq > 0 && isSecretKey(text.slice(0, eq).trim()) && !/^\s*["']?\$\{env:[A-Za-z_][A-Za-z0-9_]*\}["']?\s*$/.test(text.slice(eq + 1))) return `${text.slice(0, eq)}=[redacted]`;
+  return redact(text);
+}
+
+export function parseOverride(raw: string): Override | SpecError {
+  const text = overrideLabel(raw);
+  const eq = raw.indexOf('=');
+  const key = eq > 0 ? raw.slice(0, eq).trim() : '';
   if (!key || /(^\.|\.\.|\.$)/.test(key)) {
     return { code: 'E_BAD_OVERRIDE', message: `--set ${text}: expected KEY=VALUE with a dotted KEY`, path: '', file: '--set', line: 0, column: 0, hint: 'e.g. --set stages.rollouts.samples=2' };
   }
   let value: unknown;
   try {
-    value = parseYaml(text.slice(eq + 1));
+    value = parseYaml(raw.slice(eq + 1));
   } catch (e) {
-    return { code: 'E_BAD_OVERRIDE', message: `--set ${text}: the value is not valid YAML (${(e as Error).message.split('\n')[0]})`, path: '', file: '--set', line: 0, column: 0, hint: 'quote strings that contain YAML syntax' };
+    // (The YAML parser's message quotes the value: not shown for a secret field.)
+    const why = text === raw ? ` (${(e as Error).message.split('\n')[0]})` : '';
+    return { code: 'E_BAD_OVERRIDE', message: `--set ${text}: the value is not valid YAML${why}`, path: '', file: '--set', line: 0, column: 0, hint: 'quote strings that contain YAML syntax' };
   }
   return { path: key.split('.'), value: value ?? null, text };
 }

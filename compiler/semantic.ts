@@ -9,6 +9,7 @@ import { isServerUrl } from './tool-server.js';
 import { resolveSpecPath } from './files.js';
 import { resolveModelFile } from './model-files.js';
 import { JUDGE_FIELDS, judgeAt } from './stage-refs.js';
+import { scrubKeys } from '../runtime/redact.js';
 import type { RawSpec, RawStage } from './spec-types.js';
 
 export { resolveSpecPath } from './files.js';
@@ -202,6 +203,29 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     const r = resolveSpecPath(value, ctx);
     if ('error' in r) errors.push({ code: r.error, message: r.detail, ...at(ptr), hint: r.error === 'E_PATH_ESCAPE' ? 'paths are relative to the spec file and must stay inside the project' : 'paths are relative to the folder of the spec file' });
   }
+  errors.push(...keyLiterals(spec, at));
+  return errors;
+}
+
+/**
+ * A key or token written anywhere else in a spec (a `baseUrl` with `?key=…`, a
+ * `Bearer …` in a description) would enter the Plan and with it the history:
+ * values that the key-pattern scrubber (runtime/redact.ts) would change are
+ * E_SECRET_LITERAL. The message does not quote the value.
+ */
+function keyLiterals(spec: RawSpec, at: (pointer: string) => Omit<SpecError, 'code' | 'message'>): SpecError[] {
+  const errors: SpecError[] = [];
+  const walk = (v: unknown, segs: (string | number)[], depth: number): void => {
+    if (depth > 64) return;
+    if (typeof v === 'string') {
+      if (scrubKeys(v) !== v) {
+        const name = String(segs[segs.length - 1] ?? 'value');
+        errors.push({ code: 'E_SECRET_LITERAL', message: `\`${name}\` holds what looks like a key or token`, ...at(toPointer(segs)), hint: 'secrets never enter specs, plans or history: give the key as `apiKey: ${env:NAME}` (an MCP tool: `env` / `headers`) and export NAME on the worker' });
+      }
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...segs, i], depth + 1));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...segs, k], depth + 1);
+  };
+  walk(spec, [], 0);
   return errors;
 }
 

@@ -4,6 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { SwirlError, EXIT } from './errors.js';
+import { redact } from './redact.js';
 import type { TemporalTarget } from './connection.js';
 
 let runtimeInstalled = false;
@@ -20,7 +21,8 @@ export function installQuietRuntime(level: 'WARN' | 'INFO' | 'DEBUG' = (process.
       // swirl's llm/train/orchestration queues have activities only, by design: the SDK's warning about it is noise.
       if (EXPECTED_NOISE.has(entry.message)) return;
       const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta, (_k, v: unknown) => (v instanceof Error ? v.message : v))}` : '';
-      process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
+      // Redacted: the SDK logs activity failures, and a failure may quote an upstream error that echoed a key.
+      process.stderr.write(redact(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}`) + '\n');
     });
     Runtime.install({ logger, telemetryOptions: { logging: { forward: {}, filter: { core: level, other: level } } } });
   } catch {

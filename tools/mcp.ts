@@ -20,6 +20,7 @@ import type { ToolKind } from '../agents/protocol.js';
 import { isServerUrl } from '../compiler/tool-server.js';
 import { onProcessEnd } from './closers.js';
 import { ToolUnavailableError } from './errors.js';
+import { redact, redactRegistered, registerSecret } from '../runtime/redact.js';
 
 export interface McpToolConfig {
   kind: 'mcp';
@@ -96,6 +97,8 @@ export function resolveEnvRefs(map: Record<string, string> | undefined, what: st
     if (!m) throw new McpConfigError(`${what} \`${k}\` must be \`\${env:NAME}\``, 'secrets and settings come from the worker environment');
     const value = env[m[1]!];
     if (value === undefined) throw new McpConfigError(`${what} \`${k}\` reads ${m[1]}, which is not set on this worker`, `export ${m[1]} before starting the worker`);
+    // Env values of MCP servers and headers are secrets: written `${env:NAME}` in anything swirl prints or records.
+    registerSecret(value, m[1]!);
     out[k] = value;
   }
   return out;
@@ -144,7 +147,7 @@ async function connect(cfg: McpToolConfig, projectRoot: string): Promise<Connect
     tools = await client.getTools();
   } catch (e) {
     await client.close().catch(() => undefined);
-    const msg = (e as Error).message;
+    const msg = redact((e as Error).message);
     // A command that does not exist or a server that exits at once will not start on a retry either.
     if (!isUrl) throw new McpConfigError(`the MCP server \`${cfg.server}\` did not start: ${msg}`, 'run the command by hand in the spec folder; it must speak MCP on stdin/stdout');
     throw new Error(`the MCP server at ${cfg.server} could not be reached: ${msg}`);
@@ -244,11 +247,12 @@ export function makeMcpTool(name: string, cfg: McpToolConfig, projectRoot: strin
       const signal = AbortSignal.timeout(timeoutMs);
       try {
         const out = await remote.invoke({ [arg]: input }, { signal });
-        return observationText(out);
+        // An observation is data (it lands in trajectories): only the values of the server's own `${env:…}` are taken out.
+        return redactRegistered(observationText(out));
       } catch (e) {
         if (signal.aborted) throw new Error(`the tool did not answer within ${timeoutMs / 1000}s`);
-        // The adapter wraps a tool's own error result: keep just the server's text.
-        const msg = (e as Error).message ?? String(e);
+        // The adapter wraps a tool's own error result: keep just the server's text (redacted: it becomes an observation).
+        const msg = redact((e as Error).message ?? String(e));
         const at = msg.indexOf('returned an error: ');
         if (at >= 0) throw new Error(msg.slice(at + 'returned an error: '.length));
         if (CONNECTION_LOST.test(msg)) {

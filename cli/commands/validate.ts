@@ -4,6 +4,7 @@ import { formatErrorWithExcerpt } from '../../compiler/errors.js';
 import { planJson } from '../../compiler/plan.js';
 import { pipelineSchema } from '../../compiler/validate.js';
 import { EXIT } from '../../runtime/errors.js';
+import { redact } from '../../runtime/redact.js';
 import { out, err, printJson, color, shortHash } from '../output.js';
 
 /** Commander collector for the repeatable `--set KEY=VALUE`. */
@@ -55,7 +56,7 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
         return;
       }
       if (opts.json) {
-        process.stdout.write(planJson(r.plan));
+        process.stdout.write(redact(planJson(r.plan)));
       } else {
         out(`pipeline ${r.plan.pipeline.name}  plan v${r.plan.planVersion}  spec ${shortHash(r.plan.specHash)}`);
         const rows = r.plan.stages.map((s) => [s.id, s.type, s.inputs.join(',') || '-', s.outputKind, shortHash(s.hash), s.cache ? '' : 'no-cache']);
