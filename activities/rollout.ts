@@ -7,6 +7,7 @@ import type { PlanModel } from '../compiler/plan-types.js';
 import { runEpisode } from '../agents/episode.js';
 import { runToolCallEpisode } from '../agents/episode-tool-calls.js';
 import { ledgeredModelFor } from '../agents/models.js';
+import { isProgrammingError } from '../agents/limits.js';
 import { defaultLedger } from '../store/ledger-sqlite.js';
 import type { CallPurpose, LlmLedger } from '../store/ledger.js';
 import type { ToolKind } from '../agents/protocol.js';
@@ -115,6 +116,8 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
       // An episode that outgrows the context is this item's problem; anything else is retried.
       // (A breaker or the run budget stops the shard: never this item's failure.)
       if (e instanceof ApplicationFailure && (e.type === 'ModelUnavailable' || e.type === 'BudgetReached')) throw e;
+      // A bug in swirl ("Maximum call stack size exceeded") is no item's failure either: the shard reports it.
+      if (isProgrammingError(e)) throw e;
       const msg = (e as Error).message ?? String(e);
       if (/context|too long|exceed/i.test(msg)) return { outcome: 'failed', reason: `episode ${question.id}#${sample}: ${msg}` };
       throw e;
