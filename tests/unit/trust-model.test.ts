@@ -62,8 +62,8 @@ function swirl(args: string[]) {
 }
 
 describe('validate and plan execute nothing', () => {
-  it.each([['validate', spec], ['validate', '--json', spec], ['plan', spec], ['plan', '--json', spec]])('swirl %s', (...args) => {
-    const r = swirl(args);
+  it.each([['validate'], ['validate', '--json'], ['plan'], ['plan', '--json']].map((a) => [a.join(' '), a] as const))('swirl %s SPEC', (_name, args) => {
+    const r = swirl([...args, spec]);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(marker)).toBe(false);
     expect(connections).toBe(0);
