@@ -1,12 +1,12 @@
 // A bug in swirl's own code (a TypeError such as "Cannot read properties of
 // undefined") is not a provider failure: no retry, no breaker trip, and the
 // shard reports it as a non-retryable InternalError with the stage and item.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ItemCache, processShard } from '../../activities/fanout.js';
 import { classifyError, isProgrammingError, ModelGate } from '../../agents/limits.js';
 import { MemoryArtifactStore } from '../../store/artifacts.js';
@@ -58,13 +58,15 @@ describe('programming errors', () => {
     await expect(gate.run(async () => 'ok')).resolves.toBe('ok');
   });
 
+  const scratchDir = mkdtempSync(path.join(tmpdir(), 'swirl-internal-'));
+  afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
   it('a shard reports it as a non-retryable InternalError naming the stage and item', async () => {
     const store = new MemoryArtifactStore();
     const items = await store.put('items', [{ id: 'q0' }, { id: 'q1' }]);
     const spec = { shardKey: 'run/rollouts/shard-00000', stageId: 'rollouts', processor: 'p', items, start: 0, end: 2, outputKind: 'items' as const, config: {} };
     const deps = {
       store,
-      scratchDir: mkdtempSync(path.join(tmpdir(), 'swirl-internal-')),
+      scratchDir,
       items: new ItemCache(),
       processors: {
         p: async (item: unknown) => {
