@@ -9,7 +9,7 @@ import { mkdir, open, readFile, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { withBudget } from '../agents/budget.js';
-import { breakerOpenOf } from '../agents/limits.js';
+import { breakerOpenOf, isProgrammingError } from '../agents/limits.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
@@ -118,7 +118,8 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
       try {
         outcome = await withBudget(runOfShard(spec), spec.control?.budget, () => processor(items[i], itemCtx));
       } catch (e) {
-        failure ??= { error: spec.control?.pauseOnBreaker ? (breakerFailure(e) ?? e) : e };
+        const error = isProgrammingError(e) ? internalFailure(e, spec, i, items[i]) : e;
+        failure ??= { error: spec.control?.pauseOnBreaker ? (breakerFailure(error) ?? error) : error };
         return;
       }
       const line: ScratchLine = { i, o: outcome };
@@ -161,6 +162,23 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   };
   await rm(scratch, { force: true });
   return result;
+}
+
+/**
+ * A bug in swirl (a TypeError etc. from its own code) while processing an
+ * item: a non-retryable InternalError naming the stage and the item, with the
+ * innermost frames, so no attempt and no breaker trip is spent on it.
+ */
+export function internalFailure(e: unknown, spec: Pick<ShardSpec, 'stageId' | 'shardKey'>, index: number, item: unknown): ApplicationFailure {
+  const err = e as Error;
+  const id = (item as { id?: unknown; question?: { id?: unknown } } | undefined)?.id ?? (item as { question?: { id?: unknown } } | undefined)?.question?.id;
+  const frames = String(err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 3).map((l) => l.trim());
+  return ApplicationFailure.create({
+    message: `internal error in stage ${spec.stageId}, item ${index}${id !== undefined ? ` (${String(id)})` : ''}: ${err.name}: ${err.message}`,
+    type: 'InternalError',
+    nonRetryable: true,
+    details: [{ stageId: spec.stageId, shardKey: spec.shardKey, item: index, ...(id !== undefined ? { id: String(id) } : {}), frames, hint: 'this is a bug in swirl, not in the spec or the model: report it with these details' }],
+  });
 }
 
 /** The run (pipeline workflow id) of a shard: shard keys are `<run id>/<stage id>/shard-N`. */

@@ -3,7 +3,7 @@
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { LlmLedger } from '../store/ledger.js';
 import { loadDataset, type LoadDatasetInput } from './dataset.js';
-import { guardPayload } from './payload-guard.js';
+import { guardActivities, SUMMARY_PAYLOAD_BYTES } from './payload-guard.js';
 import type { QueueRole } from './queues.js';
 import type { StageCache } from '../store/stage-cache.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
@@ -57,10 +57,10 @@ export function createActivities(deps: ActivityDeps) {
     ...deps.processors,
   };
   const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors, items };
-  return {
+  // Every input and result is size-checked here, once for all (payload-guard.ts).
+  return guardActivities({
     async processShard(spec: ShardSpec) {
-      guardPayload('processShard input', spec);
-      return guardPayload('processShard result', await processShard(shardDeps, spec));
+      return processShard(shardDeps, spec);
     },
     async summarizeTrajectories(ref: ArtifactRef) {
       return summarizeTrajectories(deps.store, ref);
@@ -69,24 +69,22 @@ export function createActivities(deps: ActivityDeps) {
       return expandSamples(deps.store, input);
     },
     async concatArtifacts(input: { parts: ArtifactRef[]; kind: ArtifactKind }) {
-      guardPayload('concatArtifacts input', input);
       return concatArtifacts(deps.store, input);
     },
     async loadDataset(input: LoadDatasetInput) {
-      guardPayload('loadDataset input', input);
-      return guardPayload('loadDataset result', await loadDataset(deps.store, input));
+      return loadDataset(deps.store, input);
     },
     async lookupStageCache(input: CacheLookupInput) {
-      return guardPayload('lookupStageCache result', await lookupStageCache(deps.cache, deps.store, input));
+      return lookupStageCache(deps.cache, deps.store, input);
     },
     async decomposeTrajectories(input: { trajectories: ArtifactRef }) {
-      return guardPayload('decomposeTrajectories result', await decomposeTrajectories(deps.store, input));
+      return decomposeTrajectories(deps.store, input);
     },
     async finishFilter(input: FinishFilterInput) {
-      return guardPayload('finishFilter result', await finishFilter(deps.store, input));
+      return finishFilter(deps.store, input);
     },
     async summarizeEvaluation(input: { records: ArtifactRef; policy: string }) {
-      return guardPayload('summarizeEvaluation result', await summarizeEvaluation(deps.store, input));
+      return summarizeEvaluation(deps.store, input);
     },
     async readPolicy(input: { policy: ArtifactRef }) {
       return readPolicy(deps.store, input.policy);
@@ -95,10 +93,10 @@ export function createActivities(deps: ActivityDeps) {
       return prepareTrainBatches(deps.store, input);
     },
     async sampleTrainBatch(input: SampleBatchInput) {
-      return guardPayload('sampleTrainBatch result', await sampleTrainBatch(deps.store, items, modelsDir, input, deps.ledger));
+      return sampleTrainBatch(deps.store, items, modelsDir, input, deps.ledger);
     },
     async trainStep(input: TrainStepInput) {
-      return guardPayload('trainStep result', await trainStep(modelsDir, input));
+      return trainStep(modelsDir, input);
     },
     async writePolicy(input: { modelName: string; step: TrainStepResult; iterations: number; curve: TrainCurvePoint[] }) {
       return writePolicy(deps.store, input);
@@ -109,8 +107,11 @@ export function createActivities(deps: ActivityDeps) {
     async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef; stats?: Record<string, unknown>; counts?: { succeeded: number; failed: number; filtered: number } }): Promise<void> {
       await deps.cache.put(input.key, input.output, { ...(input.stats ? { stats: input.stats } : {}), ...(input.counts ? { counts: input.counts } : {}) });
     },
-  };
+  }, SUMMARY_INPUTS);
 }
+
+/** Activities whose input is a bounded summary (curve, stats, a batch), not only references. */
+const SUMMARY_INPUTS = { trainStep: SUMMARY_PAYLOAD_BYTES, writePolicy: SUMMARY_PAYLOAD_BYTES, writeStageReport: SUMMARY_PAYLOAD_BYTES, recordStageCache: SUMMARY_PAYLOAD_BYTES };
 
 export type Activities = ReturnType<typeof createActivities>;
 

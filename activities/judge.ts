@@ -62,10 +62,20 @@ function judgeModel(name: string, ctx: JudgeContext, deps: JudgeFactoryDeps) {
   });
 }
 
+/**
+ * The judge model's own `maxTokens` (the judge sends it with every call, which
+ * would otherwise override the model's setting with its default of 256).
+ * Temperature and seed stay 0: verdicts are greedy by design.
+ */
+function judgeMaxTokens(name: string, ctx: JudgeContext): { maxTokens?: number } {
+  const m = ctx.models[name]?.maxTokens;
+  return typeof m === 'number' ? { maxTokens: m } : {};
+}
+
 export function makeProcessJudge(spec: JudgeSpec, ctx: JudgeContext, deps: JudgeFactoryDeps): ProcessJudge {
   if ('matcher' in spec) return matcherProcessJudge(spec.matcher, spec.threshold);
   const template = promptText(spec, ctx);
-  return llmProcessJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...(template ? { template } : {}), ...(spec.score ? { score: spec.score } : {}) });
+  return llmProcessJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...judgeMaxTokens(spec.model, ctx), ...(template ? { template } : {}), ...(spec.score ? { score: spec.score } : {}) });
 }
 
 export function makeOutcomeJudge(spec: JudgeSpec, ctx: JudgeContext, deps: JudgeFactoryDeps): OutcomeJudge {
@@ -74,7 +84,7 @@ export function makeOutcomeJudge(spec: JudgeSpec, ctx: JudgeContext, deps: Judge
     return matcherOutcomeJudge(spec.matcher as MatcherName, spec.threshold);
   }
   const template = promptText(spec, ctx);
-  return llmOutcomeJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...(template ? { template } : {}) });
+  return llmOutcomeJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...judgeMaxTokens(spec.model, ctx), ...(template ? { template } : {}) });
 }
 
 /** The run's workflow id from a shard key `<run>/<stage>/shard-N`. */

@@ -5,6 +5,7 @@ import type { PlanModel } from '../compiler/plan-types.js';
 import { runEpisode } from '../agents/episode.js';
 import { runToolCallEpisode } from '../agents/episode-tool-calls.js';
 import { ledgeredModelFor } from '../agents/models.js';
+import { isProgrammingError } from '../agents/limits.js';
 import { defaultLedger } from '../store/ledger-sqlite.js';
 import type { CallPurpose, LlmLedger } from '../store/ledger.js';
 import type { ToolKind } from '../agents/protocol.js';
@@ -119,6 +120,8 @@ export function rolloutProcessor(modelsDir: string, ledgerOrDefault?: LlmLedger)
       // (A breaker or the run budget stops the shard: never this item's failure.)
       // (A refused key is the model's configuration: the stage fails, not retried.)
       if (e instanceof ApplicationFailure && (e.type === 'ModelUnavailable' || e.type === 'BudgetReached' || e.type === 'ModelAuthFailed')) throw e;
+      // A bug in swirl ("Maximum call stack size exceeded") is no item's failure either: the shard reports it.
+      if (isProgrammingError(e)) throw e;
       const msg = (e as Error).message ?? String(e);
       // The reason is written to the stage's failures artifact: redacted like every message swirl keeps.
       if (/context|too long|exceed/i.test(msg)) return { outcome: 'failed', reason: redact(`episode ${question.id}#${sample}: ${msg}`) };

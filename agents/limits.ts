@@ -18,6 +18,8 @@
 // The limits are per process: with N workers, a model sees up to N× the rate.
 // (Small and hand-written: the token window and the Retry-After pause are not
 // things p-limit or bottleneck model directly.)
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 
 export interface GateLimits {
@@ -34,7 +36,7 @@ export interface GateLimits {
   breakerCooldownMs?: number;
 }
 
-export type FailureKind = 'rate_limit' | 'server' | 'timeout' | 'connection' | 'malformed' | 'client' | 'auth' | 'abort' | 'other';
+export type FailureKind = 'rate_limit' | 'server' | 'timeout' | 'connection' | 'malformed' | 'client' | 'auth' | 'abort' | 'internal' | 'other';
 
 export interface ClassifiedError {
   kind: FailureKind;
@@ -80,11 +82,35 @@ export function retryAfterMs(e: unknown, now = Date.now()): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** swirl's own source folder (this file is in <root>/agents/). */
+const swirlRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') + path.sep;
+
+/**
+ * A bug in swirl's own code: a TypeError, ReferenceError or RangeError whose
+ * innermost stack frame is a swirl source file (not a dependency under
+ * node_modules, where a provider SDK's TypeError on a malformed body is the
+ * provider's fault). Retrying cannot fix it.
+ */
+export function isProgrammingError(e: unknown): boolean {
+  if (!(e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError)) {
+    // An error rebuilt from another thread keeps its name and stack, not its class.
+    const name = (e as { name?: unknown } | undefined)?.name;
+    if (name !== 'TypeError' && name !== 'ReferenceError' && name !== 'RangeError') return false;
+  }
+  const stack = String((e as { stack?: unknown }).stack ?? '');
+  const frame = stack.split('\n').find((l) => /^\s+at /.test(l));
+  if (!frame) return false;
+  const m = /\(?(?:file:\/\/)?(\/[^():]+):\d+:\d+\)?\s*$/.exec(frame);
+  const file = m ? decodeURIComponent(m[1]!) : '';
+  return file.startsWith(swirlRoot) && !file.slice(swirlRoot.length).split(path.sep).includes('node_modules');
+}
+
 /** Which failures of a model call are worth another attempt. */
 export function classifyError(e: unknown): ClassifiedError {
   // An error classified where it happened (an episode thread's model call, agents/episode-threads.ts).
   const pre = (e as { swirlClassified?: ClassifiedError } | undefined)?.swirlClassified;
   if (pre) return pre;
+  if (isProgrammingError(e)) return { kind: 'internal', retryable: false };
   const err = e as { status?: unknown; name?: string; message?: string; code?: string; cause?: { code?: string; name?: string } };
   const status = typeof err?.status === 'number' ? err.status : undefined;
   const name = err?.name ?? '';
@@ -100,6 +126,7 @@ export function classifyError(e: unknown): ClassifiedError {
   }
   if (/timeout|timed out/i.test(name) || /timeout|timed out/i.test(msg)) return { kind: 'timeout', retryable: true };
   if (/connection|ECONNRESET|ECONNREFUSED|EPIPE|socket|fetch failed|network/i.test(`${name} ${msg} ${err?.code ?? ''} ${err?.cause?.code ?? ''}`)) return { kind: 'connection', retryable: true };
+  // A provider SDK reading a malformed body fails with a TypeError inside node_modules (swirl's own are caught above).
   if (name === 'SyntaxError' || /JSON|Unexpected token|malformed|invalid response|Cannot read properties of undefined/i.test(msg)) return { kind: 'malformed', retryable: true };
   return { kind: 'other', retryable: false };
 }

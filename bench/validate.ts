@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { compileSource } from '../compiler/index.js';
+import { formatErrorReport, formatErrorWithExcerpt } from '../compiler/errors.js';
 import { packageRoot } from '../runtime/paths.js';
 
 const targetLines = Number(process.argv[2] ?? 2000);
@@ -68,3 +69,39 @@ console.log(`spec: ${src.split('\n').length - 1} lines, ${(src.length / 1024).to
 console.log(`  YAML parse only          ${median(parseOnly).toFixed(1)} ms`);
 console.log(`  full compile (valid)     ${median(full).toFixed(1)} ms   ratio to parse ${(median(full) / median(parseOnly)).toFixed(2)}x`);
 console.log(`  full compile (2 errors)  ${median(withErrors).toFixed(1)} ms   ratio to parse ${(median(withErrors) / median(parseOnly)).toFixed(2)}x`);
+
+// A hostile spec: ~1 MB of stages, each with an unknown field (17,500 errors
+// and more). Formatting every error used to split the whole source once per
+// error (quadratic: 82 s); now the source is split once and the human report
+// prints the first errors and a count. Timed once each (they are slow).
+function manyErrors(bytes: number): string {
+  const lines = ['apiVersion: swirl/v1', 'kind: Pipeline', 'metadata: {name: big}', 'stages:'];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const l = `  - {id: s${i}, type: dataset, path: x.jsonl, bogus${i}: 1}`;
+    lines.push(l);
+    size += l.length + 1;
+  }
+  return lines.join('\n') + '\n';
+}
+const hostile = manyErrors(1_000_000);
+const once = (fn: () => void) => {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+};
+let errs: Parameters<typeof formatErrorReport>[0] = [];
+const hostileParse = once(() => void parseDocument(hostile).toJS());
+const hostileCompile = once(() => {
+  const r = compileSource(hostile, file);
+  if (r.ok) throw new Error('expected errors');
+  errs = r.errors;
+});
+let printed = 0;
+const report = once(() => void (printed = formatErrorReport(errs, hostile).join('\n').length));
+const everyExcerpt = once(() => void errs.forEach((e) => formatErrorWithExcerpt(e, hostile)));
+console.log(`hostile spec: ${(hostile.length / 1024).toFixed(0)} KiB, ${errs.length} errors (one run each)`);
+console.log(`  YAML parse only          ${hostileParse.toFixed(1)} ms`);
+console.log(`  full compile             ${hostileCompile.toFixed(1)} ms   ratio to parse ${(hostileCompile / hostileParse).toFixed(2)}x`);
+console.log(`  human report             ${report.toFixed(1)} ms   ${(printed / 1024).toFixed(1)} KiB printed`);
+console.log(`  every error's excerpt    ${everyExcerpt.toFixed(1)} ms   ratio to compile ${(everyExcerpt / hostileCompile).toFixed(2)}x`);

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   E_DUPLICATE_KEY: 'a mapping has the same key twice',
   E_MULTIPLE_DOCUMENTS: 'the file holds more than one YAML document',
   E_ALIAS_LIMIT: 'YAML aliases expand beyond the allowed count',
+  E_NESTING_DEPTH: 'mappings and lists nest deeper than the allowed depth',
   E_ROOT_NOT_MAPPING: 'the document is not a mapping',
   E_UNKNOWN_FIELD: 'a field the schema does not define',
   E_MISSING_FIELD: 'a required field is absent',
@@ -50,7 +51,7 @@ export const ERROR_CODES = {
   E_MODEL_NOT_FOUND: 'a llama-cpp model is neither an embedded model name nor an existing GGUF file',
   E_MODEL_INVALID: 'a llama-cpp model file is not a GGUF file',
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',
-  E_BAD_OVERRIDE: 'a `--set KEY=VALUE` override is malformed or names no stage',
+  E_BAD_OVERRIDE: 'a `--set KEY=VALUE` override is malformed, too long, names a reserved segment (`__proto__`, `constructor`, `prototype`) or no stage',
   E_STAGE_NOT_IMPLEMENTED: 'the stage type is valid but this version of swirl cannot run it yet',
   E_DUPLICATE_ACTION: 'two tools of one rollout stage serve the same action (search or calculator)',
   E_FIELD_NOT_FOR_KIND: 'a field that belongs to another kind of tool (e.g. `corpus` on an MCP tool)',
@@ -99,22 +100,78 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-/** `file:line:col  E_CODE  message  (hint)`, the one-line form. */
+/**
+ * Makes text from a spec safe to print on a terminal: C0/C1 control
+ * characters and DEL (ESC sequences could retitle or clear the screen) and
+ * line/paragraph separators become visible escapes such as `\x1b`.
+ */
+export function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/** Longest message or hint, and widest excerpt window, the human form prints (`--json` keeps everything). */
+export const MAX_PRINTED_TEXT = 300;
+export const EXCERPT_WIDTH = 120;
+/** How many errors the human form prints before a count of the rest. */
+export const MAX_PRINTED_ERRORS = 50;
+
+function clip(text: string, max = MAX_PRINTED_TEXT): string {
+  const safe = escapeControl(text);
+  return safe.length > max ? `${safe.slice(0, max)}… (${safe.length - max} more characters)` : safe;
+}
+
+/** `file:line:col  E_CODE  message  (hint)`, the one-line form (control characters escaped, long text clipped). */
 export function formatErrorLine(e: SpecError): string {
   // An error without a position in a file (a `--set` override, an unreadable file) names only where it is.
-  const where = e.line > 0 ? `${e.file}:${e.line}:${e.column}` : e.file;
-  return `${where}  ${e.code}  ${e.message}${e.hint ? `  (${e.hint})` : ''}`;
+  const where = e.line > 0 ? `${clip(e.file)}:${e.line}:${e.column}` : clip(e.file);
+  return `${where}  ${e.code}  ${clip(e.message)}${e.hint ? `  (${clip(e.hint)})` : ''}`;
+}
+
+/** The source line of an error, at most EXCERPT_WIDTH characters around the column, and the caret's offset in it. */
+function excerpt(line: string, column: number): { text: string; caret: number } {
+  const col = Math.max(0, Math.min(column - 1, line.length));
+  let start = 0;
+  let end = line.length;
+  if (line.length > EXCERPT_WIDTH) {
+    start = Math.max(0, Math.min(col - Math.floor(EXCERPT_WIDTH / 2), line.length - EXCERPT_WIDTH));
+    end = start + EXCERPT_WIDTH;
+  }
+  const before = (start > 0 ? '…' : '') + escapeControl(line.slice(start, col));
+  const text = before + escapeControl(line.slice(col, end)) + (end < line.length ? '…' : '');
+  return { text, caret: before.length };
+}
+
+/** Splits a source into lines once per source (the CLI formats many errors of one file). */
+let splitCache: { source: string; lines: string[] } | undefined;
+function sourceLines(source: string): string[] {
+  if (splitCache?.source !== source) splitCache = { source, lines: source.split(/\r?\n/) };
+  return splitCache.lines;
 }
 
 /** The one-line form plus the source line and a caret under the column. */
 export function formatErrorWithExcerpt(e: SpecError, source: string | undefined): string {
   const head = redact(formatErrorLine(e));
   if (!source || e.line < 1) return head;
-  const raw = source.split(/\r?\n/)[e.line - 1];
+  const raw = sourceLines(source)[e.line - 1];
   if (raw === undefined) return head;
   const line = excerptLine(e, raw);
   const gutter = String(e.line).padStart(5) + ' | ';
-  return `${head}\n${gutter}${line}\n${' '.repeat(gutter.length + Math.max(0, e.column - 1))}^`;
+  const { text, caret } = excerpt(line, e.column);
+  return `${head}\n${gutter}${text}\n${' '.repeat(gutter.length + caret)}^`;
+}
+
+/**
+ * The human report of a file's errors: the first `max` with excerpts, then
+ * how many more there are. Linear in the number of errors and the source size.
+ */
+export function formatErrorReport(errors: readonly SpecError[], source: string | undefined, max = MAX_PRINTED_ERRORS): string[] {
+  const lines = errors.slice(0, max).map((e) => formatErrorWithExcerpt(e, source));
+  if (errors.length > max) lines.push(`… and ${errors.length - max} more error${errors.length - max === 1 ? '' : 's'} (\`--json\` lists them all)`);
+  return lines;
 }
 
 const SECRET_LINE = /^(\s*(?:-\s+)?["']?apiKey["']?\s*:\s*)(.*)$/;

@@ -47,13 +47,21 @@ export function overrideLabel(text: string): string {
   return redact(text);
 }
 
+/** Longest KEY an override may have, in segments (real keys have 2–4). */
+export const MAX_OVERRIDE_SEGMENTS = 64;
+/** Segments that would reach an object's prototype instead of a spec field. */
+const RESERVED_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+
 export function parseOverride(raw: string): Override | SpecError {
   const text = overrideLabel(raw);
   const eq = raw.indexOf('=');
   const key = eq > 0 ? raw.slice(0, eq).trim() : '';
-  if (!key || /(^\.|\.\.|\.$)/.test(key)) {
-    return { code: 'E_BAD_OVERRIDE', message: `--set ${text}: expected KEY=VALUE with a dotted KEY`, path: '', file: '--set', line: 0, column: 0, hint: 'e.g. --set stages.rollouts.samples=2' };
-  }
+  const bad = (message: string, hint: string): SpecError => ({ code: 'E_BAD_OVERRIDE', message: `--set ${text}: ${message}`, path: '', file: '--set', line: 0, column: 0, hint });
+  if (!key || /(^\.|\.\.|\.$)/.test(key)) return bad('expected KEY=VALUE with a dotted KEY', 'e.g. --set stages.rollouts.samples=2');
+  const path = key.split('.');
+  if (path.length > MAX_OVERRIDE_SEGMENTS) return bad(`KEY has ${path.length} segments; at most ${MAX_OVERRIDE_SEGMENTS} are allowed`, 'spec keys are a few segments deep, e.g. models.policy.maxTokens');
+  const reserved = path.find((seg) => RESERVED_SEGMENTS.has(seg));
+  if (reserved !== undefined) return bad(`KEY segment \`${reserved}\` is not allowed`, '`__proto__`, `constructor` and `prototype` name no spec field; to change a model or stage of that name, edit the spec file');
   let value: unknown;
   try {
     value = parseYaml(raw.slice(eq + 1));
@@ -62,7 +70,7 @@ export function parseOverride(raw: string): Override | SpecError {
     const why = text === raw ? ` (${(e as Error).message.split('\n')[0]})` : '';
     return { code: 'E_BAD_OVERRIDE', message: `--set ${text}: the value is not valid YAML${why}`, path: '', file: '--set', line: 0, column: 0, hint: 'quote strings that contain YAML syntax' };
   }
-  return { path: key.split('.'), value: value ?? null, text };
+  return { path, value: value ?? null, text };
 }
 
 /** Applies overrides to the document (positions) and the data (validation); returns errors for unknown stage ids. */
@@ -80,22 +88,24 @@ export function applyOverrides(doc: Document, data: unknown, overrides: readonly
       }
       p[1] = idx;
     }
-    if (p.length < 2 && typeof o.value === 'object' && o.value !== null) {
-      // Whole top-level sections may be replaced too; nothing special to do.
-    }
-    // Data: walk, creating maps as needed.
+    // Data: walk own properties only, creating maps without a prototype as
+    // needed (reserved segments were refused in parseOverride).
     let cur: Record<string | number, unknown> = root as Record<string | number, unknown>;
     for (let i = 0; i < p.length - 1; i++) {
       const k = p[i]!;
-      if (typeof cur[k] !== 'object' || cur[k] === null) cur[k] = {};
+      const next = Object.hasOwn(cur, k) ? cur[k] : undefined;
+      if (typeof next !== 'object' || next === null) cur[k] = Object.create(null) as Record<string, unknown>;
       cur = cur[k] as Record<string | number, unknown>;
     }
     cur[p[p.length - 1]!] = o.value;
     o.pointer = toPointer(p);
     // Document: keeps positions of everything else; the new node has none (errors point at its parent).
-    const parent = p.length > 1 ? doc.getIn(p.slice(0, -1), true) : doc.contents;
-    if (isMap(parent) || isSeq(parent) || p.length === 1) doc.setIn(p, doc.createNode(o.value));
-    else doc.setIn(p, doc.createNode(o.value));
+    // A scalar on the way becomes a map, as it did in the data (setIn would throw).
+    for (let i = 1; i < p.length; i++) {
+      const node = doc.getIn(p.slice(0, i), true);
+      if (!isMap(node) && !isSeq(node)) doc.setIn(p.slice(0, i), doc.createNode({}));
+    }
+    doc.setIn(p, doc.createNode(o.value));
   }
   return errors;
 }

@@ -1,11 +1,13 @@
 // YAML text → a Document that keeps node positions. Rejects what a pipeline
 // spec never needs and what could hurt the compiler: several documents,
 // duplicate keys, alias bombs, oversized files, non-mapping roots.
-import { LineCounter, parseAllDocuments, isMap, visit, type Document, type YAMLError } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isPair, isSeq, visit, type Document, type YAMLError } from 'yaml';
 import type { SpecError } from './errors.js';
 
 export const MAX_SPEC_BYTES = 1024 * 1024;
 export const MAX_ALIAS_COUNT = 100;
+/** Deepest nesting of mappings/lists a spec may have (real specs stay under 10). */
+export const MAX_NESTING_DEPTH = 64;
 
 export interface ParsedSpec {
   file: string;
@@ -22,7 +24,9 @@ function yamlErrorCode(err: YAMLError): string {
     case 'DUPLICATE_KEY':
       return 'E_DUPLICATE_KEY';
     case 'RESOURCE_EXHAUSTION':
-      return 'E_ALIAS_LIMIT';
+      // The yaml composer reports a stack overflow (collections nested
+      // thousands deep) this way; alias expansion is checked in toJS below.
+      return 'E_NESTING_DEPTH';
     default:
       return 'E_YAML_SYNTAX';
   }
@@ -56,9 +60,21 @@ export function parseSpec(source: string, file: string): ParsedSpec {
   const doc = list[0]!;
   for (const err of [...doc.errors, ...doc.warnings]) {
     const pos = at(err.pos[0]);
-    errors.push({ code: yamlErrorCode(err as YAMLError), message: firstLine(err.message), path: '', file, line: pos.line, column: pos.col });
+    const code = yamlErrorCode(err as YAMLError);
+    if (code === 'E_NESTING_DEPTH') {
+      if (!errors.some((e) => e.code === code)) errors.push(nestingError(file, pos.line, pos.col));
+      continue;
+    }
+    errors.push({ code, message: firstLine(err.message), path: '', file, line: pos.line, column: pos.col });
   }
   if (doc.errors.length > 0) return out;
+  // Before anything walks the tree recursively (alias checks, toJS, ajv).
+  const deep = deepestOffset(doc.contents);
+  if (deep !== undefined) {
+    const pos = at(deep);
+    errors.push(nestingError(file, pos.line, pos.col));
+    return out;
+  }
   let unresolved = false;
   visit(doc, {
     Alias(_key, node) {
@@ -87,4 +103,24 @@ export function parseSpec(source: string, file: string): ParsedSpec {
   out.doc = doc;
   out.data = data;
   return out;
+}
+
+function nestingError(file: string, line: number, column: number): SpecError {
+  return { code: 'E_NESTING_DEPTH', message: `mappings and lists nest deeper than ${MAX_NESTING_DEPTH} levels`, path: '', file, line, column, hint: 'a pipeline spec nests a few levels; move deep data into a file referenced by path' };
+}
+
+/** Source offset of the first node deeper than MAX_NESTING_DEPTH, found without recursion; undefined when none is. */
+function deepestOffset(root: unknown): number | undefined {
+  const stack: Array<{ node: unknown; depth: number }> = [{ node: root, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth > MAX_NESTING_DEPTH) return node.range?.[0] ?? 0;
+    for (const item of node.items) {
+      if (isPair(item)) {
+        stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
+      } else stack.push({ node: item, depth: depth + 1 });
+    }
+  }
+  return undefined;
 }

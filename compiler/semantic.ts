@@ -130,7 +130,11 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
       kinds.push(kind);
       if (info.accepts.length > 0 && !info.accepts.includes(kind)) {
         kindError = true;
-        errors.push({ code: 'E_INPUT_KIND', message: `stage \`${s.id}\` (${s.type}) cannot take \`${inp}\`, which produces ${kind}`, ...at(inputPtr(j)), hint: `${/^[aeiou]/.test(s.type) ? 'an' : 'a'} ${s.type} stage accepts ${info.accepts.join(' or ')}` });
+        const hint =
+          kind === 'policy' && (s.type === 'rollout' || s.type === 'train')
+            ? `${s.type} stages start from the base model: sampling from or training on top of a trained policy is not supported yet (only an evaluate or report stage takes a policy input)`
+            : `${/^[aeiou]/.test(s.type) ? 'an' : 'a'} ${s.type} stage accepts ${info.accepts.join(' or ')}`;
+        errors.push({ code: 'E_INPUT_KIND', message: `stage \`${s.id}\` (${s.type}) cannot take \`${inp}\`, which produces ${kind}`, ...at(inputPtr(j)), hint });
       }
     });
     const missing = info.needs.filter((k) => !kinds.includes(k));

@@ -53,6 +53,16 @@ export function renderSpecDocs(): string {
   lines.push('<!-- Generated from schemas/pipeline.schema.json by `npm run docs`. Do not edit by hand: a test fails when it drifts. -->', '');
   lines.push(String(pipelineSchema.description), '');
   lines.push('A spec is one YAML document. `swirl validate` reports every problem at once as `file:line:col  CODE  message  (hint)`; `swirl plan` shows the compiled Plan. File paths are relative to the spec file and must stay inside the project (the nearest folder above the spec holding `package.json` or `.git`). Secrets are never written in a spec: use `${env:NAME}`, resolved on the worker when an activity runs.', '');
+  lines.push(
+    '## What a spec may do (trust model)',
+    '',
+    'A spec is code, like a CI config or a Makefile: review a spec from someone else before you run it.',
+    '',
+    '- `swirl validate` and `swirl plan` (also with `--set` and `--json`) only read the spec and the files it names (prompt, corpus, id lists, data sets; confined to the project). They never execute anything from the spec, never start an MCP server, never resolve `${env:…}` values and never open a network connection (except `plan --against`, which asks Temporal for the earlier run; a test runs them on a spec whose MCP command would leave a marker file and whose URLs point at a listener, and checks that neither is touched).',
+    '- `swirl run`, `swirl worker`, `swirl rerun` and `swirl tool` act on what the spec says: an MCP tool\'s `server` command line is started (in the spec\'s folder, with the variables its `env` names) when a rollout or `swirl tool` first uses the tool; model `baseUrl`s and MCP URLs are contacted with the keys from the `${env:NAME}` references; the trainer runs on the worker. Run specs you did not write with workers whose environment holds only the keys the spec needs.',
+    '- Limits hold on every command: paths stay inside the project, secrets never appear in a spec, Plan or history (only variable names), a spec is at most 1 MiB, nests at most 64 levels and expands at most 100 aliases, and `--set` refuses `__proto__`, `constructor` and `prototype` segments and keys over 64 segments.',
+    '',
+  );
   lines.push('## Top level', '', ...fieldTable(pipelineSchema), '');
   lines.push('### metadata', '', ...fieldTable(pipelineSchema.properties.metadata as AnySchemaObject), '');
   lines.push('### defaults', '', ...fieldTable(pipelineSchema.properties.defaults as AnySchemaObject), '');

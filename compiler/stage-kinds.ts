@@ -15,10 +15,13 @@ export interface StageKindInfo {
 
 export const STAGE_KINDS: Record<StageType, StageKindInfo> = {
   dataset: { output: 'questions', accepts: [], needs: [] },
-  rollout: { output: 'trajectories', accepts: ['questions', 'policy'], needs: ['questions'] },
+  // rollout and train start from the base model: a `policy` input (sampling
+  // from / training on top of a trained adapter) is refused at compile time
+  // until it is implemented (semantic.ts says so in the hint).
+  rollout: { output: 'trajectories', accepts: ['questions'], needs: ['questions'] },
   decompose: { output: 'steps', accepts: ['trajectories'], needs: ['trajectories'] },
   filter: { output: 'steps', accepts: ['steps'], needs: ['steps'] },
-  train: { output: 'policy', accepts: ['steps', 'policy'], needs: ['steps'] },
+  train: { output: 'policy', accepts: ['steps'], needs: ['steps'] },
   evaluate: { output: 'metrics', accepts: ['questions', 'policy'], needs: ['questions'] },
   report: { output: 'report', accepts: ['metrics', 'questions', 'trajectories', 'steps', 'policy'], needs: [] },
 };

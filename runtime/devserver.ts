@@ -115,7 +115,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const port = opts.port || (await freePort(ip));
   if (await portOpen(port, ip)) {
     throw new SwirlError('E_PORT_IN_USE', `port ${ip}:${port} is already in use`, {
-      hint: 'stop whatever listens there or choose another port with --port',
+      hint: `stop whatever listens there, or start swirl's server on a free port first with \`swirl server start --port <port> --ui-port <port>\` (\`swirl run\` and \`swirl worker\` then use it), or set TEMPORAL_ADDRESS to a running Temporal`,
       exitCode: EXIT.environment,
     });
   }

@@ -11,7 +11,7 @@
 // `swirl resume RUN --max-tokens N` to raise it, and samples the same batch
 // again: the calls finished before the stop come from the ledger. (An open
 // circuit breaker stays a retryable activity failure here.)
-import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { TrainCurvePoint, TrainStepResult } from '../activities/train.js';
 import type { TrainSettings } from './train-settings.js';
@@ -151,7 +151,15 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
     ]);
     rewards = [...rewards, ...batch.rewards].slice(-512);
   }
-  if (!last) throw new Error('train loop finished without a single update');
+  // A plain Error here would fail the workflow *task*, which Temporal retries
+  // forever (the run hangs); a non-retryable ApplicationFailure fails the stage.
+  if (!last) {
+    throw ApplicationFailure.nonRetryable(
+      `train stage ${input.stageId}: the loop finished without a single update (${input.iterations} batches)`,
+      'TrainNoUpdates',
+      'the filter kept too few states for one batch: keep more steps (filter mode, keepStatuses), lower batchStates, or generate more rollouts',
+    );
+  }
   const policy = await orchestration.writePolicy({ modelName: input.modelName, step: last, iterations: input.iterations, curve });
   return { policy, iterations: input.iterations, curve, rewards, last };
 }

@@ -2,7 +2,7 @@
 // tools as an MCP server (tools/mcp-server.ts). On stdio, stdout carries only
 // the protocol; messages go to stderr.
 import { compileFile } from '../../compiler/index.js';
-import { formatErrorWithExcerpt } from '../../compiler/errors.js';
+import { formatErrorReport } from '../../compiler/errors.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
 import { packageVersion } from '../../runtime/paths.js';
 import { serveHttp, serveStdio, type ServedTool } from '../../tools/mcp-server.js';
@@ -16,7 +16,7 @@ export async function mcpServeAction(opts: { spec?: string; tools?: string; http
   const file = opts.spec ?? DEFAULT_TOOL_SPEC;
   const r = compileFile(file);
   if (!r.ok) {
-    for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
+    for (const line of formatErrorReport(r.errors, r.source)) err(line);
     setCode(EXIT.badInput);
     return;
   }

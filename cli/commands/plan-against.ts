@@ -1,7 +1,7 @@
 // `swirl plan FILE --against RUN`: which stages a run of FILE would reuse and
 // which would rerun, compared with an earlier run, before anything runs.
 import { compileFile } from '../../compiler/index.js';
-import { formatErrorWithExcerpt } from '../../compiler/errors.js';
+import { formatErrorReport } from '../../compiler/errors.js';
 import { existingRun, withClient } from '../../runtime/run-client.js';
 import { runInput } from '../../runtime/run-input.js';
 import { EXIT } from '../../runtime/errors.js';
@@ -12,7 +12,7 @@ import { err, out, printJson } from '../output.js';
 export async function planAgainstAction(file: string, runId: string, opts: { json?: boolean; set?: string[] }, setCode: (c: number) => void): Promise<void> {
   const r = compileFile(file, opts.set?.length ? { overrides: opts.set } : {});
   if (!r.ok) {
-    for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
+    for (const line of formatErrorReport(r.errors, r.source)) err(line);
     setCode(EXIT.badInput);
     return;
   }

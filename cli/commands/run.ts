@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { defineSearchAttributeKey, SearchAttributeType, TypedSearchAttributes } from '@temporalio/common';
 import { compileFile } from '../../compiler/index.js';
-import { formatErrorWithExcerpt } from '../../compiler/errors.js';
+import { formatErrorReport } from '../../compiler/errors.js';
 import type { Plan } from '../../compiler/plan-types.js';
 import { resolveTemporal, workflowUiUrl, type TemporalTarget } from '../../runtime/connection.js';
 import { openClient, openNativeConnection } from '../../runtime/clients.js';
@@ -76,7 +76,7 @@ export interface RunOptions {
 export async function runAction(file: string, opts: RunOptions, setCode: (c: number) => void): Promise<void> {
   const compiled = compileFile(file, { ...(opts.set?.length ? { overrides: opts.set } : {}) });
   if (!compiled.ok) {
-    for (const e of compiled.errors) err(formatErrorWithExcerpt(e, compiled.source));
+    for (const line of formatErrorReport(compiled.errors, compiled.source)) err(line);
     if (opts.json) printJson({ ok: false, errors: compiled.errors });
     setCode(EXIT.badInput);
     return;
@@ -112,13 +112,22 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
     const workflowId = opts.id ?? newWorkflowId(plan.pipeline.name);
     const sa = searchAttributes(target, plan);
     const input: PipelineInput = { plan, projectRoot, queues, searchAttributes: sa.typedSearchAttributes !== undefined };
-    const handle = await client.workflow.start('pipelineWorkflow', {
-      taskQueue: queues.orchestration,
-      workflowId,
-      args: [input],
-      memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, ...opts.memo },
-      ...sa,
-    });
+    const handle = await client.workflow
+      .start('pipelineWorkflow', {
+        taskQueue: queues.orchestration,
+        workflowId,
+        args: [input],
+        memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, ...opts.memo },
+        ...sa,
+      })
+      .catch((e: unknown) => {
+        if (e instanceof WorkflowExecutionAlreadyStartedError) {
+          throw new SwirlError('E_RUN_EXISTS', `a run with id ${workflowId} is already running`, {
+            hint: `follow it with \`swirl status ${workflowId}\`, stop it with \`swirl cancel ${workflowId}\`, or start this one with another --id (or none: swirl picks a fresh one)`,
+          });
+        }
+        throw e;
+      });
     const ui = workflowUiUrl(target, workflowId, handle.firstExecutionRunId);
     log(`workflow id: ${workflowId}`);
     if (ui) log(`open in the Temporal UI: ${ui}`);

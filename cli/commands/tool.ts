@@ -3,7 +3,7 @@
 // the observation the agent would see — for authoring and debugging specs.
 import { toolObservation } from '../../agents/episode.js';
 import { compileFile } from '../../compiler/index.js';
-import { formatErrorWithExcerpt } from '../../compiler/errors.js';
+import { formatErrorReport } from '../../compiler/errors.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
 import { McpConfigError } from '../../tools/mcp.js';
 import { makeTool, type ToolConfig } from '../../tools/registry.js';
@@ -16,7 +16,7 @@ export async function toolAction(name: string, input: string, opts: { spec?: str
   const r = compileFile(file);
   if (!r.ok) {
     if (opts.json) printJson({ ok: false, errors: r.errors });
-    else for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
+    else for (const line of formatErrorReport(r.errors, r.source)) err(line);
     setCode(EXIT.badInput);
     return;
   }

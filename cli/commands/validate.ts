@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { compileFile } from '../../compiler/index.js';
-import { formatErrorWithExcerpt } from '../../compiler/errors.js';
+import { formatErrorReport } from '../../compiler/errors.js';
 import { planJson } from '../../compiler/plan.js';
 import { pipelineSchema } from '../../compiler/validate.js';
 import { EXIT } from '../../runtime/errors.js';
@@ -32,7 +32,7 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
         for (const r of results) {
           if (r.ok) out(`${color.green('ok')}  ${r.file}  (${r.plan.stages.length} stage${r.plan.stages.length === 1 ? "" : "s"}, spec ${shortHash(r.plan.specHash)})`);
           else {
-            for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
+            for (const line of formatErrorReport(r.errors, r.source)) err(line);
             err(`${color.red('invalid')}  ${r.file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
           }
         }
@@ -51,7 +51,7 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
       if (opts.against) return (await import('./plan-against.js')).planAgainstAction(file, opts.against, opts, setCode);
       const r = compileFile(file, overrideOptions(opts.set));
       if (!r.ok) {
-        for (const e of r.errors) err(formatErrorWithExcerpt(e, r.source));
+        for (const line of formatErrorReport(r.errors, r.source)) err(line);
         setCode(EXIT.badInput);
         return;
       }
