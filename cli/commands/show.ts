@@ -45,7 +45,7 @@ export async function showAction(workflowId: string, stageId: string, opts: { n?
     if (opts.id !== undefined && rows.length === 0) throw new SwirlError('E_NO_SUCH_ROW', `no row of ${stageId} has the id ${opts.id}`, { hint: `\`swirl show ${workflowId} ${stageId}\` lists the first rows with their ids` });
     if (opts.json) printJson({ workflowId, stage: stageId, kind: stage.output.kind, artifact: stage.output.hash, rows: stage.output.rows, shown: rows });
     else {
-      out(`${stageId} (${stage.type}): ${stage.output.rows} ${stage.output.kind} row(s), artifact ${stage.output.hash.slice(0, 12)}; showing ${rows.length}${opts.id !== undefined ? ` with id ${opts.id}` : ''}`);
+      out(`${stageId} (${stage.type}): ${stage.output.rows} ${stage.output.kind}, artifact ${stage.output.hash.slice(0, 12)}; showing ${rows.length}${opts.id !== undefined ? ` with id ${opts.id}` : ''}`);
       for (const row of rows) {
         out('');
         for (const line of showRow(stage.output.kind, row)) out(line);
