@@ -158,6 +158,7 @@ describe('a train stage survives kill -9 of its worker', () => {
         'the last sample call of iteration 2 in flight',
         () => {
           const c = samples.read();
+          if (c.completed >= 2 * G) throw new Error(`iteration 2 finished sampling before the kill could land: ${JSON.stringify(c)}`);
           return c.attempts >= 2 * G && c.completed === 2 * G - 1 ? c : undefined;
         },
         LONG,
