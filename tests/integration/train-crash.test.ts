@@ -1,14 +1,15 @@
 // kill -9 of a real `swirl worker` in the middle of a train stage on the
-// embedded Gemma 3 270M (the rollouts before it come from a scripted stub): once while `trainStep`'s Python trainer is running,
-// once while `sampleTrainBatch` samples with the first update's adapter. Fresh
-// workers pick the run up; the final adapter (PEFT safetensors and GGUF bytes)
-// equals an uninterrupted run's, which has its own state dir and ledger so it
-// shares nothing. The killed worker's trainer child must not outlive it, and
-// the sample finished before the second kill is not paid again.
+// embedded Gemma 3 270M (the rollouts before it come from a scripted stub):
+// once while `trainStep`'s Python trainer is running, once while
+// `sampleTrainBatch` samples with the first update's adapter. Fresh workers
+// pick the run up; the final adapter (PEFT safetensors and GGUF bytes) equals
+// an uninterrupted run's, which has its own state dir and ledger so it shares
+// nothing. The killed worker's trainer child must not outlive it, and the
+// sample finished before the second kill is not paid again.
 //
 // The kills are placed by events, not by sleeping: the first when the worker's
-// trainer child has mapped the base model's weights (/proc/PID/maps: it has
-// loaded torch and the model, and trains or is about to), the second when the ledger
+// trainer child has mapped the base model's weights (/proc/PID/maps: torch and
+// the model are loaded, it trains or is about to), the second when the ledger
 // shows the second sample of iteration 2 in flight (its attempt row written,
 // its completion not yet). The uninterrupted reference run goes on in parallel
 // (its own queues, state dir and ledger): the crashed run spends much of its
