@@ -4,12 +4,21 @@
 // `trainStep` (trainer exit 2); a filter that keeps nothing fails before any
 // model or trainer starts. And a run budget reached while the train stage
 // samples pauses the run until `swirl resume --max-tokens` raises it.
+//
+// The rollouts come from a scripted OpenAI-compatible stub (the train stage
+// uses the embedded model): the train stage always gets the same states.
+// One `swirl worker` serves every case (each `swirl run --no-worker` follows
+// its run to the end as a plain `swirl run` does): the workflow bundle is built
+// and the model loaded once, not once per case.
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import type { StageState } from '../../workflows/types.js';
 import { SqliteLedger } from '../../store/ledger-sqlite.js';
-import { activityAttempts, swirl, tempStateDir } from './helpers.js';
+import type { PipelineProgress } from '../../workflows/types.js';
+import { activityAttempts, kill9, startCliWorker, swirl, tempStateDir } from './helpers.js';
+import { startOpenAIStub, type OpenAIStub } from './fixtures/openai-stub.js';
 
 const spec = 'tests/integration/fixtures/train-config.yaml';
 const LONG = 900_000;
@@ -29,20 +38,28 @@ describe('bad train config fails fast with one attempt', () => {
   const env = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: state, SWIRL_LEDGER: path.join(state, 'ledger.db'), SWIRL_TASK_QUEUE_PREFIX: `it-train-config-${process.pid}` };
   let connection: Connection;
   let client: Client;
+  let worker: ChildProcess | undefined;
+  let stub: OpenAIStub;
+  let scripted: string[] = [];
   const walls: string[] = [];
 
   beforeAll(async () => {
     connection = await Connection.connect({ address });
     client = new Client({ connection });
+    stub = await startOpenAIStub({ faultRate: 0 });
+    scripted = ['--set', `models.policy.baseUrl=${stub.baseUrl}`];
+    worker = await startCliWorker(env);
   });
   afterAll(async () => {
     console.log(`train-config walls: ${walls.join(', ')}`);
+    if (worker) await kill9(worker);
+    await stub?.close();
     await connection.close();
   });
 
   async function run(label: string, ...sets: string[]): Promise<{ code: number | null; json: RunJson; stderr: string }> {
     const t = Date.now();
-    const r = await swirl(['run', spec, '--json', ...sets.flatMap((s) => ['--set', s])], env, LONG);
+    const r = await swirl(['run', spec, '--no-worker', '--json', ...scripted, ...sets.flatMap((s) => ['--set', s])], env, LONG);
     walls.push(`${label} ${((Date.now() - t) / 1000).toFixed(1)} s`);
     let json: RunJson;
     try {
@@ -94,14 +111,19 @@ describe('bad train config fails fast with one attempt', () => {
     // sampler's. A fresh train seed makes them new calls; a 1-token budget lets exactly one through.
     const id = `it-train-budget-${process.pid}-${Date.now()}`;
     const t = Date.now();
-    const running = swirl(['run', spec, '--json', '--id', id, '--set', 'budget.maxTokens=1', '--set', 'stages.trained.seed=11'], env, LONG);
-    const statusOf = async () => JSON.parse((await swirl(['status', id, '--json'], env, 60_000)).stdout || '{}') as { status?: string; pauseReason?: string; progress?: Record<string, { pauseReason?: string }> };
-    let st = await statusOf();
-    for (let k = 0; !(st.status === 'PAUSED' && st.progress?.trained?.pauseReason); k++) {
-      if (k > 600) throw new Error(`the run never paused on its budget: ${JSON.stringify(st)}`);
+    const running = swirl(['run', spec, '--no-worker', '--json', ...scripted, '--id', id, '--set', 'budget.maxTokens=1', '--set', 'stages.trained.seed=11'], env, LONG);
+    // Wait in this process (a query per second, not a CLI process per second) until the pipeline
+    // reports the pause, then read it the way a user does: `swirl status` from another process.
+    const pipeline = client.workflow.getHandle(id);
+    for (let k = 0; ; k++) {
+      const p = await pipeline.query<PipelineProgress>('progress').catch(() => undefined);
+      if (p?.status === 'paused' && p.pauseReason) break;
+      if (k > 600) throw new Error(`the run never paused on its budget: ${JSON.stringify(p)}`);
       await new Promise((r) => setTimeout(r, 1_000));
-      st = await statusOf();
     }
+    const status = await swirl(['status', id, '--json'], env, 60_000);
+    const st = JSON.parse(status.stdout || '{}') as { status?: string; pauseReason?: string; progress?: Record<string, { pauseReason?: string }> };
+    expect(st.status, status.stdout + status.stderr).toBe('PAUSED');
     expect(st.pauseReason).toMatch(/^budget reached \(tokens \d+ of 1\)$/);
     expect(st.progress!.trained!.pauseReason).toMatch(/^budget reached \(tokens \d+ of 1\)$/);
     const ledger = new SqliteLedger(path.join(state, 'ledger.db'));

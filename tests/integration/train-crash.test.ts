@@ -1,21 +1,38 @@
 // kill -9 of a real `swirl worker` in the middle of a train stage on the
-// embedded Gemma 3 270M: once while `trainStep`'s Python trainer is running,
-// once while `sampleTrainBatch` samples with the first update's adapter. Fresh
-// workers pick the run up; the final adapter (PEFT safetensors and GGUF bytes)
-// equals an uninterrupted run's, which has its own state dir and ledger so it
-// shares nothing. The killed worker's trainer child must not outlive it.
+// embedded Gemma 3 270M (the rollouts before it come from a scripted stub):
+// once while `trainStep`'s Python trainer is running, once while
+// `sampleTrainBatch` samples with the first update's adapter. Fresh workers
+// pick the run up; the final adapter (PEFT safetensors and GGUF bytes) equals
+// an uninterrupted run's, which has its own state dir and ledger so it shares
+// nothing. The killed worker's trainer child must not outlive it, and the
+// sample finished before the second kill is not paid again.
+//
+// The kills are placed by events, not by sleeping: the first when the worker's
+// trainer child has mapped the base model's weights (/proc/PID/maps: torch and
+// the model are loaded, it trains or is about to), the second when the ledger
+// shows the second sample of iteration 2 in flight (its attempt row written,
+// its completion not yet). The uninterrupted reference run goes on in parallel
+// (its own queues, state dir and ledger): the crashed run spends much of its
+// time waiting for heartbeat timeouts and fresh workers. Both runs generate
+// with one llama.cpp thread (the trainer uses one too), so two runs fit the
+// 2 cores of CI without oversubscribing them (spinning llama.cpp threads
+// crawl when they share cores); both use the same count, so they sample alike.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import type { StageState } from '../../workflows/types.js';
-import type { TrainProgress } from '../../workflows/train.js';
-import { activityAttempts, bin, kill9, startCliWorker, swirl, tempStateDir } from './helpers.js';
+import { SqliteLedger } from '../../store/ledger-sqlite.js';
+import { activityAttempts, kill9, startCliWorker, swirl, tempStateDir } from './helpers.js';
+import { startOpenAIStub } from './fixtures/openai-stub.js';
 
 const spec = 'tests/integration/fixtures/train-crash.yaml';
 const LONG = 900_000;
+/** samplesPerState in the fixture: iteration 1 makes sample calls 1..G, iteration 2 makes G+1..2G. */
+const G = 2;
 
 const startWorker = startCliWorker;
 
@@ -27,6 +44,21 @@ function trainerChildren(parent: number): Array<{ pid: number; age: number }> {
     .map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/))
     .filter((m): m is RegExpMatchArray => !!m && Number(m[2]) === parent && m[4]!.includes('swirl_trainer step'))
     .map((m) => ({ pid: Number(m[1]), age: Number(m[3]) }));
+}
+
+/**
+ * The trainer has mapped the base model's weights (the trainer's safetensors copy of the GGUF):
+ * torch and the model are loaded, training runs or is about to, and the mapping lasts until the
+ * checkpoint is written. (Where the weights are copied off the mapping, e.g. onto a GPU, a trainer
+ * that has run with torch loaded for 30 s counts too.)
+ */
+function trainerAtWork(c: { pid: number; age: number }): boolean {
+  try {
+    const maps = readFileSync(`/proc/${c.pid}/maps`, 'utf8');
+    return maps.includes('model.safetensors') || (c.age >= 30 && maps.includes('libtorch'));
+  } catch {
+    return false;
+  }
 }
 
 function alive(pid: number): boolean {
@@ -48,6 +80,27 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The train stage's sampler calls in a ledger file: attempts started and calls completed (read-only, while workers write). */
+class SampleCalls {
+  private db: Database.Database | undefined;
+  constructor(private readonly file: string) {}
+  read(): { attempts: number; completed: number } {
+    if (!this.db) {
+      if (!existsSync(this.file)) return { attempts: 0, completed: 0 };
+      this.db = new Database(this.file, { readonly: true, fileMustExist: true });
+    }
+    const n = (sql: string) => (this.db!.prepare(sql).get() as { n: number }).n;
+    try {
+      return { attempts: n("SELECT COUNT(*) AS n FROM attempts WHERE stage_id = 'trained'"), completed: n("SELECT COUNT(*) AS n FROM calls WHERE stage_id = 'trained' AND purpose = 'sample'") };
+    } catch {
+      return { attempts: 0, completed: 0 }; // the worker has not created the tables yet
+    }
+  }
+  close(): void {
+    this.db?.close();
+  }
+}
+
 function sha(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
@@ -63,60 +116,78 @@ describe('a train stage survives kill -9 of its worker', () => {
     const t0 = Date.now();
     const address = inject('temporalAddress');
     const prefix = `it-train-crash-${process.pid}`;
+    // The rollouts' scripted model (the train stage samples from the embedded one).
+    const stub = await startOpenAIStub({ faultRate: 0 });
+    const scripted = ['--set', `models.scripted.baseUrl=${stub.baseUrl}`];
 
+    // The reference run, in parallel with the crashed one below.
     const cleanState = tempStateDir();
-    const clean = await swirl(['run', spec, '--json'], { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: cleanState, SWIRL_LEDGER: path.join(cleanState, 'ledger.db'), SWIRL_TASK_QUEUE_PREFIX: `${prefix}-clean` }, LONG);
-    expect(clean.code, clean.stderr).toBe(0);
-    const cleanTrained = (JSON.parse(clean.stdout) as { stages: StageState[] }).stages.find((s) => s.id === 'trained')!;
-    const cleanStats = cleanTrained.stats as { iterations: number; checkpoint: string; states: number };
-    expect(cleanStats.iterations).toBe(2);
-    const cleanAdapter = adapterHashes(cleanState, cleanStats.checkpoint);
-    const tClean = Date.now();
+    let tClean = 0;
+    const cleanRun = swirl(['run', spec, ...scripted, '--json'], { CI: 'true', SWIRL_LLAMA_THREADS: '1', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: cleanState, SWIRL_LEDGER: path.join(cleanState, 'ledger.db'), SWIRL_TASK_QUEUE_PREFIX: `${prefix}-clean` }, LONG).then((r) => {
+      tClean = Date.now();
+      return r;
+    });
 
     const state = tempStateDir();
-    const env = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: state, SWIRL_LEDGER: path.join(state, 'ledger.db'), SWIRL_TASK_QUEUE_PREFIX: prefix };
+    const ledgerFile = path.join(state, 'ledger.db');
+    const env = { CI: 'true', SWIRL_LLAMA_THREADS: '1', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: state, SWIRL_LEDGER: ledgerFile, SWIRL_TASK_QUEUE_PREFIX: prefix };
     const connection = await Connection.connect({ address });
     const client = new Client({ connection });
+    const samples = new SampleCalls(ledgerFile);
     let worker = await startWorker(env);
+    const marks: string[] = [];
+    const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     try {
-      const started = await swirl(['run', spec, '--no-worker', '--detach', '--json'], env);
+      const started = await swirl(['run', spec, ...scripted, '--no-worker', '--detach', '--json'], env);
       expect(started.code, started.stderr).toBe(0);
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
       const loopId = `${workflowId}/trained`;
 
-      // Kill 1: the first update's trainer has run for 8 s (torch loaded, the model loading or training).
-      const trainer = await until('the first trainer process', () => trainerChildren(worker.pid!).find((c) => c.age >= 8), LONG);
+      // Kill 1: the first update's trainer has loaded the model and trains.
+      const trainer = await until('the first trainer process to load the model', () => trainerChildren(worker.pid!).find(trainerAtWork), LONG, 200);
       expect(alive(trainer.pid)).toBe(true);
       await kill9(worker);
+      mark('kill 1');
       const orphanSince = Date.now();
       await until('the orphaned trainer to exit', () => (alive(trainer.pid) ? undefined : true), 10_000, 100);
       const orphanMs = Date.now() - orphanSince;
       worker = await startWorker(env);
 
-      // Kill 2: sampling for the second update (with the first update's adapter) has started.
-      const loop = client.workflow.getHandle(loopId);
-      await until('sampleTrainBatch of iteration 2', async () => {
-        const p = await loop.query<TrainProgress>('trainProgress').catch(() => undefined);
-        if (p?.iteration !== 1) return undefined;
-        const pending = (await loop.describe()).raw.pendingActivities ?? [];
-        // 2 = PENDING_ACTIVITY_STATE_STARTED
-        return pending.some((a) => a.activityType?.name === 'sampleTrainBatch' && Number(a.state) === 2) ? true : undefined;
-      }, LONG, 200);
-      await new Promise((r) => setTimeout(r, 1000));
+      // Kill 2: iteration 2's sampling (with the first update's adapter) has finished one sample and
+      // is making the next: its attempt is in the ledger, its completion is not.
+      const inFlight = await until(
+        'the last sample call of iteration 2 in flight',
+        () => {
+          const c = samples.read();
+          if (c.completed >= 2 * G) throw new Error(`iteration 2 finished sampling before the kill could land: ${JSON.stringify(c)}`);
+          return c.attempts >= 2 * G && c.completed === 2 * G - 1 ? c : undefined;
+        },
+        LONG,
+        50,
+      );
       await kill9(worker);
+      mark('kill 2');
+      expect(inFlight.completed).toBe(2 * G - 1);
       worker = await startWorker(env);
 
       const followed = await swirl(['status', workflowId, '--follow', '--json'], env, LONG);
+      mark('crashed run done');
       expect(followed.code, followed.stderr).toBe(0);
       const st = JSON.parse(followed.stdout) as { status: string; stages: StageState[] };
       expect(st.status).toBe('COMPLETED');
       const trained = st.stages.find((s) => s.id === 'trained')!;
       const stats = trained.stats as { iterations: number; checkpoint: string; states: number };
       expect(stats.iterations).toBe(2);
+
+      const clean = await cleanRun;
+      expect(clean.code, clean.stderr).toBe(0);
+      const cleanTrained = (JSON.parse(clean.stdout) as { stages: StageState[] }).stages.find((s) => s.id === 'trained')!;
+      const cleanStats = cleanTrained.stats as { iterations: number; checkpoint: string; states: number };
+      expect(cleanStats.iterations).toBe(2);
       // Same inputs (batches, sampled actions, rewards) give the same content address ...
       expect(stats.checkpoint).toBe(cleanStats.checkpoint);
       // ... and the same bytes: the rerun step is bit-identical to the uninterrupted one.
-      expect(adapterHashes(state, stats.checkpoint)).toEqual(cleanAdapter);
+      expect(adapterHashes(state, stats.checkpoint)).toEqual(adapterHashes(cleanState, cleanStats.checkpoint));
       // (The policy artifacts themselves differ: they record the checkpoint paths, which are under each run's state dir.)
       // The killed step left no half-written checkpoint behind (its tmp folder was cleaned by the rerun).
       expect(readdirSync(path.join(state, 'checkpoints')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
@@ -126,13 +197,26 @@ describe('a train stage survives kill -9 of its worker', () => {
       expect(acts.find((a) => a.type === 'trainStep' && a.index === 0)).toMatchObject({ closed: 'completed' });
       expect(acts.find((a) => a.type === 'trainStep' && a.index === 0)!.attempt).toBeGreaterThan(1);
       expect(acts.find((a) => a.type === 'sampleTrainBatch' && a.index === 1)!.attempt).toBeGreaterThan(1);
+      // The sample finished before kill 2 came from the ledger on the rerun: every sample was paid once.
+      const ledger = new SqliteLedger(ledgerFile);
+      try {
+        const used = (await ledger.stats({ runId: workflowId })).byStage.trained!;
+        expect(used.calls).toBe(2 * G);
+        expect(used.reused).toBeGreaterThanOrEqual(1);
+        expect((await ledger.audit()).duplicated).toEqual([]);
+      } finally {
+        ledger.close();
+      }
       console.log(
-        `train-crash: ${stats.states} states, checkpoint ${stats.checkpoint.slice(0, 12)}; clean run ${((tClean - t0) / 1000).toFixed(0)} s, crashed run ${((Date.now() - tClean) / 1000).toFixed(0)} s; ` +
+        `train-crash: ${stats.states} states, checkpoint ${stats.checkpoint.slice(0, 12)}; clean run ${((tClean - t0) / 1000).toFixed(0)} s (in parallel), ${marks.join(', ')}; ` +
           `orphaned trainer (age ${trainer.age} s at the kill) exited ${orphanMs} ms after its worker; attempts ${JSON.stringify(acts.map((a) => `${a.type}#${a.index}:${a.attempt}`))}`,
       );
     } finally {
+      samples.close();
       await kill9(worker);
       await connection.close();
+      await cleanRun.catch(() => undefined);
+      await stub.close();
     }
   }, 3_000_000);
 });
