@@ -2,11 +2,12 @@
 // queues of the roles a process serves (orchestration, llm, train).
 //   node --import tsx worker.ts [--queue orchestration,llm,train]   (same as `swirl worker`)
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import { ACTIVITY_QUEUES, createActivities, QUEUE_ROLES, type ActivityDeps, type QueueRole } from './activities/index.js';
 import { FsArtifactStore } from './store/artifacts.js';
 import { FsStageCache } from './store/stage-cache.js';
-import { swirlPaths } from './runtime/paths.js';
+import { packageRoot, swirlPaths } from './runtime/paths.js';
+import { bundleKey, cachedBundle } from './runtime/bundle-cache.js';
 import type { TaskQueues } from './workflows/types.js';
 
 export function taskQueues(prefix = process.env.SWIRL_TASK_QUEUE_PREFIX || 'swirl'): TaskQueues {
@@ -19,11 +20,17 @@ export function defaultDeps(): ActivityDeps {
 }
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
 
-/** The workflow bundle, built once per process (webpack takes a few seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger(process.env.SWIRL_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'WARN') });
+/**
+ * The workflow bundle, built once per process and cached on disk by content
+ * (runtime/bundle-cache.ts): webpack takes seconds, and a worker restarted
+ * after a crash polls sooner without it.
+ */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= cachedBundle(swirlPaths().bundles, bundleKey(workflowsPath, packageRoot, { bundler: 'bundleWorkflowCode' }), () =>
+    bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger(process.env.SWIRL_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'WARN') }),
+  );
   return bundle;
 }
 

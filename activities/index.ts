@@ -4,6 +4,7 @@ import type { ArtifactStore } from '../store/artifacts.js';
 import type { LlmLedger } from '../store/ledger.js';
 import { loadDataset, type LoadDatasetInput } from './dataset.js';
 import { guardPayload } from './payload-guard.js';
+import { keepAliveAll } from './keep-alive.js';
 import type { QueueRole } from './queues.js';
 import type { StageCache } from '../store/stage-cache.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
@@ -57,7 +58,9 @@ export function createActivities(deps: ActivityDeps) {
     ...deps.processors,
   };
   const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors, items };
-  return {
+  // Every activity heartbeats while it runs (the workflows give each a short heartbeat timeout):
+  // these three with their progress, the rest through keepAlive.
+  return keepAliveAll({
     async processShard(spec: ShardSpec) {
       guardPayload('processShard input', spec);
       return guardPayload('processShard result', await processShard(shardDeps, spec));
@@ -109,7 +112,7 @@ export function createActivities(deps: ActivityDeps) {
     async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef; stats?: Record<string, unknown>; counts?: { succeeded: number; failed: number; filtered: number } }): Promise<void> {
       await deps.cache.put(input.key, input.output, { ...(input.stats ? { stats: input.stats } : {}), ...(input.counts ? { counts: input.counts } : {}) });
     },
-  };
+  }, ['processShard', 'sampleTrainBatch', 'trainStep']);
 }
 
 export type Activities = ReturnType<typeof createActivities>;
