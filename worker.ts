@@ -1,16 +1,14 @@
 // The worker entry: registers swirl's workflows and activities on the task
 // queues of the roles a process serves (orchestration, llm, train).
 //   node --import tsx worker.ts [--queue orchestration,llm,train]   (same as `swirl worker`)
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import { ACTIVITY_QUEUES, createActivities, QUEUE_ROLES, type ActivityDeps, type QueueRole } from './activities/index.js';
 import { FsArtifactStore } from './store/artifacts.js';
 import { FsStageCache } from './store/stage-cache.js';
-import { swirlPaths } from './runtime/paths.js';
+import { packageRoot, swirlPaths } from './runtime/paths.js';
 import { secretSafeActivities } from './activities/secret-failure.js';
+import { bundleKey, cachedBundle } from './runtime/bundle-cache.js';
 import type { TaskQueues } from './workflows/types.js';
 
 export function taskQueues(prefix = process.env.SWIRL_TASK_QUEUE_PREFIX || 'swirl'): TaskQueues {
@@ -23,49 +21,18 @@ export function defaultDeps(): ActivityDeps {
 }
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
-const workflowsDir = path.dirname(workflowsPath);
-const root = fileURLToPath(new URL('.', import.meta.url));
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
 
 /**
- * The workflow bundle, built once per process and kept on disk by content:
- * webpack takes seconds, and every `swirl run` / `swirl worker` process needs
- * it. Workflow code imports only workflows/ and @temporalio/workflow (a test
- * enforces it), so the key is those sources, the lock file (SDK versions) and
- * the Node version; any change builds a new bundle.
+ * The workflow bundle, built once per process and cached on disk by content
+ * (runtime/bundle-cache.ts): webpack takes seconds, and a worker restarted
+ * after a crash polls sooner without it.
  */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= cachedBundle();
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= cachedBundle(swirlPaths().bundles, bundleKey(workflowsPath, packageRoot, { bundler: 'bundleWorkflowCode' }), () =>
+    bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger(process.env.SWIRL_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'WARN') }),
+  );
   return bundle;
-}
-
-function bundleKey(): string {
-  const h = createHash('sha256').update(`v1\0${process.version}\0`);
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-  for (const f of walk(workflowsDir).sort()) h.update(`${path.relative(root, f)}\0`).update(readFileSync(f)).update('\0');
-  const lock = path.join(root, 'package-lock.json');
-  if (existsSync(lock)) h.update(readFileSync(lock));
-  return h.digest('hex').slice(0, 24);
-}
-
-async function cachedBundle(): Promise<WorkflowBundleWithSourceMap> {
-  const file = path.join(root, 'node_modules', '.cache', 'swirl', `workflow-bundle-${bundleKey()}.json`);
-  try {
-    const b = JSON.parse(readFileSync(file, 'utf8')) as Partial<WorkflowBundleWithSourceMap>;
-    if (typeof b.code === 'string' && typeof b.sourceMap === 'string') return { code: b.code, sourceMap: b.sourceMap };
-  } catch {
-    /* not built yet (or torn): build it */
-  }
-  const b = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger(process.env.SWIRL_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'WARN') });
-  try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ code: b.code, sourceMap: b.sourceMap }));
-    renameSync(tmp, file);
-  } catch {
-    /* a read-only install builds it per process, as before */
-  }
-  return b;
 }
 
 export interface CreateWorkersOptions {

@@ -89,6 +89,20 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   const processor = deps.processors[spec.processor];
   if (!processor) throw ApplicationFailure.nonRetryable(`no item processor \`${spec.processor}\` is registered on this worker`, 'ConfigError');
   const ctx = Context.current();
+  // Heartbeat on a timer from the start (reading a large items artifact takes
+  // time too) as well as per item: one item (an episode) can take longer than
+  // the heartbeat timeout, and a live worker must not look dead.
+  const of = spec.end - spec.start;
+  let doneCount = 0;
+  const beat = setInterval(() => ctx.heartbeat({ done: doneCount, of }), HEARTBEAT_EVERY_MS);
+  try {
+    return await runShard(deps, spec, processor, ctx, (n) => (doneCount = n));
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+async function runShard(deps: ShardDeps, spec: ShardSpec, processor: ItemProcessor, ctx: Context, progress: (done: number) => void): Promise<Omit<ShardResult, 'index'>> {
   const items = await deps.items.get(deps.store, spec.items);
   // The scratch name covers everything that determines the shard's results.
   const id = createHash('sha256').update(JSON.stringify([spec.shardKey, spec.items.hash, spec.start, spec.end, spec.processor, spec.config])).digest('hex');
@@ -99,9 +113,7 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   const todo: number[] = [];
   for (let i = spec.start; i < spec.end; i++) if (!finished.has(i)) todo.push(i);
   const fh = await open(scratch, 'a');
-  // Heartbeat on a timer as well as per item: one item (an episode) can take
-  // longer than the heartbeat timeout, and a live worker must not look dead.
-  const beat = setInterval(() => ctx.heartbeat({ done: done.length, of: spec.end - spec.start }), HEARTBEAT_EVERY_MS);
+  progress(done.length);
   // Items run `itemConcurrency` at a time, taken in index order; each finished
   // one is a scratch line (written one after another, so only the last line
   // can be cut short by a crash). After a failure no new item starts, the
@@ -128,6 +140,7 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
       writes = writes.then(() => fh.write(JSON.stringify(line) + '\n'));
       writes.catch(() => undefined); // a failed write is thrown by the `await writes` below, not as an unhandled rejection
       done.push(line);
+      progress(done.length);
       // Progress for the heartbeat, at most once a second (the timer covers long items).
       if (performance.now() - lastBeat >= 1_000) {
         lastBeat = performance.now();
@@ -141,7 +154,6 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
     if (failure) throw failure.error;
     await fh.sync();
   } finally {
-    clearInterval(beat);
     await fh.close();
   }
   // Rows in item order, however the items interleaved.

@@ -4,6 +4,7 @@ import type { ArtifactStore } from '../store/artifacts.js';
 import type { LlmLedger } from '../store/ledger.js';
 import { loadDataset, type LoadDatasetInput } from './dataset.js';
 import { guardActivities, SUMMARY_PAYLOAD_BYTES } from './payload-guard.js';
+import { keepAliveAll } from './keep-alive.js';
 import type { QueueRole } from './queues.js';
 import type { StageCache } from '../store/stage-cache.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
@@ -57,8 +58,10 @@ export function createActivities(deps: ActivityDeps) {
     ...deps.processors,
   };
   const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors, items };
-  // Every input and result is size-checked here, once for all (payload-guard.ts).
-  return guardActivities({
+  // Every input and result is size-checked here, once for all (payload-guard.ts), and every
+  // activity heartbeats while it runs (the workflows give each a short heartbeat timeout):
+  // processShard, sampleTrainBatch and trainStep with their progress, the rest through keepAlive.
+  return guardActivities(keepAliveAll({
     async processShard(spec: ShardSpec) {
       return processShard(shardDeps, spec);
     },
@@ -107,7 +110,7 @@ export function createActivities(deps: ActivityDeps) {
     async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef; stats?: Record<string, unknown>; counts?: { succeeded: number; failed: number; filtered: number } }): Promise<void> {
       await deps.cache.put(input.key, input.output, { ...(input.stats ? { stats: input.stats } : {}), ...(input.counts ? { counts: input.counts } : {}) });
     },
-  }, SUMMARY_INPUTS);
+  }, ['processShard', 'sampleTrainBatch', 'trainStep']), SUMMARY_INPUTS);
 }
 
 /** Activities whose input is a bounded summary (curve, stats, a batch), not only references. */

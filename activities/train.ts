@@ -25,7 +25,7 @@ import { calculate } from '../tools/calculator.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { swirlPaths } from '../runtime/paths.js';
-import type { ItemCache } from './fanout.js';
+import { HEARTBEAT_EVERY_MS, type ItemCache } from './fanout.js';
 import { makeProcessJudge, toolKindsOf, type JudgeContext } from './judge.js';
 import { seededShuffle } from './rng.js';
 import { turnSeed } from '../agents/episode.js';
@@ -138,7 +138,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   // timeout on a busy CPU, and a retried attempt reuses finished samples from the ledger anyway.
   let progress = { state: 0, of: batch.states.length };
   const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(progress), 5_000);
+  const beat = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_EVERY_MS);
   try {
     for (const [k, ref] of batch.states.entries()) {
       progress = { state: k, of: batch.states.length };
@@ -266,7 +266,7 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   let done: TrainerEvent | undefined;
   let error: TrainerEvent | undefined;
   let metrics: Record<string, number> = {};
-  const heartbeat = setInterval(() => ctx.heartbeat({ step: input.index, alive: true }), 5_000);
+  const heartbeat = setInterval(() => ctx.heartbeat({ step: input.index, alive: true }), HEARTBEAT_EVERY_MS);
   try {
     const rl = createInterface({ input: child.stdout });
     for await (const line of rl) {

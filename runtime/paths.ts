@@ -21,6 +21,8 @@ export interface SwirlPaths {
   /** The LLM call ledger (SQLite, shared by the workers of this state dir). */
   ledger: string;
   models: string;
+  /** Workflow bundles cached by content (runtime/bundle-cache.ts): part of the installation, like models. */
+  bundles: string;
   serverJson: string;
   serverLog: string;
   temporalDb: string;
@@ -40,6 +42,7 @@ export function swirlPaths(env: NodeJS.ProcessEnv = process.env): SwirlPaths {
     ledger: path.resolve(env.SWIRL_LEDGER ?? path.join(state, 'ledger.db')),
     // Models are part of the installation, not of a run's state: SWIRL_STATE_DIR does not move them.
     models: path.resolve(env.SWIRL_MODELS_DIR ?? path.join(root, '.swirl', 'models')),
+    bundles: path.resolve(env.SWIRL_BUNDLE_DIR ?? path.join(root, '.swirl', 'bundles')),
     serverJson: path.join(state, 'server.json'),
     serverLog: path.join(state, 'temporal.log'),
     temporalDb: path.join(state, 'temporal.db'),

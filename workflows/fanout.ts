@@ -31,6 +31,7 @@ import type { Activities } from '../activities/index.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { FanoutCarry, FanoutInput, FanoutProgress, FanoutResult, FanoutStop, ItemCounts, RunBudget, ShardResult, ShardSpec } from './fanout-types.js';
 import { shardWorkflow } from './shard.js';
+import { HEARTBEAT_TIMEOUT_MS } from './heartbeat.js';
 
 export const FANOUT_PAUSE_PATCH = 'fanout-pause-v1';
 
@@ -76,6 +77,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
   const acts = proxyActivities<Activities>({
     taskQueue: input.orchestrationQueue,
     startToCloseTimeout: '10m',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     retry: { maximumAttempts: 10, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
   });
 

@@ -19,6 +19,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { mergeBudget } from './budget.js';
+import { HEARTBEAT_TIMEOUT_MS } from './heartbeat.js';
 import { budgetReachedSignal } from './fanout.js';
 import type { RunBudget } from './fanout-types.js';
 import { STAGE_HANDLERS } from './stages/index.js';
@@ -105,6 +106,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineRe
   const cacheActs = proxyActivities<Activities>({
     taskQueue: input.queues.orchestration,
     startToCloseTimeout: '1m',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     retry: { maximumAttempts: 10, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
   });
   const done = new Map<string, Promise<ArtifactRef | undefined>>();

@@ -1,6 +1,7 @@
-// kill -9 of the worker process at several points of a fan-out (mid-shard,
-// mid-heartbeat, between shards): a fresh worker picks the run up, and the
-// final artifacts are byte-identical to an uninterrupted run. The crashy run's
+// kill -9 of the worker process at several points of a fan-out, chosen by
+// events (the n-th item call logged: mid-shard, at a shard's end, around
+// continue-as-new) rather than by sleeping: a fresh worker picks the run up,
+// and the final artifacts are byte-identical to an uninterrupted run. The crashy run's
 // shards run three items at a time (itemConcurrency, the default layout of
 // rollout stages), the clean run's one at a time (shards side by side).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,6 +29,28 @@ function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   });
 }
 
+
+/** Resolves once `file` has at least `n` lines. */
+async function untilCalls(file: string, n: number, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (existsSync(file) && readFileSync(file, 'utf8').split('\n').length - 1 >= n) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${file} did not reach ${n} lines in ${timeoutMs} ms`);
+}
+
+/** Each shard's last activity attempt, with why the previous one ended (for the log). */
+async function shardAttempts(client: Client, fanoutId: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH '${fanoutId}/shard-'` })) {
+    for (const e of (await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? []) {
+      const a = e.activityTaskStartedEventAttributes;
+      if (a && (a.attempt ?? 1) > 1) out[wf.workflowId.slice(-5)] = `attempt ${a.attempt} after ${a.lastFailure?.timeoutFailureInfo ? `timeout type ${a.lastFailure.timeoutFailureInfo.timeoutType}` : a.lastFailure?.message}`;
+    }
+  }
+  return out;
+}
 
 describe('fan-out survives kill -9 of its worker', () => {
   const address = inject('temporalAddress');
@@ -57,16 +80,17 @@ describe('fan-out survives kill -9 of its worker', () => {
       shardSize: 60,
       concurrency: 3,
       orchestrationQueue: `${tag}.orchestration`,
-      activity: { taskQueue: `${tag}.llm`, startToCloseTimeoutMs: 120_000, heartbeatTimeoutMs: 2_000, retry: { maximumAttempts: 20, initialIntervalMs: 200, backoffCoefficient: 1.5, maximumIntervalMs: 1000 } },
+      activity: { taskQueue: `${tag}.llm`, startToCloseTimeoutMs: 120_000, heartbeatTimeoutMs: 5_000, retry: { maximumAttempts: 20, initialIntervalMs: 200, backoffCoefficient: 1.5, maximumIntervalMs: 1000 } },
       historyBudget: 60, // small: kills also land around continue-as-new
       ...layout,
     });
     try {
       worker = await startWorker(env);
       const handle = await client.workflow.start('fanoutWorkflow', { taskQueue: `${tag}.orchestration`, workflowId: `${tag}-crashy`, args: [input(`${tag}-crashy`, { concurrency: 1, itemConcurrency: 3 })] });
-      const kills = [700, 1300, 900, 1700, 1100];
-      for (const delay of kills) {
-        await new Promise((r) => setTimeout(r, delay));
+      // Kill once the call log (one line per finished item call, redone items included) reaches each count.
+      const kills = [45, 120, 250, 360, 530];
+      for (const lines of kills) {
+        await untilCalls(callLog, lines);
         await kill9(worker);
         worker = await startWorker(env);
       }
@@ -84,6 +108,8 @@ describe('fan-out survives kill -9 of its worker', () => {
       for (const i of calls) runs.set(i, (runs.get(i) ?? 0) + 1);
       expect(runs.size).toBe(n);
       const extra = calls.length - 2 * n; // minus one clean and one crashy pass
+      const again = [...runs].filter(([, k]) => k > 2).map(([i, k]) => `${i}×${k}`);
+      console.log(`fan-out kills at ${kills.join(', ')} logged calls: ${extra} extra item calls${again.length ? ` (${again.join(' ')})` : ''}; shard attempts: ${JSON.stringify(await shardAttempts(client, `${tag}-crashy`))}`);
       expect(extra).toBeGreaterThanOrEqual(0);
       // Per kill: the 3 items in flight, and at most one finished item per lane whose scratch line was still being written.
       expect(extra).toBeLessThanOrEqual(kills.length * 3 * 2);

@@ -137,3 +137,52 @@ export function startCliWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
     child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
   });
 }
+
+/** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs` naming `what`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 300_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A workflow's status name (RUNNING, COMPLETED, …), or undefined while it does not exist. */
+export async function workflowStatus(client: import('@temporalio/client').Client, workflowId: string): Promise<string | undefined> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name;
+  } catch (e) {
+    if ((e as Error).name === 'WorkflowNotFoundError') return undefined;
+    throw e;
+  }
+}
+
+/** The activities a workflow has scheduled and not yet closed: type, whether an attempt is running, which attempt. */
+export async function pendingActivities(client: import('@temporalio/client').Client, workflowId: string): Promise<Array<{ type: string; started: boolean; attempt: number }>> {
+  const { temporal } = await import('@temporalio/proto');
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    return (d.raw.pendingActivities ?? []).map((p) => ({
+      type: p.activityType?.name ?? '',
+      started: p.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+      attempt: p.attempt ?? 1,
+    }));
+  } catch (e) {
+    if ((e as Error).name === 'WorkflowNotFoundError') return [];
+    throw e;
+  }
+}
+
+/** Counts of an LLM call ledger file (0s while it does not exist yet). */
+export async function ledgerCounts(file: string): Promise<{ keys: number; completions: number; attempts: number; duplicated: string[] }> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(file)) return { keys: 0, completions: 0, attempts: 0, duplicated: [] };
+  const { SqliteLedger } = await import('../../store/ledger-sqlite.js');
+  const l = new SqliteLedger(file);
+  try {
+    return await l.audit();
+  } finally {
+    l.close();
+  }
+}

@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { packageRoot } from '../../runtime/paths.js';
 import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import type { StageState } from '../../workflows/types.js';
-import { bin, kill9, maxShardAttempt, startCliWorker, swirl, tempStateDir } from './helpers.js';
+import { kill9, maxShardAttempt, startCliWorker, swirl, tempStateDir, until } from './helpers.js';
 import { startOpenAIStub } from './fixtures/openai-stub.js';
 
 const spec = 'tests/integration/fixtures/ledger-small.yaml';
@@ -71,11 +71,13 @@ describe('LLM call ledger: exactly-once calls across kill -9', () => {
       const started = await swirl(['run', spec, '--no-worker', '--detach', '--json'], env);
       expect(started.code, started.stderr).toBe(0);
       workflowId = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
-      // Kill right after a call completed (the next call of the episode is then in flight).
+      // Kill right after a call completed, once the next call is in flight (its attempt is in the ledger).
       const kills: number[] = [];
       for (const n of [1, 3]) {
         kills.push(await waitForCompletions(state, n));
-        await new Promise((r) => setTimeout(r, 300));
+        const sent = (await audit(state)).attempts;
+        // An episode that ended with that call starts no next call: then kill after a few seconds anyway.
+        await until('the next call in flight', async () => (await audit(state)).attempts > sent, 5_000, 50).catch(() => undefined);
         await kill9(worker);
         worker = await startWorker(env);
       }

@@ -6,6 +6,7 @@ import type { ArtifactRef } from '../../store/artifact-ref.js';
 import { fanoutBudgetSignal, fanoutPauseSignal, fanoutWorkflow } from '../fanout.js';
 import type { FanoutResult, RunBudget } from '../fanout-types.js';
 import type { StageContext } from './context.js';
+import { heartbeatTimeoutFor } from '../heartbeat.js';
 
 export interface FanoutStageOptions {
   processor: string;
@@ -79,8 +80,8 @@ export async function runFanoutStage(ctx: StageContext, o: FanoutStageOptions): 
         activity: {
           taskQueue: o.taskQueue,
           startToCloseTimeoutMs: stage.timeoutMs,
-          // Shards heartbeat every 2 s (activities/fanout.ts): 20 s of silence means the worker is gone.
-          heartbeatTimeoutMs: Math.min(stage.timeoutMs, 20_000),
+          // Shards heartbeat every 2 s (activities/fanout.ts): 10 s of silence means the worker is gone.
+          heartbeatTimeoutMs: heartbeatTimeoutFor(stage.timeoutMs),
           retry: { maximumAttempts: stage.retry.maximumAttempts, initialIntervalMs: stage.retry.initialIntervalMs, backoffCoefficient: stage.retry.backoffCoefficient, maximumIntervalMs: stage.retry.maximumIntervalMs },
         },
       },

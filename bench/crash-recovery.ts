@@ -1,0 +1,131 @@
+// Time to recover after kill -9, per activity kind: runs a pipeline on a
+// `swirl worker` (its own dev server and state dir) and, the first time an
+// activity of each kind (type, and stage for shards) is seen running, kills
+// the worker with SIGKILL and starts a fresh one at once. For each kill it
+// prints how long the killed activity took to start again on the new worker
+// (detection by the heartbeat timeout + retry backoff, overlapping the new
+// worker's start) and to complete (that plus the work redone), and at the end
+// the whole run's wall time.
+//   node --import tsx bench/crash-recovery.ts [spec=pipelines/quickstart.yaml] [--set k=v ...]
+// Kinds that finish within one poll (100 ms) are not caught: a kill there is a
+// kill between activities (the next workflow task goes to the new worker).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { startDevServer } from '../runtime/devserver.js';
+import { packageRoot, swirlPaths } from '../runtime/paths.js';
+
+const args = process.argv.slice(2);
+const spec = args[0] && !args[0].startsWith('--') ? args.shift()! : 'pipelines/quickstart.yaml';
+const bin = path.join(packageRoot, 'bin', 'swirl.js');
+const dir = mkdtempSync(path.join(tmpdir(), 'swirl-crash-bench-'));
+const server = await startDevServer({ binary: swirlPaths().temporalBin, uiPort: false, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') });
+const env = { ...process.env, CI: 'true', TEMPORAL_ADDRESS: server.address, SWIRL_STATE_DIR: path.join(dir, 'state'), SWIRL_TASK_QUEUE_PREFIX: `crash-bench-${process.pid}` };
+const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function startWorker(): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'worker'], { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('stop with Ctrl-C')) resolve(child);
+    });
+    child.stderr!.resume();
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+  });
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
+}
+
+function cli(a: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...a], { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`swirl ${a.join(' ')} exited ${code}`))));
+  });
+}
+
+interface Running {
+  workflowId: string;
+  activityId: string;
+  kind: string;
+  attempt: number;
+}
+
+/** Started activity attempts in every open workflow of the run. */
+async function running(client: Client, runId: string): Promise<Running[]> {
+  const out: Running[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH '${runId}' AND ExecutionStatus = 'Running'` })) {
+    let d;
+    try {
+      d = await client.workflow.getHandle(wf.workflowId).describe();
+    } catch {
+      continue;
+    }
+    for (const p of d.raw.pendingActivities ?? []) {
+      if (p.state !== STARTED) continue;
+      const type = p.activityType?.name ?? '?';
+      // Shards: the stage from `<run>/<stage>/shard-N`.
+      const stage = type === 'processShard' ? ` (${wf.workflowId.split('/')[1]})` : '';
+      out.push({ workflowId: wf.workflowId, activityId: p.activityId ?? '', kind: type + stage, attempt: p.attempt ?? 1 });
+    }
+  }
+  return out;
+}
+
+const connection = await Connection.connect({ address: server.address });
+const client = new Client({ connection });
+let worker = await startWorker();
+const t0 = Date.now();
+const { workflowId } = JSON.parse(await cli(['run', spec, ...args, '--no-worker', '--detach', '--json'])) as { workflowId: string };
+const rows: string[] = [];
+const killed = new Set<string>();
+const handle = client.workflow.getHandle(workflowId);
+for (;;) {
+  if ((await handle.describe()).status.name !== 'RUNNING') break;
+  const target = (await running(client, workflowId)).find((r) => !killed.has(r.kind));
+  if (!target) {
+    await new Promise((r) => setTimeout(r, 100));
+    continue;
+  }
+  killed.add(target.kind);
+  await kill9(worker);
+  const killedAt = Date.now();
+  let workerUp = NaN;
+  const restarting = startWorker().then((w) => ((workerUp = Date.now() - killedAt), w));
+  let retried: number | undefined;
+  let done: number | undefined;
+  for (;;) {
+    const d = await client.workflow.getHandle(target.workflowId).describe().catch(() => undefined);
+    const p = d?.raw.pendingActivities?.find((a) => a.activityId === target.activityId);
+    if (!p) {
+      done = Date.now() - killedAt;
+      break;
+    }
+    if (retried === undefined && (p.attempt ?? 1) > target.attempt && p.state === STARTED) retried = Date.now() - killedAt;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  worker = await restarting;
+  const row = `| ${target.kind} | ${retried === undefined ? '—' : sec(retried)} | ${sec(done)} | ${sec(workerUp)} |`;
+  console.log(row);
+  rows.push(row);
+}
+const total = Date.now() - t0;
+const status = (await handle.describe()).status.name;
+console.log(`\n| activity killed | kill → next attempt started | kill → activity done | kill → new worker polling |\n| --- | --- | --- | --- |\n${rows.join('\n')}`);
+console.log(`\nrun ${status} in ${sec(total)} with ${rows.length} kills`);
+await kill9(worker);
+await connection.close();
+await server.stop();
+rmSync(dir, { recursive: true, force: true });
