@@ -18,7 +18,7 @@ import { filterProcessor, finishFilter, type FinishFilterInput } from './judge.j
 import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
 import { readPolicy } from './policy.js';
 import { writeStageReport, type StageReportInput } from './report.js';
-import { prepareTrainBatches, sampleTrainBatch, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
+import { prepareTrainBatches, sampleTrainBatch, type TrainBatchesInput, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
 import { swirlPaths } from '../runtime/paths.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ShardSpec } from '../workflows/fanout-types.js';
@@ -92,7 +92,7 @@ export function createActivities(deps: ActivityDeps) {
     async readPolicy(input: { policy: ArtifactRef }) {
       return readPolicy(deps.store, input.policy);
     },
-    async prepareTrainBatches(input: { steps: ArtifactRef; batchStates: number; epochs: number; maxSteps?: number; seed: number }) {
+    async prepareTrainBatches(input: TrainBatchesInput) {
       return prepareTrainBatches(deps.store, input);
     },
     async sampleTrainBatch(input: SampleBatchInput) {

@@ -30,6 +30,7 @@ import { makeProcessJudge, toolKindsOf, type JudgeContext } from './judge.js';
 import { seededShuffle } from './rng.js';
 import { turnSeed } from '../agents/episode.js';
 import type { TrainSettings } from '../workflows/train-settings.js';
+import type { StageYield } from '../workflows/train-yield.js';
 import { withBudget, type RunBudget } from '../agents/budget.js';
 
 export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
@@ -41,13 +42,56 @@ interface StateRef {
 }
 
 /** Shuffles the filtered states per epoch (seeded) and cuts them into update batches. */
-export async function prepareTrainBatches(
-  store: ArtifactStore,
-  input: { steps: ArtifactRef; batchStates: number; epochs: number; maxSteps?: number; seed: number },
-): Promise<{ batches: ArtifactRef; count: number; states: number }> {
+export interface TrainBatchesInput {
+  steps: ArtifactRef;
+  batchStates: number;
+  epochs: number;
+  maxSteps?: number;
+  seed: number;
+  /** Yield of the decompose/filter stages that made `steps` (absent in runs started before it was passed). */
+  upstream?: StageYield[];
+}
+
+const reasons = (dropped: Record<string, number>) =>
+  Object.entries(dropped)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([r, n]) => `${r} ${n}`)
+    .join(', ');
+
+function describeYield(y: StageYield): string {
+  const dropped = reasons(y.dropped);
+  const tail = dropped ? `; dropped: ${dropped}` : '';
+  if (y.type === 'decompose') return `decompose \`${y.stage}\`: ${y.trajectoriesOut} of ${y.trajectoriesIn} trajectories had an action (${y.stepsOut} steps${tail})`;
+  return `filter \`${y.stage}\`${y.mode ? ` (${y.mode})` : ''}: kept ${y.trajectoriesOut} of ${y.trajectoriesIn} trajectories (${y.stepsOut} of ${y.stepsIn ?? '?'} steps${tail})`;
+}
+
+/** What to change, from the first stage whose output was empty and its main drop reason. */
+function emptyInputHint(upstream: StageYield[]): string {
+  const general = 'loosen the filter (mode, keepStatuses) or generate more rollouts';
+  const empty = upstream.find((y) => y.stepsOut === 0);
+  if (!empty) return general;
+  if (empty.trajectoriesIn === 0) return 'the rollouts produced no trajectories: check the rollout stage (its failures) and the dataset';
+  if (empty.type === 'decompose') return 'the policy wrote no action the protocol parses: check the prompt, maxTokens and the model (a larger model or a few-shot prompt)';
+  const top = Object.entries(empty.dropped).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+  const decompose = upstream.find((y) => y.type === 'decompose');
+  const onSteps = decompose ? `, or train on every decomposed step (\`input: ${decompose.stage}\` in the train stage)` : '';
+  if (top.startsWith('status:')) return `\`keepStatuses\` of filter \`${empty.stage}\` admits none of the trajectories (${reasons(empty.dropped)}): add their statuses${onSteps}`;
+  if (top === 'process') return `no trajectory had every step judged GOOD by the process judge of filter \`${empty.stage}\`: use a stronger policy, more samples or questions, \`mode: outcome\`${onSteps}`;
+  if (top === 'outcome') return `the outcome judge of filter \`${empty.stage}\` found no correct final answer: use a stronger policy, more samples or questions, \`mode: process\`${onSteps}`;
+  return general;
+}
+
+/** The DataError of a train stage with nothing to train on: the yield of every stage before it, and what to change. */
+export function emptyTrainInput(upstream: StageYield[] = []): ApplicationFailure {
+  const why = upstream.length ? upstream.map(describeYield).join('; ') : 'did the filter keep nothing?';
+  return ApplicationFailure.nonRetryable(`no states to train on: the input steps artifact is empty (${why})`, 'DataError', emptyInputHint(upstream));
+}
+
+export async function prepareTrainBatches(store: ArtifactStore, input: TrainBatchesInput): Promise<{ batches: ArtifactRef; count: number; states: number }> {
   const states: StateRef[] = [];
   for await (const g of store.read<StepGroup>(input.steps)) for (const s of g.steps) states.push({ t: g.trajectoryId, s: s.stepIndex });
-  if (states.length === 0) throw ApplicationFailure.nonRetryable('no states to train on: the input steps artifact is empty (did the filter keep nothing?)', 'DataError', 'loosen the filter (mode, keepStatuses) or generate more rollouts');
+  if (states.length === 0) throw emptyTrainInput(input.upstream);
   const order: StateRef[] = [];
   const full = Math.floor(input.epochs);
   for (let e = 0; e < full; e++) order.push(...seededShuffle(states, input.seed * 1000 + e));

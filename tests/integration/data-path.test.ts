@@ -1,15 +1,26 @@
-// The SWiRL data path on a real server with the real embedded model:
+// The SWiRL data path on a real server with the embedded model:
 // rollouts → decompose → process filter (GSM8K reference judge) → greedy
 // evaluation → HTML report, with the yield accounting adding up.
+// The policy's outputs are pinned: its calls (rollouts, eval-base) replay a
+// recorded ledger (tests/fixtures/ledgers/data-path.jsonl), so the steps the
+// filters judge are the same on every CPU; the LLM judge's calls of the
+// re-filtering runs are made live on llama.cpp (the test counts them, it does
+// not read them).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import type { StageState } from '../../workflows/types.js';
+import { importLedger, RECORDINGS } from './fixtures/recorded-ledgers.js';
 import { swirl, tempStateDir } from './helpers.js';
 
-describe('data path (real model)', () => {
+describe('data path (embedded model, policy replayed from a recorded ledger)', () => {
   const state = tempStateDir();
-  const env = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: state });
+  const ledgerFile = path.join(state, 'ledger.db');
+  const env = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: state, SWIRL_LEDGER: ledgerFile });
+  beforeAll(async () => {
+    expect(await importLedger(ledgerFile, RECORDINGS['data-path'])).toBeGreaterThan(0);
+  });
 
   it('decomposes, filters, evaluates and reports', async () => {
     const r = await swirl(['run', 'tests/fixtures/specs/valid/data-path-small.yaml', '--json'], env(), 900_000);
@@ -17,6 +28,14 @@ describe('data path (real model)', () => {
     const run = JSON.parse(r.stdout) as { workflowId: string; stages: StageState[] };
     const byId = Object.fromEntries(run.stages.map((s) => [s.id, s]));
     expect(Object.values(byId).every((s) => s.status === 'completed'), JSON.stringify(run.stages.map((s) => [s.id, s.status, s.error]))).toBe(true);
+
+    // Every policy call came from the recording: a stale one fails here, with the command that renews it.
+    const ledger = new SqliteLedger(ledgerFile);
+    const usage = await ledger.stats({ runId: run.workflowId }).finally(() => ledger.close());
+    for (const id of RECORDINGS['data-path'].stages!) {
+      expect(usage.byStage[id]?.reused ?? 0, `${id}: no call came from the recorded ledger`).toBeGreaterThan(0);
+      expect(usage.byStage[id]?.calls ?? 0, `${id} made model calls the recording does not hold: re-record it with \`node --import tsx scripts/record-ledgers.ts data-path\``).toBe(0);
+    }
 
     const roll = byId.rollouts!.stats as Record<string, number>;
     const dec = byId.steps!.stats as { trajectories: number; steps: number; empty: number };

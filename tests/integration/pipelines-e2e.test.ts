@@ -1,16 +1,19 @@
-// The shipped pipelines, end to end on the real embedded model: the REAL
-// pipelines/gsm8k.yaml and pipelines/hotpotqa.yaml compiled with `--set`
-// overrides (the same mechanism as `swirl run --set`) that shrink them to a
-// couple of questions, then run by `swirl run` (its in-process worker) on the
-// integration server: dataset → rollout → decompose → filter → train →
-// evaluate → report. The full settings are the files themselves.
+// The shipped pipelines, end to end: the REAL pipelines/gsm8k.yaml and
+// pipelines/hotpotqa.yaml compiled with `--set` overrides (the same mechanism
+// as `swirl run --set`) that shrink them to a couple of questions, then run by
+// `swirl run` (its in-process worker) on the integration server: dataset →
+// rollout → decompose → filter → train → evaluate → report. The full settings
+// are the files themselves; the overrides are in fixtures/recorded-ledgers.ts.
 //
-// The tiny model rarely writes a trajectory every step of which a judge calls
-// GOOD, so the process filter usually keeps nothing; an empty training input
-// fails the train stage with a non-retryable DataError (and so the run;
-// tests/unit/train-empty-input.test.ts). Here the trainer therefore reads the
-// decomposed steps (`stages.trained.input=steps`); the filter still runs and
-// is reported.
+// The model outputs are pinned: the runs replay a recorded LLM call ledger
+// (tests/fixtures/ledgers/pipelines-e2e.jsonl, re-recorded by
+// scripts/record-ledgers.ts), so what the embedded model writes, and so
+// every stage's yield, is the same on every CPU. The embedded model is still
+// the pipelines' model (the ledger keys name it and its file), the trainer
+// really trains on the replayed states, and the trained policy's evaluation
+// (its adapter's hash differs between CPUs) runs on llama.cpp where not
+// recorded. The test checks that every call before the trained policy came
+// from the recording: a stale recording fails with the command that renews it.
 //
 // GSM8K also measures judge agreement (filter `agreement`): an LLM process
 // judge (a greedy gemma3-270m `judge` model added by --set) on the steps the
@@ -18,28 +21,12 @@
 // steps to compare.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { JudgeAgreement } from '../../agents/judges/index.js';
+import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import type { StageState } from '../../workflows/types.js';
+import { E2E_RUNS, importLedger, PINNED_STAGES, RECORDINGS, type E2eRun } from './fixtures/recorded-ledgers.js';
 import { swirl, tempStateDir } from './helpers.js';
-
-/** Overrides both pipelines share (their stage ids are the same). */
-const SMALL = [
-  'defaults.timeout=5m',
-  'defaults.concurrency=2',
-  'models.policy.maxTokens=32',
-  'models.policy.contextSize=2048',
-  'models.policy.seed=3',
-  'stages.train-questions.limit=2',
-  'stages.rollouts.maxSteps=2',
-  'stages.trained.input=steps',
-  'stages.trained.maxSteps=1',
-  'stages.trained.batchStates=1',
-  'stages.trained.samplesPerState=2',
-  'stages.trained.lora={rank: 4, alpha: 8}',
-  'stages.eval-base.maxSteps=2',
-  'stages.eval-swirl.maxSteps=2',
-];
 
 const STAGES = ['train-questions', 'rollouts', 'steps', 'filtered', 'trained', 'eval-base', 'eval-swirl', 'report'];
 
@@ -48,13 +35,17 @@ interface RunResult {
   stages: StageState[];
 }
 
-describe('shipped pipelines end to end (real model, small --set limits)', () => {
+describe('shipped pipelines end to end (embedded model replayed from a recorded ledger, small --set limits)', () => {
   const state = tempStateDir();
-  const env = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: state });
+  const ledgerFile = path.join(state, 'ledger.db');
+  const env = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), SWIRL_STATE_DIR: state, SWIRL_LEDGER: ledgerFile });
+  beforeAll(async () => {
+    expect(await importLedger(ledgerFile, RECORDINGS['pipelines-e2e'])).toBeGreaterThan(0);
+  });
 
-  async function runPipeline(file: string, sets: string[]): Promise<{ run: RunResult; byId: Record<string, StageState>; html: string; wall: number }> {
+  async function runPipeline({ file, sets }: E2eRun): Promise<{ run: RunResult; byId: Record<string, StageState>; html: string; wall: number }> {
     const t0 = Date.now();
-    const r = await swirl(['run', file, '--json', ...sets.flatMap((x) => ['--set', x])], env(), 1_200_000);
+    const r = await swirl(['run', file, '--json', ...sets.flatMap((x) => ['--set', x])], env(), 600_000);
     const wall = (Date.now() - t0) / 1000;
     expect(r.code, r.stderr.slice(-4000)).toBe(0);
     const run = JSON.parse(r.stdout) as RunResult;
@@ -73,21 +64,26 @@ describe('shipped pipelines end to end (real model, small --set limits)', () => 
       expect(ev.accuracy).toBe(ev.correct / 2);
       expect(html).toContain(id);
     }
-    const tr = byId.trained!.stats as { steps?: number } | undefined;
+    // The recorded outputs pinned every stage before the trained policy: none of their calls was made again.
+    const ledger = new SqliteLedger(ledgerFile);
+    const usage = await ledger.stats({ runId: run.workflowId }).finally(() => ledger.close());
+    expect(usage.byStage.rollouts?.reused ?? 0, 'no rollout call came from the recorded ledger').toBeGreaterThan(0);
+    for (const id of PINNED_STAGES) {
+      const u = usage.byStage[id];
+      expect(u?.calls ?? 0, `${id} made ${u?.calls} model calls the recording does not hold: the fixture is stale, re-record it with \`node --import tsx scripts/record-ledgers.ts pipelines-e2e\``).toBe(0);
+    }
+    // The trainer trained on every decomposed state (the train input is the decompose stage's steps).
+    const tr = byId.trained!.stats as { states: number; iterations: number };
     expect(tr, JSON.stringify(byId.trained)).toBeDefined();
+    expect(tr.states).toBe((byId.steps!.stats as { steps: number }).steps);
+    expect(tr.states).toBeGreaterThan(0);
+    expect(tr.iterations).toBe(1);
     console.log(`${file}: ${wall.toFixed(1)} s wall; stages ${run.stages.map((s) => `${s.id}=${s.status}`).join(' ')}`);
     return { run, byId, html, wall };
   }
 
   it('pipelines/gsm8k.yaml, with judge agreement', async () => {
-    const { run, byId, html } = await runPipeline('pipelines/gsm8k.yaml', [
-      ...SMALL,
-      'stages.rollouts.samples=2',
-      'stages.test-questions.limit=2',
-      'models.judge={provider: llama-cpp, model: gemma3-270m, temperature: 0, maxTokens: 24, contextSize: 2048}',
-      'stages.filtered.keepStatuses=[answered, max_steps, no_action]',
-      'stages.filtered.agreement={judge: judge}',
-    ]);
+    const { run, byId, html } = await runPipeline(E2E_RUNS.gsm8k);
     // The eval set is the fixed id subset cut to 2 by the limit override.
     expect(byId['test-questions']!.output!.rows).toBe(2);
     const f = byId.filtered!.stats as { stepsIn: number; stepsJudged: number; good: number; kept: number; trajectoriesIn: number; agreement: JudgeAgreement };
@@ -111,12 +107,10 @@ describe('shipped pipelines end to end (real model, small --set limits)', () => 
     expect(rep.code, rep.stderr).toBe(0);
     expect(readFileSync(md, 'utf8')).toContain(`Judge agreement in \`filtered\` on ${a.steps} steps`);
     console.log(`gsm8k judge agreement: ${JSON.stringify(a)}`);
-  }, 1_200_000);
+  }, 600_000);
 
   it('pipelines/hotpotqa.yaml', async () => {
-    // The LLM judge (process filter, reward model, outcome judge) is the policy model
-    // greedy: few and short calls.
-    const { byId } = await runPipeline('pipelines/hotpotqa.yaml', [...SMALL, 'stages.rollouts.samples=1', 'stages.dev-questions.limit=2', 'models.judge.maxTokens=24', 'models.judge.contextSize=2048']);
+    const { byId } = await runPipeline(E2E_RUNS.hotpotqa);
     expect(byId['dev-questions']!.output!.rows).toBe(2);
-  }, 1_200_000);
+  }, 600_000);
 });

@@ -160,6 +160,8 @@ describe('bad train config fails fast with one attempt', () => {
     const trained = r.json.stages.find((s) => s.id === 'trained')!;
     expect(trained.status).toBe('failed');
     expect(trained.error!.message).toMatch(/no states to train on: the input steps artifact is empty/);
+    // With the yield of the stages before it: every trajectory was dropped for its status.
+    expect(trained.error!.message).toMatch(/decompose `steps`: (\d+) of \d+ trajectories had an action \(\d+ steps.*\); filter `kept` \(none\): kept 0 of \1 trajectories \(0 of \d+ steps; dropped: status:/);
     const acts = await activityAttempts(client, r.json.workflowId);
     const prepare = acts.filter((a) => a.type === 'prepareTrainBatches');
     expect(prepare.map((a) => [a.attempt, a.closed])).toEqual([[1, 'failed']]);

@@ -4,6 +4,7 @@
 import { proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { trainSettings } from '../train-settings.js';
+import { trainInputYield } from '../train-yield.js';
 import { trainBudgetSignal, trainLoopWorkflow, trainPauseSignal } from '../train.js';
 import { activityOptions, type StageContext, type StageOutcome } from './context.js';
 import { forwardPause } from './fanout-stage.js';
@@ -15,7 +16,16 @@ export async function runTrain(ctx: StageContext): Promise<StageOutcome> {
   const acts = proxyActivities<Activities>(activityOptions(stage, input.queues.orchestration));
   const stepsId = stage.inputs.find((i) => ctx.inputs[i]?.kind === 'steps')!;
   const steps = ctx.inputs[stepsId]!;
-  const prepared = await acts.prepareTrainBatches({ steps, batchStates: settings.batchStates, epochs: settings.epochs, seed: settings.seed, ...(settings.maxSteps ? { maxSteps: settings.maxSteps } : {}) });
+  // The upstream yield explains an empty input (an argument only: the command sequence is unchanged).
+  const upstream = trainInputYield(input.plan.stages, ctx.snapshot(), stepsId);
+  const prepared = await acts.prepareTrainBatches({
+    steps,
+    batchStates: settings.batchStates,
+    epochs: settings.epochs,
+    seed: settings.seed,
+    ...(settings.maxSteps ? { maxSteps: settings.maxSteps } : {}),
+    ...(upstream.length ? { upstream } : {}),
+  });
   const runKey = `${workflowInfo().workflowId}/${stage.id}`;
   const budget = ctx.budget?.();
   const child = await startChild(trainLoopWorkflow, {
