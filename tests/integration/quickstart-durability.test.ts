@@ -1,7 +1,15 @@
-// The real quickstart (dataset + rollouts with the embedded model) on a real
-// server: the server is stopped and restarted in the middle of the rollouts
-// and the run still completes; after it, the server restarts again on the
-// same SQLite file and the completed run — result and full history — is there.
+// The quickstart pipeline on a real server: the server is stopped and
+// restarted in the middle of the rollouts and the run still completes; after
+// it, the server restarts again on the same SQLite file and the completed run
+// — result and full history — is there, and its trained adapter exports.
+//
+// CI runs the whole quickstart on the embedded model already (`npm run
+// quickstart`); here the rollouts and the base evaluation come from a scripted
+// OpenAI-compatible policy that answers slowly (so the restart lands among
+// running shards, and every CPU gets the same trajectories and so the same
+// training states), while the train stage samples from the embedded model and
+// trains with the real trainer, and the trained policy is evaluated on the
+// embedded model with its adapter.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,15 +19,18 @@ import { Client, Connection } from '@temporalio/client';
 import { freePort, startDevServer, type DevServer } from '../../runtime/devserver.js';
 import { packageRoot, swirlPaths } from '../../runtime/paths.js';
 import type { PipelineResult } from '../../workflows/types.js';
+import { startOpenAIStub, type OpenAIStub } from './fixtures/openai-stub.js';
 import { bin, swirl, tempStateDir } from './helpers.js';
 
 describe('quickstart survives server restarts', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'swirl-it-restart-'));
   const dbFile = path.join(dir, 'temporal.db');
   let server: DevServer | undefined;
+  let stub: OpenAIStub | undefined;
 
   afterAll(async () => {
     await server?.stop();
+    await stub?.close();
     // The merged full-weight export alone is ~1 GB.
     rmSync(dir, { recursive: true, force: true });
   });
@@ -34,9 +45,18 @@ describe('quickstart survives server restarts', () => {
     server = await start();
     const env = { ...process.env, CI: 'true', TEMPORAL_ADDRESS: server.address, SWIRL_STATE_DIR: tempStateDir() };
 
-    // The CI already runs the full quickstart once; here one RL update and 2 evaluation questions are enough
-    // (the restarts land in the rollouts, which keep their full size).
-    const shrink = ['--set', 'stages.trained.maxSteps=1', '--set', 'stages.test-questions.limit=2'];
+    // The scripted policy (sum of two numbers, then the answer) answers each call after 1 s: 12 episodes of 2 calls
+    // take ~12 s at concurrency 2. One RL update of 2 states × 2 samples and 2 evaluation questions are enough.
+    stub = await startOpenAIStub({ faultRate: 0, delayMs: 1000 });
+    const shrink = [
+      `models.scripted={provider: openai-compatible, model: stub-model, baseUrl: "${stub.baseUrl}", temperature: 1.0, maxTokens: 64, seed: 7}`,
+      'stages.rollouts.model=scripted',
+      'stages.eval-base.model=scripted',
+      'stages.trained.maxSteps=1',
+      'stages.trained.batchStates=2',
+      'stages.trained.samplesPerState=2',
+      'stages.test-questions.limit=2',
+    ].flatMap((x) => ['--set', x]);
     const child = spawn(process.execPath, [bin, 'run', 'pipelines/quickstart.yaml', ...shrink, '--json'], { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -82,9 +102,9 @@ describe('quickstart survives server restarts', () => {
     const rollouts = summary.stages.find((s) => s.id === 'rollouts')!;
     expect(rollouts.output).toMatchObject({ kind: 'trajectories', rows: 12 });
     expect(rollouts.counts).toEqual({ succeeded: 12, failed: 0, filtered: 0 });
-    const st = rollouts.stats as Record<string, number>;
-    expect((st.answered ?? 0) + (st.no_action ?? 0) + (st.max_steps ?? 0) + (st.error ?? 0)).toBe(12);
-    // The rest of the SWiRL loop ran on the real model and the real trainer.
+    // Every scripted episode computes once and answers.
+    expect(rollouts.stats).toMatchObject({ answered: 12, toolCalls: 12 });
+    // The rest of the SWiRL loop ran: the train stage on the embedded model and the real trainer.
     for (const id of ['steps', 'filtered', 'trained', 'eval-base', 'eval-trained', 'report']) expect(summary.stages.find((s) => s.id === id)!.status, id).toBe('completed');
     const trained = summary.stages.find((s) => s.id === 'trained')!;
     expect(trained.output).toMatchObject({ kind: 'policy', rows: 1 });
@@ -126,6 +146,7 @@ describe('quickstart survives server restarts', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already exists/);
     mark('exported');
-    console.log(`quickstart-durability: ${marks.join(', ')}`);
+    const took = (x: { startedAt?: string; finishedAt?: string }) => (x.startedAt && x.finishedAt ? `${((Date.parse(x.finishedAt) - Date.parse(x.startedAt)) / 1000).toFixed(0)} s` : '–');
+    console.log(`quickstart-durability: ${marks.join(', ')}; stages ${summary.stages.map((x) => `${x.id} ${took(x)}`).join(', ')}`);
   }, 1_200_000);
 });
