@@ -46,7 +46,15 @@ async function audit(stateDir: string) {
 interface StatusJson {
   status: string;
   stages: StageState[];
-  ledger?: { calls: number; reused: number; costUsd: number; inputTokens: number; outputTokens: number; byStage: Record<string, { calls: number; reused: number }> };
+  ledger?: {
+    calls: number;
+    reused: number;
+    costUsd: number;
+    inputTokens: number;
+    outputTokens: number;
+    byStage: Record<string, { calls: number; reused: number }>;
+    attempts: { sent: number; answered: number; failed: number; inFlight: number; lost: number };
+  };
 }
 
 describe('LLM call ledger: exactly-once calls across kill -9', () => {
@@ -208,6 +216,13 @@ stages:
       const answered = [...stub.answered.values()].reduce((x, y) => x + y, 0);
       expect(answered).toBeGreaterThanOrEqual(distinct);
       expect(answered - distinct).toBeLessThanOrEqual(2 * kills.length);
+      // The ledger counts every request the endpoint received: the answered ones, and those the kills cut off
+      // (lost in flight, maybe billed) — paid attempts, not just the calls that completed.
+      const paid = st.ledger!.attempts;
+      expect(paid).toMatchObject({ sent: stub.requests.length, failed: 0, inFlight: 0 });
+      expect(paid.answered + paid.lost).toBe(stub.requests.length);
+      expect(paid.answered).toBeGreaterThanOrEqual(a.completions);
+      console.log(`stub kill test: ${paid.sent} requests sent in the ledger (${paid.answered} answered, ${paid.lost} lost), the endpoint received ${stub.requests.length}`);
       console.log(`stub kill test: kills at ${kills.join(', ')} completed calls; ${distinct} distinct calls, ${a.completions} completions, ${a.attempts} attempts, endpoint answered ${answered}; run: ${st.ledger!.calls} made, ${st.ledger!.reused} reused`);
     } finally {
       if (worker) await kill9(worker);
