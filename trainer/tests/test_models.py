@@ -75,10 +75,10 @@ from swirl_trainer.models import (  # noqa: E402
 
 def test_every_model_is_known_by_name_and_the_default_is_unchanged() -> None:
     assert set(MODELS) == {"gemma3-270m", "smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
-    # Filenames must match EMBEDDED_MODELS in agents/models.ts.
-    ts = (EXTRA_REQUIREMENTS.parent / "agents" / "models.ts").read_text()
+    # Filenames must match EMBEDDED_MODELS in compiler/model-files.ts (which also pins their sha256).
+    ts = (EXTRA_REQUIREMENTS.parent / "compiler" / "model-files.ts").read_text()
     for m in MODELS.values():
-        assert f"'{m.name}': '{m.filename}'" in ts
+        assert f"'{m.name}': {{ file: '{m.filename}'" in ts
 
 
 def test_every_extra_model_is_pinned_in_requirements_models() -> None:
