@@ -10,7 +10,7 @@
 // Kinds that finish within one poll (100 ms) are not caught: a kill there is a
 // kill between activities (the next workflow task goes to the new worker).
 // Nor are kinds that only run while a killed activity's retry is still running.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { startDevServer } from '../runtime/devserver.js';
 import { packageRoot, swirlPaths } from '../runtime/paths.js';
+import { kill9, startCliWorker } from '../tests/integration/helpers.js';
 
 const args = process.argv.slice(2);
 const spec = args[0] && !args[0].startsWith('--') ? args.shift()! : 'pipelines/quickstart.yaml';
@@ -28,25 +29,7 @@ const env = { ...process.env, CI: 'true', TEMPORAL_ADDRESS: server.address, SWIR
 const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-function startWorker(): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'worker'], { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('stop with Ctrl-C')) resolve(child);
-    });
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await gone;
-}
+const startWorker = () => startCliWorker(env);
 
 function cli(a: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
