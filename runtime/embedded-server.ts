@@ -43,7 +43,10 @@ export type EmbeddedStatus =
 
 export async function embeddedStatus(paths: SwirlPaths = swirlPaths()): Promise<EmbeddedStatus> {
   const state = readServerState(paths);
-  if (!state) return { running: false, reason: 'never started (no server.json)' };
+  if (!state) {
+    // `server stop` removes server.json but keeps the server's SQLite state: that is a stopped server, not a new one.
+    return { running: false, reason: existsSync(paths.temporalDb) ? `stopped (its runs are kept in ${paths.temporalDb}; \`swirl server start\` brings it back)` : 'never started (no server.json)' };
+  }
   if (!pidAlive(state.pid)) return { running: false, reason: `process ${state.pid} is not running`, state };
   if (!(await temporalAnswers(state.address))) return { running: false, reason: `process ${state.pid} does not answer on ${state.address}`, state };
   return { running: true, state };

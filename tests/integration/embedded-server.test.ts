@@ -46,6 +46,8 @@ describe('embedded server lifecycle', () => {
     const down = await swirl(['server', 'status', '--json'], env);
     expect(down.code).toBe(3);
     expect(JSON.parse(down.stdout)).toMatchObject({ running: false });
+    // A stopped server (its runs kept in the state dir) is not one that never started.
+    expect((JSON.parse(down.stdout) as { reason: string }).reason).toMatch(/^stopped \(its runs are kept in /);
 
     const restarted = await swirl(['server', 'start', '--port', String(port), '--ui-port', String(uiPort), '--json'], env);
     expect(restarted.code, restarted.stderr).toBe(0);
