@@ -18,6 +18,8 @@ export interface TemporalTarget {
   external: boolean;
   /** True when this call started the embedded server. */
   startedServer: boolean;
+  /** What starting the embedded server chose for the user (a free port instead of a taken default). */
+  serverNotes?: string[];
 }
 
 function readPem(envName: string, file: string): Buffer {
@@ -76,8 +78,9 @@ export async function resolveTemporal(opts: ResolveOptions): Promise<TemporalTar
   const paths = opts.paths ?? swirlPaths(env);
   let state;
   let started = false;
+  let notes: string[] = [];
   if (opts.autostart) {
-    ({ state, started } = await ensureEmbeddedServer({}, paths));
+    ({ state, started, notes } = await ensureEmbeddedServer({}, paths));
   } else {
     const status = await embeddedStatus(paths);
     if (!status.running) {
@@ -95,6 +98,7 @@ export async function resolveTemporal(opts: ResolveOptions): Promise<TemporalTar
     uiUrl: state.uiUrl,
     external: false,
     startedServer: started,
+    ...(notes.length ? { serverNotes: notes } : {}),
   };
 }
 

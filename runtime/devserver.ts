@@ -115,11 +115,17 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const port = opts.port || (await freePort(ip));
   if (await portOpen(port, ip)) {
     throw new SwirlError('E_PORT_IN_USE', `port ${ip}:${port} is already in use`, {
-      hint: `stop whatever listens there, or start swirl's server on a free port first with \`swirl server start --port <port> --ui-port <port>\` (\`swirl run\` and \`swirl worker\` then use it), or set TEMPORAL_ADDRESS to a running Temporal`,
+      hint: `stop whatever listens there, or start swirl's server on free ports first with \`swirl server start --port <port> --ui-port <port>\` (or \`--headless\` for no UI; \`swirl run\` and \`swirl worker\` then use it), or set TEMPORAL_ADDRESS to a running Temporal`,
       exitCode: EXIT.environment,
     });
   }
   const uiPort = opts.uiPort === false ? false : opts.uiPort || (await freePort(ip));
+  if (uiPort !== false && (await portOpen(uiPort, ip))) {
+    throw new SwirlError('E_PORT_IN_USE', `the Web UI port ${ip}:${uiPort} is already in use`, {
+      hint: `give the UI a free port with \`swirl server start --port ${port} --ui-port <port>\`, or run without it: \`swirl server start --port ${port} --headless\``,
+      exitCode: EXIT.environment,
+    });
+  }
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'warn'];
   if (uiPort === false) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');

@@ -4,7 +4,7 @@
 // survive a server restart.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { swirlPaths, type SwirlPaths } from './paths.js';
-import { pidAlive, startDevServer, stopProcess, temporalAnswers } from './devserver.js';
+import { freePort, pidAlive, portOpen, startDevServer, stopProcess, temporalAnswers } from './devserver.js';
 
 import { DEFAULT_PORT, DEFAULT_UI_PORT } from './embedded-ports.js';
 
@@ -58,14 +58,24 @@ export interface StartOptions {
 }
 
 /** Starts the embedded server unless one is already answering; returns its state and whether it was started now. */
-export async function ensureEmbeddedServer(opts: StartOptions = {}, paths: SwirlPaths = swirlPaths()): Promise<{ state: ServerState; started: boolean }> {
+export async function ensureEmbeddedServer(opts: StartOptions = {}, paths: SwirlPaths = swirlPaths()): Promise<{ state: ServerState; started: boolean; notes: string[] }> {
   const status = await embeddedStatus(paths);
-  if (status.running) return { state: status.state, started: false };
+  if (status.running) return { state: status.state, started: false, notes: [] };
   if (status.state && pidAlive(status.state.pid)) await stopProcess(status.state.pid);
+  // A port the user named must be free (E_PORT_IN_USE otherwise); a default one that is taken is replaced by a free one, and said so.
+  const notes: string[] = [];
+  const pick = async (given: number | undefined, fallback: number, what: string): Promise<number> => {
+    if (given !== undefined || !(await portOpen(fallback))) return given ?? fallback;
+    const free = await freePort();
+    notes.push(`port ${fallback} (the default ${what} port) is taken: the embedded server uses ${free} instead`);
+    return free;
+  };
+  const port = await pick(opts.port, DEFAULT_PORT, 'gRPC');
+  const uiPort = opts.uiPort === false ? false : await pick(opts.uiPort, DEFAULT_UI_PORT, 'Web UI');
   const server = await startDevServer({
     binary: paths.temporalBin,
-    port: opts.port ?? DEFAULT_PORT,
-    uiPort: opts.uiPort ?? DEFAULT_UI_PORT,
+    port,
+    uiPort,
     dbFile: paths.temporalDb,
     logFile: paths.serverLog,
     detached: true,
@@ -81,7 +91,7 @@ export async function ensureEmbeddedServer(opts: StartOptions = {}, paths: Swirl
     startedAt: new Date().toISOString(),
   };
   writeServerState(paths, state);
-  return { state, started: true };
+  return { state, started: true, notes };
 }
 
 export async function stopEmbeddedServer(paths: SwirlPaths = swirlPaths()): Promise<{ stopped: boolean; pid?: number }> {

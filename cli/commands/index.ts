@@ -22,8 +22,8 @@ export function registerCommands(program: Command, setCode: SetCode): void {
   server
     .command('start')
     .description('start the embedded server in the background (no-op when it already runs)')
-    .option('--port <port>', 'gRPC port', parsePort, DEFAULT_PORT)
-    .option('--ui-port <port>', 'Web UI port', parsePort, DEFAULT_UI_PORT)
+    .option('--port <port>', `gRPC port (default ${DEFAULT_PORT}, or a free port when that one is taken)`, parsePort)
+    .option('--ui-port <port>', `Web UI port (default ${DEFAULT_UI_PORT}, or a free port when that one is taken)`, parsePort)
     .option('--headless', 'run without the Web UI')
     .option('--json', 'print the server state as JSON')
     .action(async (opts) => (await import('./server.js')).serverStartAction(opts, setCode));

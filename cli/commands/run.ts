@@ -95,6 +95,7 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
   log(`${label}: pipeline ${plan.pipeline.name}, ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, spec ${shortHash(plan.specHash)}`);
 
   const target = await resolveTemporal({ autostart: true });
+  for (const n of target.serverNotes ?? []) log(n);
   if (target.startedServer) log(`started the embedded Temporal server at ${target.address} (stop it with \`swirl server stop\`)`);
   else log(`using Temporal at ${target.address}${target.external ? ' (TEMPORAL_ADDRESS)' : ''}, namespace ${target.namespace}`);
 

@@ -14,11 +14,12 @@ function refuseWhenExternal(): void {
   }
 }
 
-export async function serverStartAction(opts: { port: number; uiPort: number; headless?: boolean; json?: boolean }, setCode: (c: number) => void): Promise<void> {
+export async function serverStartAction(opts: { port?: number; uiPort?: number; headless?: boolean; json?: boolean }, setCode: (c: number) => void): Promise<void> {
   refuseWhenExternal();
-  const { state, started } = await ensureEmbeddedServer({ port: opts.port, uiPort: opts.headless ? false : opts.uiPort });
-  if (opts.json) printJson({ running: true, started, ...state });
+  const { state, started, notes } = await ensureEmbeddedServer({ ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.headless ? { uiPort: false } : opts.uiPort !== undefined ? { uiPort: opts.uiPort } : {}) });
+  if (opts.json) printJson({ running: true, started, ...state, ...(notes.length ? { notes } : {}) });
   else {
+    for (const n of notes) out(n);
     out(`${started ? 'started' : 'already running'}: Temporal dev server pid ${state.pid} at ${state.address}`);
     if (state.uiUrl) out(`web UI: ${state.uiUrl}`);
     out(`state: ${state.dbFile}`);
