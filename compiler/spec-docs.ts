@@ -63,6 +63,17 @@ export function renderSpecDocs(): string {
     '- Limits hold on every command: paths stay inside the project, secrets never appear in a spec, Plan or history (only variable names), a spec is at most 1 MiB, nests at most 64 levels and expands at most 100 aliases, and `--set` refuses `__proto__`, `constructor` and `prototype` segments and keys over 64 segments.',
     '',
   );
+  lines.push(
+    '## Prompts, judges and where things are',
+    '',
+    '- **Prompt templates** (`prompt:` of rollout and evaluate stages, a file next to the spec) may use `{{task}}` (a one-line task: "Solve the following math word problem." with the calculator alone, "Answer the following question." otherwise), `{{tools}}` (how to call each tool of the stage, with its action tag and an example), `{{maxSteps}}` and `{{question}}`. Without `prompt:` swirl uses its own template with all four.',
+    '- **Matchers** (`{matcher: …}` as a judge): `exact` (normalized text equal), `numeric` (the last number of the answer equals the gold number), `f1` (token F1 at least `threshold`, default 0.5). In evaluate stages a prediction counts when it matches the gold answer or any alias the data set gives (`answer_aliases` in MuSiQue); a filter\'s outcome judge compares with the gold answer only.',
+    '- **Process judges**: `{matcher: gsm8k-reference}` judges GSM8K steps against the worked solution (calculator steps by their result, the answer by the gold number); an LLM judge (the name of a model, with an optional `prompt` file) judges any data set, including search data sets (HotPotQA, MuSiQue), where no reference judge exists.',
+    '- **Unreadable verdicts**: an LLM judge\'s output without a GOOD/BAD (process) or YES/NO (outcome) verdict counts as BAD / NO, with the reason `no GOOD/BAD verdict in the judge\'s output` recorded on the step.',
+    '- **Filter modes**: `process` keeps a trajectory when every step is GOOD; `outcome` when its final answer is judged correct; `process+outcome` when both — the outcome judge is asked only about trajectories that passed the process check (no calls for the rest). `keepStatuses` drops trajectories by how they ended before any judge is asked.',
+    '- **Where things are**: the state dir is `.swirl/` in the project (or `SWIRL_STATE_DIR`): artifacts, the LLM call ledger (`ledger.db`, or `SWIRL_LEDGER`), the embedded server\'s SQLite state, and reports (`reports/<run id>.html`, written by a report stage or `swirl report`). Embedded models are found by name in `.swirl/models/` (or `SWIRL_MODELS_DIR`); a model given as a path is relative to the spec and must stay inside the project.',
+    '',
+  );
   lines.push('## Top level', '', ...fieldTable(pipelineSchema), '');
   lines.push('### metadata', '', ...fieldTable(pipelineSchema.properties.metadata as AnySchemaObject), '');
   lines.push('### defaults', '', ...fieldTable(pipelineSchema.properties.defaults as AnySchemaObject), '');
