@@ -13,22 +13,10 @@ import { packageRoot } from '../../runtime/paths.js';
 import { FsArtifactStore } from '../../store/artifacts.js';
 import type { FanoutInput, FanoutResult } from '../../workflows/fanout-types.js';
 import { HEARTBEAT_TIMEOUT_MS } from '../../workflows/heartbeat.js';
-import { kill9, tempStateDir } from './helpers.js';
+import { kill9, startStubWorker, tempStateDir } from './helpers.js';
 import { expectedCounts, items } from './fixtures/stub-processors.js';
 
-const workerScript = path.join(packageRoot, 'tests', 'integration', 'fixtures', 'stub-worker.ts');
-
-function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', workerScript], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`stub worker exited early (${code}): ${err.slice(-2000)}`)));
-  });
-}
+const startWorker = startStubWorker;
 
 /** Resolves once `handle` has a started (running) attempt of activity `type`. */
 async function activityRunning(handle: WorkflowHandle, type: string, timeoutMs = 120_000): Promise<void> {

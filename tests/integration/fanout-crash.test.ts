@@ -12,22 +12,10 @@ import { Client, Connection } from '@temporalio/client';
 import { packageRoot } from '../../runtime/paths.js';
 import { FsArtifactStore } from '../../store/artifacts.js';
 import type { FanoutInput, FanoutResult } from '../../workflows/fanout-types.js';
-import { kill9, maxShardAttempt, tempStateDir } from './helpers.js';
+import { kill9, startStubWorker, maxShardAttempt, tempStateDir } from './helpers.js';
 import { expectedCounts, items } from './fixtures/stub-processors.js';
 
-const workerScript = path.join(packageRoot, 'tests', 'integration', 'fixtures', 'stub-worker.ts');
-
-function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', workerScript], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`stub worker exited early (${code}): ${err.slice(-2000)}`)));
-  });
-}
+const startWorker = startStubWorker;
 
 
 /** Resolves once `file` has at least `n` lines. */

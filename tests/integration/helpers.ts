@@ -186,3 +186,17 @@ export async function ledgerCounts(file: string): Promise<{ keys: number; comple
     l.close();
   }
 }
+
+/** The stub worker (tests/integration/fixtures/stub-worker.ts) as a child process, resolved once it is ready. */
+export function startStubWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const script = path.join(packageRoot, 'tests', 'integration', 'fixtures', 'stub-worker.ts');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`stub worker exited early (${code}): ${err.slice(-2000)}`)));
+  });
+}
