@@ -23,8 +23,19 @@ export interface LlamaCppChatParams extends BaseChatModelParams {
   modelName?: string;
   contextSize?: number;
   threads?: number;
-  /** Parallel sequences (concurrent calls) per context. 1 keeps sampling bit-reproducible. */
+  /**
+   * Sequences per context (the spec's `parallel`): that many calls decode together, one
+   * llama.cpp batch per step. Default `defaultParallel()`.
+   */
   sequences?: number;
+  /**
+   * Keep each sequence's KV cache between calls (default true): a call evaluates only the
+   * tokens after the longest prefix it shares with a free sequence — an episode's next turn
+   * appends the tool result and its new turn instead of re-evaluating the conversation.
+   * false: every call starts from a cleared sequence (the old mode, bit-reproducible with
+   * `sequences: 1`).
+   */
+  kvReuse?: boolean;
   temperature?: number;
   maxTokens?: number;
   seed?: number;
@@ -50,7 +61,10 @@ interface Runtime {
   /** The GGUF's node-llama-cpp chat wrapper, resolved on the first call with tools. */
   wrapper?: ChatWrapper;
   free: LlamaContextSequence[];
-  waiters: Array<(s: LlamaContextSequence) => void>;
+  /** Calls waiting for a sequence, with their prompt (a released sequence goes to the one sharing most of it). */
+  waiters: Array<{ tokens: readonly Token[]; resolve: (s: LlamaContextSequence) => void }>;
+  /** Tokens evaluated vs taken from the KV cache by this runtime's calls (bench/llama-batched.ts reads them). */
+  stats: { promptTokens: number; reusedTokens: number };
 }
 
 const fileIds = new Map<string, string>();
@@ -124,7 +138,8 @@ export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
-  const key = JSON.stringify([p.modelPath, p.loraPath ?? '', p.contextSize ?? 4096, p.sequences ?? 1, p.threads ?? 0]);
+  const sequences = p.sequences ?? defaultParallel();
+  const key = JSON.stringify([p.modelPath, p.loraPath ?? '', p.contextSize ?? 4096, sequences, p.threads ?? 0]);
   let rt = runtimes.get(key);
   if (!rt) {
     rt = (async () => {
@@ -132,15 +147,20 @@ function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
       const model = await modelFor(p.modelPath);
       const context = await model.createContext({
         contextSize: p.contextSize ?? 4096,
-        sequences: p.sequences ?? 1,
+        sequences,
         // node-llama-cpp's default counts hardware threads; on small machines that
         // oversubscribes the cores and generation slows down by an order of magnitude.
         // SWIRL_LLAMA_THREADS sets the worker's default (the spec's `threads` wins).
         threads: p.threads ?? defaultThreads(),
+        // Sliding-window models (Gemma 3) keep only the window's KV by default, and a kept
+        // prefix longer than the window came back as garbage text (measured: gemma3-270m after
+        // ~512 tokens). The full cache makes any prefix reusable, at the window layers' memory.
+        ...((p.kvReuse ?? true) ? { swaFullCache: true } : {}),
         ...(p.loraPath ? { lora: { adapters: [{ filePath: p.loraPath }] } } : {}),
       });
-      const free = Array.from({ length: p.sequences ?? 1 }, () => context.getSequence());
-      return { model, context, template: p.template ?? (await detectTemplate(p.modelPath)), free, waiters: [] };
+      if (sequences > 1) serializeSampling(context);
+      const free = Array.from({ length: sequences }, () => context.getSequence());
+      return { model, context, template: p.template ?? (await detectTemplate(p.modelPath)), free, waiters: [], stats: { promptTokens: 0, reusedTokens: 0 } };
     })();
     runtimes.set(key, rt);
     rt.catch(() => runtimes.delete(key));
@@ -152,16 +172,106 @@ function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
   return rt;
 }
 
-async function acquire(rt: Runtime): Promise<LlamaContextSequence> {
-  const s = rt.free.pop();
-  if (s) return s;
-  return new Promise((resolve) => rt.waiters.push(resolve));
+/**
+ * Makes a context's token sampling one call at a time.
+ *
+ * node-llama-cpp 3.21.1 samples each sequence's next token on its own libuv
+ * thread right after a batch is decoded, and llama.cpp's `llama_get_logits_ith`
+ * reorders the batch's output rows in place on first use when the batch held
+ * several sequences (separate KV streams). Four sequences sampling at once raced
+ * on that reorder and read each other's logits: greedy answers took words from
+ * the other prompts ("five prime numbers are 2, 3, population, 0"), from the first
+ * token on. Sampled one after the other, every sequence reads its own row
+ * (tests/integration/llama-batched.test.ts; docs/models.md). Sampling is a small
+ * share of a step, so the batch keeps its speed.
+ */
+export function serializeSampling(context: LlamaContext): void {
+  const native = (context as unknown as { _ctx?: Record<string, unknown> })._ctx;
+  const sample = native?.sampleToken;
+  if (!native || typeof sample !== 'function') throw new Error('node-llama-cpp changed: LlamaContext._ctx.sampleToken not found (swirl pins node-llama-cpp 3.21.1; batched sampling needs this workaround)');
+  let chain: Promise<unknown> = Promise.resolve();
+  Object.defineProperty(native, 'sampleToken', {
+    value: (...args: unknown[]) => {
+      const next = chain.then(() => (sample as (...a: unknown[]) => Promise<unknown>).apply(native, args));
+      chain = next.catch(() => undefined);
+      return next;
+    },
+  });
+}
+
+/** Tokens at the start of `a` equal to the start of `b`. */
+function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/** What a sequence holding `held` tokens saves a call whose prompt is `tokens` (BOS, which LlamaCompletion prepends, aside). */
+function reusable(held: readonly Token[], tokens: readonly Token[]): number {
+  if (held.length === 0) return 0;
+  return held[0] === tokens[0] ? sharedPrefix(held, tokens) : sharedPrefix(held.slice(1), tokens);
+}
+
+/**
+ * A free sequence for a call: the one whose KV cache shares the longest prefix with
+ * its prompt (an episode's earlier turn, or at least the shared instructions), so the
+ * call evaluates only what is new.
+ */
+async function acquire(rt: Runtime, tokens: readonly Token[]): Promise<LlamaContextSequence> {
+  if (rt.free.length) {
+    let best = 0;
+    let bestLen = -1;
+    rt.free.forEach((s, i) => {
+      const n = reusable(s.contextTokens, tokens);
+      if (n > bestLen) [best, bestLen] = [i, n];
+    });
+    return rt.free.splice(best, 1)[0]!;
+  }
+  return new Promise((resolve) => rt.waiters.push({ tokens, resolve }));
 }
 
 function release(rt: Runtime, s: LlamaContextSequence): void {
-  const w = rt.waiters.shift();
-  if (w) w(s);
-  else rt.free.push(s);
+  if (!rt.waiters.length) {
+    rt.free.push(s);
+    return;
+  }
+  const held = s.contextTokens;
+  let best = 0;
+  let bestLen = -1;
+  rt.waiters.forEach((w, i) => {
+    const n = reusable(held, w.tokens);
+    if (n > bestLen) [best, bestLen] = [i, n];
+  });
+  rt.waiters.splice(best, 1)[0]!.resolve(s);
+}
+
+/**
+ * Readies a sequence for a prompt: cleared in the isolated mode (`kvReuse: false`), else
+ * kept (LlamaCompletion erases only what differs from the prompt). Counts the reuse.
+ */
+async function prepareSequence(rt: Runtime, seq: LlamaContextSequence, tokens: readonly Token[], kvReuse: boolean): Promise<void> {
+  rt.stats.promptTokens += tokens.length;
+  if (!kvReuse) {
+    await seq.clearHistory();
+    return;
+  }
+  // LlamaCompletion keeps at most all but the prompt's last token (it decodes one to sample).
+  rt.stats.reusedTokens += Math.min(reusable(seq.contextTokens, tokens), Math.max(0, tokens.length - 1));
+}
+
+/** Sequences per llama-cpp context when the spec sets no `parallel`: SWIRL_LLAMA_PARALLEL, else DEFAULT_PARALLEL. */
+export function defaultParallel(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.SWIRL_LLAMA_PARALLEL);
+  return Number.isInteger(n) && n >= 1 ? n : DEFAULT_PARALLEL;
+}
+
+/** See docs/benchmarks.md ("Batched sampling"): the measurement behind it. */
+export const DEFAULT_PARALLEL = 4;
+
+/** The runtime statistics of a model's context (benchmarks and tests). */
+export async function runtimeStats(p: LlamaCppChatParams): Promise<{ promptTokens: number; reusedTokens: number }> {
+  return { ...(await runtimeFor(p)).stats };
 }
 
 function roleOf(m: BaseMessage): 'system' | 'user' | 'assistant' {
@@ -228,19 +338,19 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
     const rt = await runtimeFor(this.params);
     if (options.tools?.length) return this.generateWithTools(rt, messages, options, runManager);
     const { prompt, endOfTurn } = renderPrompt(messages, rt.template);
-    const seq = await acquire(rt);
+    // Tokenize with special tokens parsed: `<start_of_turn>` must be the model's turn token
+    // (one id), not five text tokens. The trainer tokenizes states the same way; BOS is
+    // prepended by LlamaCompletion.
+    const promptTokens = rt.model.tokenize(prompt, true);
+    const seq = await acquire(rt, promptTokens);
     try {
-      // Evaluate every prompt from an empty sequence: reusing a cached prefix
-      // changes how the prompt is batched, and with it the floating-point
-      // results, so the same seed would not give the same sample.
-      await seq.clearHistory();
+      // A reused prefix changes how the prompt is split into batches, and with it the
+      // floating-point results: the same seed need not give the same sample as a cleared
+      // sequence would (docs/models.md, "What is reproducible").
+      await prepareSequence(rt, seq, promptTokens, this.params.kvReuse ?? true);
       const completion = new LlamaCompletion({ contextSequence: seq });
       const temperature = options.temperature ?? this.params.temperature ?? 0;
       const seed = options.seed ?? this.params.seed;
-      // Tokenize with special tokens parsed: `<start_of_turn>` must be the model's turn token
-      // (one id), not five text tokens. The trainer tokenizes states the same way; BOS is
-      // prepended by LlamaCompletion.
-      const promptTokens = rt.model.tokenize(prompt, true);
       const text = await completion.generateCompletion(promptTokens, {
         maxTokens: options.maxTokens ?? this.params.maxTokens ?? 512,
         temperature,
@@ -268,13 +378,13 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
     rt.wrapper ??= resolveChatWrapper(rt.model);
     const wrapper = rt.wrapper;
     const { prompt, stops } = renderToolPrompt(messages, wrapper, options.tools ?? [], (t) => rt.model.detokenize(t.tokenize(rt.model.tokenizer), true));
-    const seq = await acquire(rt);
+    const promptTokens = rt.model.tokenize(prompt, true);
+    const seq = await acquire(rt, promptTokens);
     try {
-      await seq.clearHistory();
+      await prepareSequence(rt, seq, promptTokens, this.params.kvReuse ?? true);
       const completion = new LlamaCompletion({ contextSequence: seq });
       const temperature = options.temperature ?? this.params.temperature ?? 0;
       const seed = options.seed ?? this.params.seed;
-      const promptTokens = rt.model.tokenize(prompt, true);
       // The call's tokens, read with special tokens spelled (Qwen's <tool_call> is one);
       // once a whole call is there, generation stops.
       const generated: Token[] = [];

@@ -76,7 +76,9 @@ export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): Bas
         modelName: String(m.model ?? name),
         ...(typeof m.contextSize === 'number' ? { contextSize: m.contextSize } : {}),
         ...(typeof m.threads === 'number' ? { threads: m.threads } : {}),
-        ...(typeof m.sequences === 'number' ? { sequences: m.sequences } : {}),
+        // `parallel` is the spec's name; `sequences` the older one (still accepted).
+        ...(typeof (m.parallel ?? m.sequences) === 'number' ? { sequences: Number(m.parallel ?? m.sequences) } : {}),
+        ...(typeof m.kvReuse === 'boolean' ? { kvReuse: m.kvReuse } : {}),
         ...(typeof m.temperature === 'number' ? { temperature: m.temperature } : {}),
         ...(typeof m.maxTokens === 'number' ? { maxTokens: m.maxTokens } : {}),
         ...(typeof m.topP === 'number' ? { topP: m.topP } : {}),

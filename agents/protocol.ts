@@ -20,9 +20,9 @@ export function stopSequences(tools: readonly ToolKind[]): string[] {
 
 const TOOL_TEXT: Record<ToolKind, (n: number) => string> = {
   calculator: (n) =>
-    `You can use a calculator. To compute something, write one math expression between <math_exp> and </math_exp>, for example <math_exp>48 / 2</math_exp>. The result comes back in the next message as "48 / 2 -> 24.0". You may use the calculator up to ${n} times before answering.`,
+    `You can use a calculator. To compute something, put one math expression inside math tags, like this: <math_exp>48 / 2</math_exp>. The result comes back in the next message as "48 / 2 -> 24.0". You may use the calculator up to ${n} times before answering.`,
   search: (n) =>
-    `You can use a search engine. To search, write one query between <search_query> and </search_query>, for example <search_query>capital of Australia</search_query>. The best matching article comes back in the next message as "capital of Australia -> ARTICLE". You may search up to ${n} times before answering; do not repeat a query you already made.`,
+    `You can use a search engine. To search, put one query inside search tags, like this: <search_query>capital of Australia</search_query>. The best matching article comes back in the next message as "capital of Australia -> ARTICLE". You may search up to ${n} times before answering; do not repeat a query you already made.`,
 };
 
 export interface PromptInput {
@@ -33,7 +33,7 @@ export interface PromptInput {
 
 export const DEFAULT_TEMPLATE = `{{task}}
 {{tools}}
-Think step by step. In each turn, either use a tool or give the final answer, never both. When you know the answer, write it in just a few words between <answer> and </answer>, for example <answer>72</answer>.
+Think step by step. In each turn, either use a tool or give the final answer, never both. When you know the answer, put it in just a few words inside answer tags, like this: <answer>72</answer>.
 
 Question: {{question}}`;
 
