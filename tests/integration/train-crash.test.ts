@@ -36,13 +36,13 @@ const G = 2;
 
 const startWorker = startCliWorker;
 
-/** `swirl_trainer step` processes started by `parent`, with their age in seconds. */
+/** Trainer processes (`swirl_trainer serve`, or `step` with SWIRL_TRAINER_PERSISTENT=0) started by `parent`, with their age in seconds. */
 function trainerChildren(parent: number): Array<{ pid: number; age: number }> {
   const out = execFileSync('ps', ['-eo', 'pid=,ppid=,etimes=,args='], { encoding: 'utf8' });
   return out
     .split('\n')
     .map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/))
-    .filter((m): m is RegExpMatchArray => !!m && Number(m[2]) === parent && m[4]!.includes('swirl_trainer step'))
+    .filter((m): m is RegExpMatchArray => !!m && Number(m[2]) === parent && /swirl_trainer (step|serve)/.test(m[4]!))
     .map((m) => ({ pid: Number(m[1]), age: Number(m[3]) }));
 }
 
