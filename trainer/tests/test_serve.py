@@ -98,6 +98,10 @@ def test_serve_continues_in_memory_with_the_same_bytes_as_one_process_per_step(t
         assert "continuing from the adapter in memory" not in {e.get("phase") for e in events}
         assert files_of(done["checkpoint"]) == files_of(got[1]["checkpoint"])
 
+        # a fresh adapter on the base the server holds (the old adapter unloaded): as in a new process
+        fresh, _ = srv.step(write_step(tmp_path, tiny_llama_dir, tmp_path / "srv", seed=1))
+        assert files_of(fresh["checkpoint"]) == files_of(run_cli_step(write_step(tmp_path, tiny_llama_dir, tmp_path / "cli", seed=1))["checkpoint"])
+
         # a request that fails leaves the server serving
         bad, _ = srv.step(write_step(tmp_path, tiny_llama_dir, tmp_path / "srv", lora={"rank": 0, "alpha": 8}))
         assert bad["event"] == "error" and bad["type"] == "ConfigError"
