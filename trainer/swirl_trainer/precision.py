@@ -11,7 +11,8 @@ support; x86 CPUs with AVX512-BF16 or AMX-BF16), fp32 elsewhere. Measured on
 this project's 2-core EPYC (avx512_bf16), Gemma 3 270M, 4 states x G=4 packed,
 one thread: forward+backward 11.6 s fp32, 7.1 s bf16 autocast on fp32 weights,
 4.8 s bf16 autocast on bf16 weights (docs/benchmarks.md "Training steps").
-Without native bf16 the CPU emulates it and is slower than fp32, hence fp32 there.
+Without native bf16 the CPU converts in software, which is not expected to beat fp32 (not
+measured: this machine has avx512_bf16), hence fp32 there.
 
 Resolving `auto` must not import torch when it can be avoided: a step whose
 checkpoint exists is answered from its hash, and the hash covers the resolved
