@@ -2,8 +2,8 @@
 //   sampleTrainBatch (llm queue): G actions per state from the current policy
 //     (base GGUF + the latest LoRA adapter), scored by the reward model;
 //   trainStep (train queue): one optimizer update by the Python trainer
-//     (`python -m swirl_trainer step`), whose JSON-lines output becomes
-//     heartbeats, metrics and a content-addressed checkpoint.
+//     (a persistent `python -m swirl_trainer serve` per worker, see trainer-pool.ts),
+//     whose JSON-lines output becomes heartbeats, metrics and a content-addressed checkpoint.
 // Files travel by path under the state dir: the llm and train workers share it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,6 +26,7 @@ import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { swirlPaths } from '../runtime/paths.js';
 import { HEARTBEAT_EVERY_MS, type ItemCache } from './fanout.js';
+import { trainerPool, type StepOutcome, type TrainerEvent, type TrainerSpawn } from './trainer-pool.js';
 import { makeProcessJudge, toolKindsOf, type JudgeContext } from './judge.js';
 import { seededShuffle } from './rng.js';
 import { turnSeed } from '../agents/episode.js';
@@ -268,19 +269,17 @@ export interface TrainStepResult {
   metrics: Record<string, number>;
 }
 
-interface TrainerEvent {
-  event: 'progress' | 'metrics' | 'done' | 'error';
-  [k: string]: unknown;
-}
-
-/** Runs one trainer update as a child process; progress lines become heartbeats. */
+/**
+ * Runs one trainer update: on this worker's persistent trainer (trainer-pool.ts), or with
+ * SWIRL_TRAINER_PERSISTENT=0 in a process of its own as before. Progress lines become heartbeats.
+ */
 export async function trainStep(modelsDir: string, input: TrainStepInput): Promise<TrainStepResult> {
   const paths = swirlPaths();
   if (!existsSync(paths.venvPython)) throw ApplicationFailure.nonRetryable(`the Python trainer is not installed (${paths.venvPython} missing)`, 'ConfigError', 'run `npm run setup` on this worker');
   const s = input.settings;
   const base = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256);
   const config = {
-    version: 1,
+    version: 2,
     base: { gguf: base },
     inputAdapter: input.inputAdapter ?? null,
     outputRoot: path.join(paths.state, 'checkpoints'),
@@ -294,23 +293,56 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
     stepIndex: input.index,
     packing: true,
     maxContextTokens: typeof input.model.contextSize === 'number' ? input.model.contextSize : 8192,
+    // The stage's default: bf16 where the hardware has it (trainer/swirl_trainer/precision.py).
+    precision: s.precision ?? 'auto',
   };
+  // Written for the audit trail (and the one-process path reads it).
   const cfgFile = path.join(trainDir(input.runKey), `step-${String(input.index).padStart(5, '0')}.json`);
   writeAtomic(cfgFile, JSON.stringify(config, null, 2));
   const ctx = Context.current();
-  const child = spawn(paths.venvPython, ['-m', 'swirl_trainer', 'step', '--config', cfgFile], {
+  const spec: TrainerSpawn = {
+    python: paths.venvPython,
     cwd: paths.root,
     env: { ...process.env, PYTHONPATH: path.join(paths.root, 'trainer'), HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  };
+  let metrics: Record<string, number> = {};
+  const onEvent = (ev: TrainerEvent) => {
+    if (ev.event === 'progress') ctx.heartbeat({ step: input.index, ...withoutId(ev) });
+    else if (ev.event === 'metrics') metrics = numbersOf(ev);
+  };
+  const heartbeat = setInterval(() => ctx.heartbeat({ step: input.index, alive: true }), HEARTBEAT_EVERY_MS);
+  let outcome: StepOutcome;
+  try {
+    outcome = process.env.SWIRL_TRAINER_PERSISTENT === '0' ? await stepInOwnProcess(spec, cfgFile, onEvent, ctx.cancellationSignal) : await trainerPool().step(spec, config, onEvent, ctx.cancellationSignal);
+  } finally {
+    clearInterval(heartbeat);
+  }
+  if (outcome.kind === 'done') {
+    const done = outcome.event;
+    return { checkpoint: String(done.checkpoint), ggufAdapter: String(done.ggufAdapter), hash: String(done.hash), reused: Boolean(done.reused), metrics: { ...metrics, ...numbersOf((done.metrics ?? {}) as Record<string, unknown>) } };
+  }
+  if (outcome.kind === 'error') {
+    const error = outcome.event;
+    const type = String(error.type);
+    // Bad config or data cannot succeed on retry; anything else (a crash, OOM, a kill) may.
+    if (type === 'ConfigError' || type === 'DataError') throw ApplicationFailure.nonRetryable(String(error.message), type, ...(error.hint ? [String(error.hint)] : []));
+    throw ApplicationFailure.retryable(String(error.message), type);
+  }
+  const how = outcome.signal ? `was killed (${outcome.signal})` : `exited with code ${outcome.code}`;
+  // A killed trainer is retryable: the next attempt gets a new trainer that reloads the last finished checkpoint.
+  throw ApplicationFailure.retryable(`trainer ${how}${outcome.stderr ? `: ${outcome.stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`, 'TrainerCrashed');
+}
+
+const withoutId = ({ id: _id, ...rest }: TrainerEvent) => rest;
+
+/** The one-process-per-step path (`python -m swirl_trainer step`), kept as an escape hatch. */
+async function stepInOwnProcess(spec: TrainerSpawn, cfgFile: string, onEvent: (ev: TrainerEvent) => void, signal: AbortSignal): Promise<StepOutcome> {
+  const child = spawn(spec.python, ['-m', 'swirl_trainer', 'step', '--config', cfgFile], { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const onCancel = () => child.kill('SIGKILL');
-  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  signal.addEventListener('abort', onCancel);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
-  let done: TrainerEvent | undefined;
-  let error: TrainerEvent | undefined;
-  let metrics: Record<string, number> = {};
-  const heartbeat = setInterval(() => ctx.heartbeat({ step: input.index, alive: true }), HEARTBEAT_EVERY_MS);
+  let last: TrainerEvent | undefined;
   try {
     const rl = createInterface({ input: child.stdout });
     for await (const line of rl) {
@@ -321,23 +353,16 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
       } catch {
         continue;
       }
-      if (ev.event === 'progress') ctx.heartbeat({ step: input.index, ...ev });
-      else if (ev.event === 'metrics') metrics = numbersOf(ev);
-      else if (ev.event === 'done') done = ev;
-      else if (ev.event === 'error') error = ev;
+      if (ev.event === 'done' || ev.event === 'error') last = ev;
+      else onEvent(ev);
     }
     const code: number | null = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('close', (c) => resolve(c))));
-    if (done && code === 0) {
-      return { checkpoint: String(done.checkpoint), ggufAdapter: String(done.ggufAdapter), hash: String(done.hash), reused: Boolean(done.reused), metrics: { ...metrics, ...numbersOf((done.metrics ?? {}) as Record<string, unknown>) } };
-    }
-    const message = error ? String(error.message) : `trainer exited with code ${code}${stderr ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`;
-    const type = error ? String(error.type) : 'TrainerCrashed';
-    // Bad config or data cannot succeed on retry; anything else (a crash, OOM, a kill) may.
-    if (code === 2 || type === 'ConfigError' || type === 'DataError') throw ApplicationFailure.nonRetryable(message, type, ...(error?.hint ? [String(error.hint)] : []));
-    throw ApplicationFailure.retryable(message, type);
+    if (last?.event === 'done' && code === 0) return { kind: 'done', event: last };
+    if (last?.event === 'error') return { kind: 'error', event: last };
+    if (code === 2) return { kind: 'error', event: { event: 'error', type: 'ConfigError', message: `trainer exited with code 2: ${stderr.trim().split('\n').slice(-5).join(' | ')}` } };
+    return { kind: 'crashed', code, signal: child.signalCode, stderr };
   } finally {
-    clearInterval(heartbeat);
-    ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    signal.removeEventListener('abort', onCancel);
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 }

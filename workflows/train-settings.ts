@@ -18,7 +18,11 @@ export interface TrainSettings {
   seed: number;
   /** Reward model ref as the Plan gives it (model name or `{ matcher }`). */
   rewardModel?: unknown;
+  /** Training precision; absent = the trainer's `auto` (left out of the Plan when unset, so existing stage hashes stay). */
+  precision?: TrainPrecision;
 }
+
+export type TrainPrecision = 'auto' | 'fp32' | 'bf16';
 
 export function trainSettings(c: Record<string, unknown>): TrainSettings {
   const lora = (c.lora ?? {}) as { rank?: number; alpha?: number; dropout?: number; targetModules?: string[] };
@@ -36,5 +40,6 @@ export function trainSettings(c: Record<string, unknown>): TrainSettings {
     gradClip: (c.gradClip as number) ?? 1.0,
     seed: (c.seed as number) ?? 0,
     ...(c.rewardModel !== undefined ? { rewardModel: c.rewardModel } : {}),
+    ...(typeof c.precision === 'string' ? { precision: c.precision as TrainPrecision } : {}),
   };
 }

@@ -17,6 +17,7 @@ import { out, err, printJson, shortHash } from '../output.js';
 import { ProgressView, describeStages, nextSteps } from '../progress.js';
 import { fanoutProgress } from '../fanout-progress.js';
 import { stageReportPath } from '../../activities/report.js';
+import { closeTrainers } from '../../activities/trainer-pool.js';
 
 export function newWorkflowId(pipeline: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -163,6 +164,7 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
   } finally {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await workersDone.catch(() => undefined);
+    closeTrainers();
     await nativeConn?.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
   }

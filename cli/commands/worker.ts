@@ -4,6 +4,7 @@ import { openNativeConnection } from '../../runtime/clients.js';
 import { SwirlError, EXIT } from '../../runtime/errors.js';
 import { createWorkers, defaultDeps, taskQueues } from '../../worker.js';
 import { defaultEpisodeThreads } from '../../activities/episode-threads.js';
+import { closeTrainers } from '../../activities/trainer-pool.js';
 import { out } from '../output.js';
 
 export function parseRoles(value: string): QueueRole[] {
@@ -44,6 +45,7 @@ export async function workerAction(opts: { queue: string; episodeThreads?: strin
   out('stop with Ctrl-C (SIGINT) or SIGTERM; running activities get 10s to finish');
   // The SDK runtime shuts every worker down on SIGINT/SIGTERM; run() resolves after that.
   await Promise.all(workers.map((w) => w.run()));
+  closeTrainers();
   await connection.close();
   out('worker stopped');
   setCode(EXIT.ok);

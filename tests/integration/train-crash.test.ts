@@ -36,26 +36,33 @@ const G = 2;
 
 const startWorker = startCliWorker;
 
-/** `swirl_trainer step` processes started by `parent`, with their age in seconds. */
+/** Trainer processes (`swirl_trainer serve`, or `step` with SWIRL_TRAINER_PERSISTENT=0) started by `parent`, with their age in seconds. */
 function trainerChildren(parent: number): Array<{ pid: number; age: number }> {
   const out = execFileSync('ps', ['-eo', 'pid=,ppid=,etimes=,args='], { encoding: 'utf8' });
   return out
     .split('\n')
     .map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/))
-    .filter((m): m is RegExpMatchArray => !!m && Number(m[2]) === parent && m[4]!.includes('swirl_trainer step'))
+    .filter((m): m is RegExpMatchArray => !!m && Number(m[2]) === parent && /swirl_trainer (step|serve)/.test(m[4]!))
     .map((m) => ({ pid: Number(m[1]), age: Number(m[3]) }));
 }
 
+const cpuSeen = new Map<number, number>();
+
 /**
- * The trainer has mapped the base model's weights (the trainer's safetensors copy of the GGUF):
- * torch and the model are loaded, training runs or is about to, and the mapping lasts until the
- * checkpoint is written. (Where the weights are copied off the mapping, e.g. onto a GPU, a trainer
- * that has run with torch loaded for 30 s counts too.)
+ * The trainer is inside a step: torch is loaded (libtorch mapped) and it burns CPU (at least a quarter of a
+ * core since the previous poll). A persistent trainer stays alive, with torch and the base model
+ * loaded, between steps, but then it waits on its input and uses no CPU; the first trainer of a run
+ * is started by trainStep 0, so the first busy one is in that step.
  */
 function trainerAtWork(c: { pid: number; age: number }): boolean {
   try {
     const maps = readFileSync(`/proc/${c.pid}/maps`, 'utf8');
-    return maps.includes('model.safetensors') || (c.age >= 30 && maps.includes('libtorch'));
+    // utime + stime (fields 14 and 15 of /proc/PID/stat; the command name in field 2 has no spaces here)
+    const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    const before = cpuSeen.get(c.pid);
+    cpuSeen.set(c.pid, ticks);
+    return maps.includes('libtorch') && before !== undefined && ticks - before >= 5;
   } catch {
     return false;
   }

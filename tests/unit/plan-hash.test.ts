@@ -392,6 +392,15 @@ describe('defaults and implementation versions', () => {
     expect(changedStages(compile(), compile([], explicit.replace('samples: 5', 'samples: 6')))).toEqual(FROM_ROLLOUTS);
   });
 
+  it('train precision: absent from the Plan unless set (existing stage hashes stay), passed through when set', () => {
+    const trained = (p: Plan) => p.stages.find((x) => x.id === 'trained')!;
+    expect(trained(compile()).config).not.toHaveProperty('precision');
+    expect(trainSettings(trained(compile()).config)).not.toHaveProperty('precision');
+    const bf16 = compile(['stages.trained.precision=bf16']);
+    expect(trainSettings(trained(bf16).config).precision).toBe('bf16');
+    expect(changedStages(compile(), bf16)).toEqual(['eval', 'trained']);
+  });
+
   it('the compiler fills the defaults the workflow runs with', () => {
     const { rewardModel: _r, ...train } = trainSettings({});
     expect(trainSettings(withStageDefaults('train', {}))).toEqual(train);

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     inst.add_argument("--dir", required=True, type=Path)
     stp = sub.add_parser("step", help="one training step (see trainer/CONTRACT.md)")
     stp.add_argument("--config", required=True, type=Path)
+    sub.add_parser("serve", help="a persistent trainer: step requests as JSON lines on stdin (see trainer/CONTRACT.md)")
     exp = sub.add_parser("export-gguf", help="write a PEFT LoRA folder as a llama.cpp LoRA GGUF")
     exp.add_argument("--adapter", required=True, type=Path)
     exp.add_argument("--base", required=True, type=Path, help="the base GGUF (its architecture is written into the adapter)")
@@ -39,9 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--gguf", required=True, type=Path)
     args = parser.parse_args(argv)
 
-    if args.command in ("step", "export-gguf", "prepare-base", "export-merged"):
-        from .commands import export_gguf_command, export_merged_command, prepare_base_command, step_command
+    if args.command in ("step", "serve", "export-gguf", "prepare-base", "export-merged"):
+        from .commands import export_gguf_command, export_merged_command, prepare_base_command, serve_command, step_command
 
+        if args.command == "serve":
+            return serve_command()
         if args.command == "export-merged":
             return export_merged_command(args.adapter, args.out, args.base_gguf, args.base_hf)
         if args.command == "prepare-base":

@@ -138,7 +138,7 @@ def materialize_gguf(gguf: Path, digest: str, progress: Callable[[str], None]) -
     return folder
 
 
-def load_base(cfg: StepConfig, identity: str, progress: Callable[[str], None], attn: str = "eager") -> Base:
+def load_base(cfg: StepConfig, identity: str, progress: Callable[[str], None], attn: str = "eager", dtype: Any = None) -> Base:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -153,7 +153,7 @@ def load_base(cfg: StepConfig, identity: str, progress: Callable[[str], None], a
     progress("loading base model")
     try:
         tok = AutoTokenizer.from_pretrained(str(folder))
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, attn_implementation=attn)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype or torch.float32, attn_implementation=attn)
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot load the base model from {folder}: {err}", "check base (a GGUF file or a Hugging Face causal LM folder)") from err
     if cfg.base_hf_dir is not None:
@@ -167,7 +167,7 @@ def load_base(cfg: StepConfig, identity: str, progress: Callable[[str], None], a
 
 
 def train_device() -> str:
-    """CUDA when present (SWIRL_TRAINER_DEVICE=cpu forces the CPU). fp32 either way."""
+    """CUDA when present (SWIRL_TRAINER_DEVICE=cpu forces the CPU)."""
     import torch
 
     want = os.environ.get("SWIRL_TRAINER_DEVICE", "auto")

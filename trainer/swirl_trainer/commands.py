@@ -1,4 +1,4 @@
-"""The `step` and `export-gguf` commands: stdout carries JSON lines only.
+"""The `step`, `serve` and `export-gguf` commands: stdout carries JSON lines only.
 
 Libraries (transformers, peft, tqdm) sometimes print to stdout; file
 descriptor 1 is pointed at stderr while they run, and the JSON lines go to a
@@ -61,7 +61,11 @@ def _exit_with_parent(poll: float = 0.5) -> None:
 
 def _guarded(fn: Any) -> int:
     _exit_with_parent()
-    emit = JsonOut()
+    return _report(fn, JsonOut())
+
+
+def _report(fn: Any, emit: Any) -> int:
+    """Runs fn(emit); a failure becomes an error event and the exit code the contract gives it."""
     try:
         fn(emit)
         return 0
@@ -86,6 +90,69 @@ def step_command(config: Path) -> int:
         emit("done", **result)
 
     return _guarded(go)
+
+
+def serve_command() -> int:
+    """`python -m swirl_trainer serve`: steps requested as JSON lines on stdin, one at a time,
+    with base model, adapter and optimizer state kept in memory between them (CONTRACT.md).
+    Exits on end of input, when the parent dies, and after SWIRL_TRAINER_IDLE_S seconds
+    (default 300) without a request: an idle trainer holds the base model's memory."""
+    import queue
+
+    from .step import Session, run_step
+
+    _exit_with_parent()
+    out = JsonOut()
+    idle = float(os.environ.get("SWIRL_TRAINER_IDLE_S") or 300)
+    lines: "queue.Queue[str | None]" = queue.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="requests", daemon=True).start()
+    session = Session()
+    out("ready", pid=os.getpid(), contract=2, idleSeconds=idle)
+    while True:
+        try:
+            line = lines.get(timeout=idle)
+        except queue.Empty:
+            # A request that raced this exit is answered by nobody; the caller sees this event
+            # first and sends it again to a new process (steps are idempotent).
+            out("exit", reason="idle", idleSeconds=idle)
+            return 0
+        if line is None:
+            return 0
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise ValueError("a request is a JSON object")
+        except ValueError as err:
+            out("error", id=None, type="ConfigError", message=f"request is not a JSON object: {err}", hint="one JSON request per line")
+            continue
+        rid = req.get("id")
+        cmd = req.get("cmd")
+
+        def emit(event: str, **fields: Any) -> None:
+            out(event, id=rid, **fields)
+
+        if cmd == "ping":
+            emit("pong")
+        elif cmd == "exit":
+            return 0
+        elif cmd == "step":
+            def go(emit: Any) -> None:
+                emit("done", **run_step(req.get("config"), emit, session))
+
+            if _report(go, emit) != 0:
+                # A failed step may have left the model half-updated (or the base wrapped by an
+                # adapter that failed its checks): start the next one from disk.
+                session.clear()
+        else:
+            emit("error", type="ConfigError", message=f"unknown request cmd {cmd!r}", hint="cmd is step, ping or exit")
 
 
 def export_gguf_command(adapter: Path, base: Path, out: Path) -> int:

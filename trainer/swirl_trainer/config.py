@@ -17,10 +17,11 @@ from .errors import ConfigError, DataError
 
 OBJECTIVES = ("swirl", "sft", "stored-actions")
 BASELINES = ("rloo", "none")
+PRECISIONS = ("auto", "fp32", "bf16")
 KNOWN_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 TOP_LEVEL = {
     "version", "base", "inputAdapter", "outputRoot", "batch", "objective", "lora", "optim",
-    "klBeta", "baseline", "seed", "stepIndex", "packing", "maxContextTokens",
+    "klBeta", "baseline", "seed", "stepIndex", "packing", "maxContextTokens", "precision",
 }
 
 
@@ -55,10 +56,15 @@ class StepConfig:
     step_index: int = 0
     packing: bool = True
     max_context_tokens: int = 8192
+    #: As asked: auto | fp32 | bf16 (absent = fp32, as in contract version 1). The hash covers the
+    #: resolved value (precision.resolve_precision), since auto depends on the machine.
+    precision: str = "fp32"
 
-    def canonical(self) -> dict[str, Any]:
-        """The config fields that change the result (paths excluded: they are hashed by content)."""
-        return {
+    def canonical(self, precision: str = "fp32") -> dict[str, Any]:
+        """The config fields that change the result (paths excluded: they are hashed by content).
+        `precision` is the resolved one; fp32 is left out so fp32 steps keep the hashes they had
+        before precision existed (their checkpoints stay reusable)."""
+        doc: dict[str, Any] = {
             "objective": self.objective,
             "lora": {"rank": self.lora.rank, "alpha": self.lora.alpha, "dropout": self.lora.dropout,
                      "targetModules": sorted(self.lora.target_modules)},
@@ -68,6 +74,9 @@ class StepConfig:
             # packing changes only float summation order, but results must be reproducible bit for bit.
             "packing": self.packing, "maxContextTokens": self.max_context_tokens,
         }
+        if precision != "fp32":
+            doc["precision"] = precision
+        return doc
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,8 @@ def parse_config(raw: Any) -> StepConfig:
     unknown = sorted(set(raw) - TOP_LEVEL)
     if unknown:
         raise ConfigError(f"unknown step config field(s): {', '.join(unknown)}", "see trainer/CONTRACT.md for the fields")
-    if raw.get("version", 1) != 1:
-        raise ConfigError(f"unsupported step config version {raw.get('version')!r}", "this trainer reads version 1")
+    if raw.get("version", 1) not in (1, 2):
+        raise ConfigError(f"unsupported step config version {raw.get('version')!r}", "this trainer reads versions 1 and 2")
 
     base = raw.get("base")
     if not isinstance(base, dict) or len(base) != 1 or not ({"gguf", "hfDir"} & set(base)):
@@ -189,12 +198,15 @@ def parse_config(raw: Any) -> StepConfig:
     packing = raw.get("packing", True)
     if not isinstance(packing, bool):
         raise ConfigError(f"packing must be true or false, got {packing!r}", "set packing")
+    precision = raw.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", "set precision")
     return StepConfig(
         base_gguf=gguf, base_hf_dir=hf, input_adapter=input_adapter, output_root=output_root, batch=batch,
         objective=objective, lora=lora, optim=optim,
         kl_beta=_num(raw, "klBeta", 0.05, lo=0), baseline=baseline,
         seed=_int(raw, "seed", 0, lo=0), step_index=_int(raw, "stepIndex", 0, lo=0),
-        packing=packing, max_context_tokens=_int(raw, "maxContextTokens", 8192, lo=16),
+        packing=packing, max_context_tokens=_int(raw, "maxContextTokens", 8192, lo=16), precision=precision,
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .base import base_identity, load_base, log
-from .config import StepConfig, State, load_batch, load_config, sha256_file
+from .config import StepConfig, State, load_batch, load_config, parse_config, sha256_file
 from .errors import ConfigError, DataError
 
 TRAINER_VERSION = "swirl-trainer-step-v1"
@@ -45,8 +45,8 @@ def adapter_identity(folder: Path) -> str:
     return "peft:" + h.hexdigest()
 
 
-def step_hash(cfg: StepConfig, base_id: str, input_id: str, batch_sha: str) -> str:
-    doc = {"trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha, "config": cfg.canonical()}
+def step_hash(cfg: StepConfig, base_id: str, input_id: str, batch_sha: str, precision: str = "fp32") -> str:
+    doc = {"trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha, "config": cfg.canonical(precision)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -155,14 +155,81 @@ def tokenize_state(tok: Any, add_bos: bool, state: State) -> tuple[list[int], li
     return ids, [tok(a.text, add_special_tokens=False).input_ids for a in state.actions]
 
 
-def run_step(config_path: Path, emit: Emit) -> dict[str, Any]:
-    t0 = time.time()
-    cfg = load_config(config_path)
-    states = load_batch(cfg.batch, cfg.objective, cfg.baseline)
+class Session:
+    """What a trainer process keeps between steps: the base model (keyed by identity and
+    precision), the LoRA model on top of it, and the checkpoint that model and `optimizer`
+    equal. The one-process `step` command uses a fresh Session per step, `serve` one for its
+    lifetime. A step continues from memory only when its inputAdapter is the checkpoint named
+    here, so both paths compute the same bytes: the memory holds exactly what was written."""
+
+    def __init__(self) -> None:
+        self.base: Any = None
+        self.base_key: tuple[str, str] | None = None
+        self.model: Any = None  # PeftModel wrapping self.base.model
+        self.lora_key: tuple[Any, ...] | None = None
+        self.checkpoint: str | None = None  # "ckpt:<hash>" the model and optimizer hold
+        self.optimizer: dict[str, Any] | None = None
+
+    def clear(self) -> None:
+        self.base = self.base_key = self.model = self.lora_key = self.checkpoint = self.optimizer = None
+        import gc
+
+        gc.collect()
+
+    def _drop_adapter(self) -> None:
+        if self.model is not None:
+            # Removes the LoRA layers (no merge): the base modules are restored as loaded.
+            self.model.unload()
+        self.model = self.lora_key = self.checkpoint = self.optimizer = None
+
+    def prepare(self, cfg: StepConfig, base_id: str, input_id: str, precision: str, progress: "Progress") -> tuple[Any, Any, dict[str, Any] | None]:
+        """(base, LoRA model, optimizer state to continue) for this step."""
+        import torch
+
+        from .precision import base_dtype
+
+        key = (base_id, precision)
+        if self.base_key != key:
+            self.clear()
+            self.base = load_base(cfg, base_id, lambda p: progress.set(p), dtype=base_dtype(precision))
+            self.base_key = key
+        lora_key = (cfg.lora.rank, cfg.lora.alpha, cfg.lora.dropout, tuple(sorted(cfg.lora.target_modules)))
+        if self.model is not None and self.checkpoint == input_id and self.lora_key == lora_key:
+            progress.set("continuing from the adapter in memory")
+            model, state = self.model, self.optimizer
+        else:
+            self._drop_adapter()
+            # The fresh adapter's init draws from this seed, whatever loading the base consumed.
+            torch.manual_seed(cfg.seed)
+            model = attach_lora(self.base.model, cfg, progress)
+            state = None
+            if cfg.input_adapter is not None and (cfg.input_adapter / "optimizer.pt").is_file():
+                state = torch.load(cfg.input_adapter / "optimizer.pt", weights_only=True, map_location="cpu")
+            self.model, self.lora_key = model, lora_key
+        # From here on the tensors change: the memory matches no checkpoint until this step's is written.
+        self.checkpoint = self.optimizer = None
+        return self.base, model, state
+
+    def finished(self, h: str, optimizer: dict[str, Any]) -> None:
+        self.checkpoint, self.optimizer = "ckpt:" + h, optimizer
+
+
+def step_identity(cfg: StepConfig) -> tuple[str, str, str, str, str]:
+    """(hash, base identity, input identity, batch sha256, resolved precision), without torch."""
+    from .precision import resolve_precision
+
     batch_sha = sha256_file(cfg.batch)
     base_id = base_identity(cfg)
     input_id = adapter_identity(cfg.input_adapter) if cfg.input_adapter else "base:" + base_id
-    h = step_hash(cfg, base_id, input_id, batch_sha)
+    precision = resolve_precision(cfg.precision)
+    return step_hash(cfg, base_id, input_id, batch_sha, precision), base_id, input_id, batch_sha, precision
+
+
+def run_step(config: "Path | dict[str, Any]", emit: Emit, session: Session | None = None) -> dict[str, Any]:
+    t0 = time.time()
+    cfg = load_config(config) if isinstance(config, Path) else parse_config(config)
+    states = load_batch(cfg.batch, cfg.objective, cfg.baseline)
+    h, base_id, input_id, batch_sha, precision = step_identity(cfg)
     final = cfg.output_root / h
     if (final / MANIFEST).is_file():
         manifest = json.loads((final / MANIFEST).read_text())
@@ -173,30 +240,39 @@ def run_step(config_path: Path, emit: Emit) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"cannot create outputRoot {cfg.output_root}: {err}", "outputRoot must be writable") from err
     clean_stale_tmp(cfg.output_root)
+    session = session or Session()
 
     with Progress(emit) as progress:
+        t_load = time.time()  # torch, base and adapter: what a persistent trainer mostly saves
         progress.set("loading torch", 0, len(states))
         import torch
 
         configure_torch(cfg.seed)
-        base = load_base(cfg, base_id, lambda p: progress.set(p))
-        model = attach_lora(base.model, cfg, progress)
-        metrics = train_update(model, base, cfg, states, progress, emit)
+        base, model, opt_state = session.prepare(cfg, base_id, input_id, precision, progress)
+        t_load = time.time() - t_load
+        metrics = train_update(model, base, cfg, states, progress, emit, opt_state, precision)
+        optimizer = metrics.pop("_optimizer")
         progress.set("writing checkpoint")
         tmp = cfg.output_root / f".{h}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+        # PEFT keeps target_modules as a set and writes it in hash-seed order: sorted, the
+        # config file is the same bytes in every process.
+        pc = model.peft_config["default"]
+        pc.target_modules = sorted(pc.target_modules)
         model.save_pretrained(str(tmp))
-        torch.save(metrics.pop("_optimizer"), tmp / "optimizer.pt")
+        torch.save(optimizer, tmp / "optimizer.pt")
         from .gguf_adapter import export_peft_dir
 
         cfgm = base.model.config
         n_tensors = export_peft_dir(tmp, tmp / "adapter.gguf", base.arch,
                                     getattr(cfgm, "num_attention_heads", None), getattr(cfgm, "num_key_value_heads", None))
         metrics["wallSeconds"] = round(time.time() - t0, 3)
+        metrics["loadSeconds"] = round(t_load, 3)
+        metrics["precision"] = precision
         manifest = {
             "hash": h, "trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha,
-            "config": cfg.canonical(), "arch": base.arch, "ggufTensors": n_tensors, "metrics": metrics,
+            "config": cfg.canonical(precision), "arch": base.arch, "ggufTensors": n_tensors, "metrics": metrics,
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -217,6 +293,7 @@ def run_step(config_path: Path, emit: Emit) -> dict[str, Any]:
             os.fsync(fd)
         finally:
             os.close(fd)
+        session.finished(h, optimizer)
         progress.set("done", len(states), len(states))
     return {"checkpoint": str(final), "ggufAdapter": str(final / "adapter.gguf"), "hash": h, "reused": False, "metrics": metrics}
 
@@ -256,8 +333,12 @@ def build_units(states: list[State], ids: list[tuple[list[int], list[list[int]]]
     return units
 
 
-def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], progress: Progress, emit: Emit) -> dict[str, Any]:
+def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], progress: Progress, emit: Emit,
+                 opt_state: dict[str, Any] | None = None, precision: str = "fp32") -> dict[str, Any]:
     import torch
+
+    from .base import train_device
+    from .precision import autocast
 
     from .objective import action_loss, advantages, k3, sft_loss
     from .packing import token_logprobs
@@ -295,6 +376,7 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
     model.train() if cfg.lora.dropout > 0 else model.eval()
     causal = model.get_base_model()
     units = build_units(kept, ids, cfg, base)
+    device = train_device()
     params = [p for _, p in sorted(model.named_parameters()) if p.requires_grad]
     for p in params:
         p.grad = None
@@ -310,9 +392,10 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
         seq_tokens += unit.seq_tokens
         ref = None
         if need_ref:
-            with torch.no_grad(), model.disable_adapter():
+            with torch.no_grad(), model.disable_adapter(), autocast(precision, device):
                 ref = token_logprobs(causal, unit)
-        logp = token_logprobs(causal, unit)
+        with autocast(precision, device):
+            logp = token_logprobs(causal, unit)
         loss = logp.new_zeros(())
         for s in seqs:
             a, b = unit.gather.spans[s.key]
@@ -332,10 +415,9 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
     grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)) if cfg.optim.grad_clip > 0 else float(
         torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
     opt = torch.optim.AdamW(params, lr=cfg.optim.learning_rate, weight_decay=cfg.optim.weight_decay, foreach=False)
-    if cfg.input_adapter is not None and (cfg.input_adapter / "optimizer.pt").is_file():
-        state = torch.load(cfg.input_adapter / "optimizer.pt", weights_only=True, map_location="cpu")
+    if opt_state is not None:
         try:
-            opt.load_state_dict(state)
+            opt.load_state_dict(opt_state)
         except (ValueError, KeyError) as err:
             raise ConfigError(f"inputAdapter's optimizer.pt does not match this LoRA: {err}", "keep lora settings fixed") from err
         for g in opt.param_groups:  # the step config, not the stored one, sets the hyperparameters

@@ -106,3 +106,70 @@ def test_packed_gradients_equal_per_sequence(name):
         scale = g2[n].abs().max().item()
         assert scale > 0
         assert torch.allclose(g1[n], g2[n], atol=1e-5 * max(1.0, scale), rtol=1e-4), (n, (g1[n] - g2[n]).abs().max())
+
+
+# bf16 (precision: bf16): base weights in bf16, forward/backward under autocast, log-softmax in fp32.
+# Packed and per-sequence runs round differently (other matmul shapes, other summation order), so
+# they agree to a tolerance, not bit for bit. Observed on these models: 1e-3 (log-probs of
+# magnitude ~5); 1e-2 leaves 10x headroom and is still a tenth of what a mask error costs in fp32.
+BF16_LOGPROB_ATOL = 1e-2
+# Against fp32: bf16 keeps 8 mantissa bits (relative rounding 4e-3 per op); observed 3.3e-3.
+BF16_VS_FP32_ATOL = 2e-2
+# LoRA gradients (fp32 master weights, bf16 activations), relative to the largest entry: observed
+# up to 2.3% (a gradient is a long sum of bf16 products).
+BF16_GRAD_RTOL = 5e-2
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_packed_logprobs_equal_per_sequence_bf16(name):
+    seqs = seqs_of(tiny_batch(), char_tokenizer())
+    with torch.no_grad():
+        ref32 = per_sequence(MODELS[name](), seqs)
+        model = MODELS[name]().to(torch.bfloat16)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            ref = per_sequence(model, seqs)
+            worst_vs_fp32 = 0.0
+            for group in ([s for s in seqs if s.key[0] < 2], [s for s in seqs if s.key[0] == 2]):
+                unit = pack(group, model.config)
+                got = token_logprobs(model, unit)
+                assert got.dtype == torch.float32
+                for s in group:
+                    a, b = unit.gather.spans[s.key]
+                    assert torch.allclose(got[a:b], ref[s.key], atol=BF16_LOGPROB_ATOL, rtol=0), (s.key, (got[a:b] - ref[s.key]).abs().max())
+                    assert torch.allclose(got[a:b], ref32[s.key], atol=BF16_VS_FP32_ATOL, rtol=0)
+                    worst_vs_fp32 = max(worst_vs_fp32, (got[a:b] - ref32[s.key]).abs().max().item())
+    assert worst_vs_fp32 > 0  # bf16 really ran
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_packed_gradients_equal_per_sequence_bf16(name):
+    from peft import LoraConfig, get_peft_model
+
+    seqs = seqs_of(tiny_batch(), char_tokenizer())
+    coef = {s.key: float(c) for s, c in zip(seqs, torch.linspace(-1, 1, len(seqs)))}
+
+    def grads(packed: bool):
+        torch.manual_seed(1)
+        peft = get_peft_model(MODELS[name]().to(torch.bfloat16), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"], init_lora_weights=False))
+        causal = peft.get_base_model()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            if packed:
+                loss = 0
+                for group in ([s for s in seqs if s.key[0] < 2], [s for s in seqs if s.key[0] == 2]):
+                    unit = pack(group, causal.config)
+                    lp = token_logprobs(causal, unit, chunk=7)
+                    loss = loss + sum(coef[s.key] * lp[slice(*unit.gather.spans[s.key])].sum() for s in group)
+            else:
+                ref = per_sequence(causal, seqs)
+                loss = sum(coef[k] * v.sum() for k, v in ref.items())
+        loss.backward()
+        out = {n: p.grad.clone() for n, p in peft.named_parameters() if p.requires_grad}
+        assert all(p.dtype == torch.float32 for n, p in peft.named_parameters() if p.requires_grad)  # fp32 master weights
+        return out
+
+    g1, g2 = grads(True), grads(False)
+    assert g1.keys() == g2.keys() and len(g1) > 0
+    for n in g1:
+        scale = g2[n].abs().max().item()
+        assert scale > 0
+        assert (g1[n] - g2[n]).abs().max().item() <= BF16_GRAD_RTOL * scale, (n, (g1[n] - g2[n]).abs().max(), scale)

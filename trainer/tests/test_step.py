@@ -154,3 +154,39 @@ def test_kill_midway_leaves_no_checkpoint(tmp_path, tiny_llama_dir):
     assert [p.name for p in root.iterdir()] == [redo["hash"]]  # the dead process's tmp folder is cleaned
     clean = run_inprocess(write_step(tmp_path, tiny_llama_dir, tmp_path / "clean"))
     assert (Path(redo["checkpoint"]) / "adapter_model.safetensors").read_bytes() == (Path(clean["checkpoint"]) / "adapter_model.safetensors").read_bytes()
+
+
+def test_bf16_and_fp32_agree_on_the_loss_and_precision_is_hashed(tmp_path, tiny_llama_dir):
+    """Same data, two chained steps each: bf16 losses equal fp32's to 1% (bf16 rounds activations
+    to 8 mantissa bits; observed well below that), under another hash."""
+    from safetensors.torch import load_file
+
+    from swirl_trainer.precision import resolve_precision
+
+    runs = {}
+    for prec in ("fp32", "bf16"):
+        a = run_inprocess(write_step(tmp_path, tiny_llama_dir, tmp_path / prec, precision=prec))
+        b = run_inprocess(write_step(tmp_path, tiny_llama_dir, tmp_path / prec, precision=prec, inputAdapter=a["checkpoint"], stepIndex=1))
+        runs[prec] = (a, b)
+        assert a["metrics"]["precision"] == prec
+    (f1, f2), (b1, b2) = runs["fp32"], runs["bf16"]
+    assert f1["hash"] != b1["hash"]
+    for f, b in ((f1, b1), (f2, b2)):
+        assert b["metrics"]["loss"] == pytest.approx(f["metrics"]["loss"], rel=1e-2, abs=1e-4)
+        assert b["metrics"]["meanActionLogprob"] == pytest.approx(f["metrics"]["meanActionLogprob"], rel=1e-2)
+    assert b2["metrics"]["loss"] != f2["metrics"]["loss"]  # bf16 really ran
+    tf, tb = (load_file(str(Path(x["checkpoint"]) / "adapter_model.safetensors")) for x in (f2, b2))
+    assert all(tb[k].dtype == tf[k].dtype == torch_float32() for k in tf)  # master weights stay fp32
+    # (No closeness test on the weights: Adam's first steps move every weight by about +-lr whatever
+    # the gradient's size, so a gradient entry near 0 may flip sign between fp32 and bf16.)
+
+    # fp32 keeps the hash it had before precision existed; auto is hashed as what it resolves to
+    assert f1["hash"] == run_inprocess(write_step(tmp_path, tiny_llama_dir, tmp_path / "fp32", precision="fp32"))["hash"]
+    auto = run_inprocess(write_step(tmp_path, tiny_llama_dir, tmp_path / resolve_precision("auto"), precision="auto"))
+    assert auto["reused"] is True and auto["hash"] == runs[resolve_precision("auto")][0]["hash"]
+
+
+def torch_float32():
+    import torch
+
+    return torch.float32
