@@ -152,9 +152,10 @@ function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
         // oversubscribes the cores and generation slows down by an order of magnitude.
         // SWIRL_LLAMA_THREADS sets the worker's default (the spec's `threads` wins).
         threads: p.threads ?? defaultThreads(),
-        // Sliding-window models (Gemma 3) keep only the window's KV by default, and a kept
-        // prefix longer than the window came back as garbage text (measured: gemma3-270m after
-        // ~512 tokens). The full cache makes any prefix reusable, at the window layers' memory.
+        // Sliding-window models (Gemma 3) keep only the window's KV by default: a prefix
+        // longer than the window can then be restored only from node-llama-cpp's checkpoints
+        // and the rest is evaluated again. The full cache keeps every prefix reusable, for the
+        // window layers' memory (small next to the weights at these context sizes).
         ...((p.kvReuse ?? true) ? { swaFullCache: true } : {}),
         ...(p.loraPath ? { lora: { adapters: [{ filePath: p.loraPath }] } } : {}),
       });
@@ -181,18 +182,19 @@ function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
  * several sequences (separate KV streams). Four sequences sampling at once raced
  * on that reorder and read each other's logits: greedy answers took words from
  * the other prompts ("five prime numbers are 2, 3, population, 0"), from the first
- * token on. Sampled one after the other, every sequence reads its own row
- * (tests/integration/llama-batched.test.ts; docs/models.md). Sampling is a small
- * share of a step, so the batch keeps its speed.
+ * token on (tests/integration/llama-batched.test.ts). Letting the rest run side
+ * by side once the first has reordered the rows was slower on 2 cores (gemma3-270m,
+ * 16 sequences: 81–84 vs 123–125 generated tok/s, `bench/llama-batched.ts --child`):
+ * the thread hand-offs cost more than the sampling.
  */
 export function serializeSampling(context: LlamaContext): void {
   const native = (context as unknown as { _ctx?: Record<string, unknown> })._ctx;
-  const sample = native?.sampleToken;
+  const sample = native?.sampleToken as ((...a: unknown[]) => Promise<unknown>) | undefined;
   if (!native || typeof sample !== 'function') throw new Error('node-llama-cpp changed: LlamaContext._ctx.sampleToken not found (swirl pins node-llama-cpp 3.21.1; batched sampling needs this workaround)');
   let chain: Promise<unknown> = Promise.resolve();
   Object.defineProperty(native, 'sampleToken', {
     value: (...args: unknown[]) => {
-      const next = chain.then(() => (sample as (...a: unknown[]) => Promise<unknown>).apply(native, args));
+      const next = chain.then(() => sample.apply(native, args));
       chain = next.catch(() => undefined);
       return next;
     },

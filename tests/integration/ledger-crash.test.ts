@@ -1,9 +1,12 @@
 // Exactly-once model calls through the LLM call ledger, on a real server with
-// the real embedded model: kill -9 a real `swirl worker` twice during a Plan's
-// rollouts; the run completes, every distinct call completed exactly once over
-// all worker processes (the ledger's append-only completions table has one row
-// per key), the trajectories equal an uninterrupted run's (own state dir, own
-// ledger), and a second run on the same state reuses every call.
+// the real embedded model decoding its episodes in one batch (`parallel: 4`):
+// kill -9 a real `swirl worker` twice during a Plan's rollouts; the run
+// completes, every distinct call completed exactly once over all worker
+// processes (the ledger's append-only completions table has one row per key),
+// and a second run on the same state reuses every call and gives the same
+// trajectories. (A batch's composition changes float sums, so a killed batched
+// run is not compared with an uninterrupted one: that bit-for-bit comparison is
+// plan-crash's, in the isolated mode.)
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -58,19 +61,11 @@ interface StatusJson {
 }
 
 describe('LLM call ledger: exactly-once calls across kill -9', () => {
-  it('completes after 2 worker kills with every call made once and the uninterrupted run’s trajectories', async () => {
+  it('completes after 2 worker kills mid-batch with every call made once; a rerun reuses them all', async () => {
     const address = inject('temporalAddress');
     const prefix = `it-ledger-crash-${process.pid}`;
-    const cleanState = tempStateDir();
-    const cleanEnv = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: cleanState, SWIRL_TASK_QUEUE_PREFIX: `${prefix}-clean` };
-    const clean = await swirl(['run', spec, '--json'], cleanEnv, LONG);
-    expect(clean.code, clean.stderr).toBe(0);
-    const cleanRollouts = (JSON.parse(clean.stdout) as { stages: StageState[] }).stages.find((s) => s.id === 'rollouts')!;
-    const cleanAudit = await audit(cleanState);
-    expect(cleanAudit.duplicated).toEqual([]);
-    expect(cleanAudit.completions).toBe(cleanAudit.keys);
-    expect(cleanAudit.keys).toBeGreaterThanOrEqual(4); // 4 episodes, at least one call each
-
+    let killedHash = '';
+    let killedKeys = 0;
     const state = tempStateDir();
     const env = { CI: 'true', TEMPORAL_ADDRESS: address, SWIRL_STATE_DIR: state, SWIRL_TASK_QUEUE_PREFIX: prefix };
     let worker = await startWorker(env);
@@ -95,13 +90,14 @@ describe('LLM call ledger: exactly-once calls across kill -9', () => {
       expect(st.status).toBe('COMPLETED');
       const rollouts = st.stages.find((s) => s.id === 'rollouts')!;
       expect(rollouts.counts).toEqual({ succeeded: 4, failed: 0, filtered: 0 });
-      expect(rollouts.output!.hash).toBe(cleanRollouts.output!.hash);
+      killedHash = rollouts.output!.hash;
 
       // Exactly once: one completed model call per distinct request over all worker processes.
       const a = await audit(state);
       expect(a.duplicated).toEqual([]);
       expect(a.completions).toBe(a.keys);
-      expect(a.keys).toBe(cleanAudit.keys);
+      expect(a.keys).toBeGreaterThanOrEqual(4); // 4 episodes, at least one call each
+      killedKeys = a.keys;
       // Calls cut off by a kill started but never completed.
       expect(a.attempts).toBeGreaterThanOrEqual(a.completions);
       // `status` shows the run's ledger: every call made at most once, the rest reused.
@@ -127,15 +123,15 @@ describe('LLM call ledger: exactly-once calls across kill -9', () => {
     const again = await swirl(['run', spec, '--json'], { ...env, SWIRL_TASK_QUEUE_PREFIX: `${prefix}-again` }, LONG);
     expect(again.code, again.stderr).toBe(0);
     const againRun = JSON.parse(again.stdout) as { workflowId: string; stages: StageState[] };
-    expect(againRun.stages.find((s) => s.id === 'rollouts')!.output!.hash).toBe(cleanRollouts.output!.hash);
+    expect(againRun.stages.find((s) => s.id === 'rollouts')!.output!.hash).toBe(killedHash);
     const hist = await swirl(['history', againRun.workflowId, '--json'], env);
     expect(hist.code, hist.stderr).toBe(0);
     const h = JSON.parse(hist.stdout) as { ledger?: StatusJson['ledger'] };
     expect(h.ledger).toMatchObject({ calls: 0, inputTokens: 0, outputTokens: 0 });
-    expect(h.ledger!.reused).toBeGreaterThanOrEqual(cleanAudit.keys);
+    expect(h.ledger!.reused).toBeGreaterThanOrEqual(killedKeys);
     const after = await audit(state);
     expect(after.completions).toBe(after.keys);
-    expect(after.keys).toBe(cleanAudit.keys);
+    expect(after.keys).toBe(killedKeys);
   }, 3_000_000);
 
   // The same with an OpenAI-compatible stub (1.5 s per answer) whose scripted
