@@ -78,8 +78,15 @@ async function swirl(file: string, b: number): Promise<Speed> {
   // Grow the number list until the rendered prompt has PP tokens (measured on the real template).
   const words: string[] = [];
   const tokens = async (text: string) => (await chat.invoke([new HumanMessage(text)], { maxTokens: 1 })).usage_metadata!.input_tokens;
-  let n = 1;
-  while ((await tokens(promptText('x', words))) < PP) words.push(String(n++));
+  // Binary search on the list's length (each probe is a call).
+  let lo = 0;
+  let hi = PP;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((await tokens(promptText('x', Array.from({ length: mid }, (_, i) => String(i + 1))))) < PP) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = 1; i <= lo; i++) words.push(String(i));
   const before = await runtimeStats(chat.params);
   const fresh = () => Array.from({ length: b }, () => [new HumanMessage(promptText(`${++nonce}`, words))]);
   // Time to first token of B requests at once (prompts distinct from their first words on: no KV reuse).

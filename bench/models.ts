@@ -499,6 +499,36 @@ protocol by \`tests/integration/llama-tool-calls.test.ts\`.
 `;
 
 /** What the numbers above mean, written after the runs listed under "Runs" (2026-11-27). Rewrite it when the numbers change. */
+const REPRODUCIBLE = `## What is reproducible (batched sampling, KV reuse)
+
+A llama-cpp model decodes up to \`parallel\` requests together (default 4; one context, one
+sequence per request, one llama.cpp batch per step) and keeps each sequence's KV cache, so an
+episode's next turn evaluates only the tool result and the new turn (\`kvReuse\`, default true).
+What that means for getting the same text twice:
+
+- **A resumed or rerun episode gets the same text as the first run**: every llama-cpp call goes
+  through the LLM call ledger, which returns the recorded completion by key (the prompt, the
+  decoding parameters, the per-turn seed, the adapter's hash). A worker killed mid-batch resumes
+  without making any completed call again (\`tests/integration/ledger-crash.test.ts\`, batched).
+- **A fresh run is not bit-reproducible in the batched mode.** A token's logits are float sums
+  whose order depends on how the work was split: which other sequences shared the batch, how a
+  prompt was cut into batches, how much of it came from the cache. Greedy decoding mostly gives
+  the same text (all 4 GSM8K episodes identical to the isolated mode in the probe behind
+  \`bench/episodes.ts\`), but a close call between two tokens can flip, and at temperature 1 a
+  flipped token changes the rest of the episode. The same seed with the same batch layout gives
+  the same text; a kill, a second worker or a different \`concurrency\` changes the layout.
+- **The isolated mode is bit-reproducible**: \`parallel: 1, kvReuse: false\` evaluates every prompt
+  from a cleared sequence, one request at a time (swirl before batching). Tests that compare two
+  independent runs byte for byte use it (plan-crash, train-crash, llama-tool-calls).
+
+A defect found on the way: node-llama-cpp 3.21.1 samples every sequence of a batch on its own
+thread, and llama.cpp reorders a multi-sequence batch's output rows in place on first read;
+concurrent sampling raced on it and sequences read each other's logits (greedy answers with words
+from the other prompts, from the first token on). swirl samples one sequence at a time
+(\`serializeSampling\` in \`agents/llama-cpp-chat.ts\`; \`tests/integration/llama-batched.test.ts\`
+fails without it); on 2 cores that was also faster than sampling side by side.
+`;
+
 const FINDINGS = `## What the runs showed (2026-11-27 and 28)
 
 - **Only qwen2.5-coder-1.5b follows the protocol.** On HotPotQA every one of its 61 turns held a
@@ -593,6 +623,7 @@ ${tables(results)}
 ${results.some((r) => r.speed.length === 0) ? `\nNo speed row for ${results.filter((r) => r.speed.length === 0).map((r) => r.model).join(', ')}: the probe did not finish in the time available.\n` : ''}
 ${FINDINGS}
 
+${REPRODUCIBLE}
 ${TOOL_CALLS}
 ## Runs
 

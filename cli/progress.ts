@@ -136,3 +136,41 @@ export function nextSteps(workflowId: string, stages: Array<Pick<StageState, 'id
   lines.push(`next: ${next.join('   ')}`);
   return lines;
 }
+
+/** Evaluation records as `learnedSummary` compares them: the question and the trajectory's model turns. */
+export interface EvalOutputs {
+  [questionId: string]: string;
+}
+
+/**
+ * The run's last line for a newcomer: what training learned. For a run with a
+ * train stage and evaluate stages: the reward curve's ends, accuracy of the
+ * first evaluation (base) vs the last (trained), how many questions the trained
+ * policy answered differently, and where the report is.
+ */
+export function learnedSummary(stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'stats'>>, outputs: Record<string, EvalOutputs>, reportFile: string | undefined): string | undefined {
+  const train = stages.find((s) => s.type === 'train' && s.status === 'completed');
+  const evals = stages.filter((s) => s.type === 'evaluate' && s.status === 'completed');
+  if (!train) return undefined;
+  const st = (train.stats ?? {}) as Record<string, unknown>;
+  const curve = Array.isArray(st.curve) ? (st.curve as Array<{ meanReward?: number }>) : [];
+  const rewards = curve.map((p) => num(p.meanReward) ?? 0);
+  const parts: string[] = [];
+  if (rewards.length) parts.push(`mean reward ${rewards[0]!.toFixed(3)} → ${rewards[rewards.length - 1]!.toFixed(3)} over ${rewards.length} update${rewards.length === 1 ? '' : 's'}${rewards.every((r) => r === 0) && st.objective !== 'sft' ? ' (every sampled reward was 0: nothing to learn from)' : ''}`);
+  if (evals.length >= 2) {
+    const [before, after] = [evals[0]!, evals[evals.length - 1]!];
+    const acc = (e: typeof before) => {
+      const x = (e.stats ?? {}) as Record<string, unknown>;
+      return `${num(x.correct) ?? 0}/${num(x.n) ?? 0}`;
+    };
+    parts.push(`accuracy ${acc(before)} (${before.id}) → ${acc(after)} (${after.id})`);
+    const a = outputs[before.id];
+    const b = outputs[after.id];
+    if (a && b) {
+      const ids = Object.keys(a).filter((k) => k in b);
+      const changed = ids.filter((k) => a[k] !== b[k]).length;
+      parts.push(`${changed} of ${ids.length} evaluation outputs changed`);
+    }
+  }
+  return `learned: ${parts.join('; ')}${reportFile ? `; report: ${reportFile}` : ''}`;
+}

@@ -14,7 +14,9 @@ import { RUNNABLE_STAGE_TYPES } from '../../workflows/stages/index.js';
 import type { PipelineInput, PipelineProgress, PipelineResult } from '../../workflows/types.js';
 import { activeRoles, createWorkers, taskQueues } from '../../worker.js';
 import { out, err, printJson, shortHash } from '../output.js';
-import { ProgressView, describeStages, nextSteps } from '../progress.js';
+import { swirlPaths } from '../../runtime/paths.js';
+import type { StageState } from '../../workflows/types.js';
+import { ProgressView, describeStages, learnedSummary, nextSteps, type EvalOutputs } from '../progress.js';
 import { fanoutProgress } from '../fanout-progress.js';
 import { stageReportPath } from '../../activities/report.js';
 import { closeTrainers } from '../../activities/trainer-pool.js';
@@ -157,8 +159,11 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
       for (const line of describeStages(stages)) out(line);
       if (outcome.failure) err(`run failed: ${outcome.failure}`);
       const report = stages.some((s) => s.type === 'report' && s.status === 'completed') ? stageReportPath(workflowId) : undefined;
-      for (const line of nextSteps(workflowId, stages, report && existsSync(report) ? report : undefined)) out(line);
+      const reportFile = report && existsSync(report) ? report : undefined;
+      for (const line of nextSteps(workflowId, stages, reportFile)) out(line);
       out(`run ${status} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${workflowId}`);
+      const learned = learnedSummary(stages, await evaluationOutputs(stages), reportFile);
+      if (learned) out(learned);
     }
     setCode(status === 'completed' ? EXIT.ok : EXIT.runFailed);
   } finally {
@@ -177,4 +182,23 @@ function searchAttributes(target: TemporalTarget, plan: Plan): { typedSearchAttr
   // The embedded server registers these; an external cluster may not have them (opt in with SWIRL_SEARCH_ATTRIBUTES=1).
   if (target.external && process.env.SWIRL_SEARCH_ATTRIBUTES !== '1') return {};
   return { typedSearchAttributes: new TypedSearchAttributes([{ key: SA_PIPELINE, value: plan.pipeline.name }, { key: SA_SPEC_HASH, value: plan.specHash }]) };
+}
+
+/** Each completed evaluate stage's model turns per question (what `learnedSummary` compares). */
+async function evaluationOutputs(stages: StageState[]): Promise<Record<string, EvalOutputs>> {
+  const out: Record<string, EvalOutputs> = {};
+  try {
+    const { FsArtifactStore } = await import('../../store/artifacts.js');
+    const store = new FsArtifactStore(swirlPaths().artifacts);
+    for (const s of stages) {
+      if (s.type !== 'evaluate' || s.status !== 'completed' || !s.output) continue;
+      const rows: EvalOutputs = {};
+      for await (const r of store.read<{ questionId: string; trajectory?: { messages?: Array<{ role: string; content: string }> } }>(s.output))
+        rows[r.questionId] = JSON.stringify((r.trajectory?.messages ?? []).filter((m) => m.role === 'assistant').map((m) => m.content));
+      out[s.id] = rows;
+    }
+  } catch {
+    // A summary line is not worth failing a finished run for: it then leaves out the comparison.
+  }
+  return out;
 }

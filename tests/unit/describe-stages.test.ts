@@ -2,7 +2,7 @@
 // line with kappa, raw agreement, both GOOD rates and the 2×2 counts.
 import { describe, expect, it } from 'vitest';
 import { judgeAgreement } from '../../agents/judges/index.js';
-import { describeAgreement, describeResult, describeStages, nextSteps } from '../../cli/progress.js';
+import { describeAgreement, describeResult, describeStages, learnedSummary, nextSteps } from '../../cli/progress.js';
 import type { StageState } from '../../workflows/types.js';
 
 const filter = (stats: Record<string, unknown>): StageState => ({ id: 'filtered', type: 'filter', status: 'completed', stats } as StageState);
@@ -53,5 +53,18 @@ describe('run/status: what each stage produced', () => {
     expect(lines[1]).toBe('      3 trajectories → 5 steps');
     expect(nextSteps('run-1', [{ id: 'eval-base', type: 'evaluate', status: 'completed', output: { hash: 'x', kind: 'metrics', rows: 1, bytes: 1 } }], '/s/reports/run-1.html')).toEqual(['report: /s/reports/run-1.html', 'next: swirl show run-1 eval-base   swirl history run-1']);
     expect(nextSteps('run-2', [], undefined)).toEqual(['next: swirl history run-2   swirl report run-2']);
+  });
+
+  it('last line: what training learned — reward curve, accuracy base → trained, changed outputs, the report', () => {
+    const train = { id: 'trained', type: 'train', status: 'completed', stats: { objective: 'swirl', curve: [{ meanReward: 0.1 }, { meanReward: 0.3 }] } } as StageState;
+    const base = { id: 'eval-base', type: 'evaluate', status: 'completed', stats: { n: 4, correct: 1 } } as StageState;
+    const trained = { id: 'eval-trained', type: 'evaluate', status: 'completed', stats: { n: 4, correct: 2 } } as StageState;
+    const outputs = { 'eval-base': { a: 'x', b: 'y', c: 'z', d: 'w' }, 'eval-trained': { a: 'x', b: 'Y', c: 'z', d: 'W' } };
+    expect(learnedSummary([train, base, trained], outputs, '/s/r.html')).toBe(
+      'learned: mean reward 0.100 → 0.300 over 2 updates; accuracy 1/4 (eval-base) → 2/4 (eval-trained); 2 of 4 evaluation outputs changed; report: /s/r.html',
+    );
+    const flat = { ...train, stats: { objective: 'swirl', curve: [{ meanReward: 0 }] } } as StageState;
+    expect(learnedSummary([flat, base, trained], {}, undefined)).toBe('learned: mean reward 0.000 → 0.000 over 1 update (every sampled reward was 0: nothing to learn from); accuracy 1/4 (eval-base) → 2/4 (eval-trained)');
+    expect(learnedSummary([base, trained], outputs, undefined)).toBeUndefined();
   });
 });
