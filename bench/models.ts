@@ -549,7 +549,11 @@ const FINDINGS = `## What the runs showed (2026-11-27 and 28)
   well-formed tag with the input \`and\` — \`<math_exp>and</math_exp>\` on GSM8K (the calculator answers
   \`Error: unknown name 'and'\`) and \`<search_query>and</search_query>\` on HotPotQA — until maxSteps; it
   never answered. The share counts the tags' form, not their use. (On 2026-11-27, before the
-  special-token fix, it wrote no tag on GSM8K at all.)
+  special-token fix, it wrote no tag on GSM8K at all.) The word came from the instructions, which
+  said "between <math_exp> and </math_exp>": since 2026-12-05 they show only a worked example
+  (\`<math_exp>48 / 2</math_exp>\`), and gemma3-270m now copies that example in every turn instead
+  (8 of 8 GSM8K episodes in \`bench/episodes.ts\`, 10 steps each, none answered). The tables
+  below are from before the change and have not been re-measured yet.
 - **maxTokens matters for the instruct models:** the quickstart's 96 tokens cut qwen2.5-coder-1.5b's
   step-by-step reasoning before its tag (its first GSM8K episode at 96 tokens ended \`no_action\`; the
   same question at 256 tokens ended with an answer), so the Qwen rows use 256.
@@ -614,7 +618,7 @@ No installed model both follows the protocol and fits the quickstart's 10 minute
   runs with in budget: the quickstart, rollouts to trained evaluation and report, took 245–401 s in
   the clean-clone CI runs of sessions 2–6 (NOTES.md). With the quickstart's one-shot prompt (\`pipelines/prompts/gsm8k-one-shot.txt\`) it
   writes a valid action in about half its turns (probe of 2026-11-27: 8 valid actions in 14 turns,
-  2 of 8 episodes answered, none correct); with the default zero-shot prompt it only repeats \`and\` (below). Its rewards
+  2 of 8 episodes answered, none correct); with the default zero-shot prompt it only repeats the instruction's example (below). Its rewards
   are ~0, so the quickstart shows the machinery, not learning (docs/results.md).
 
 ## Results
