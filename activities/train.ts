@@ -185,58 +185,51 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_EVERY_MS);
   try {
-    // Every state's G samples are requested at once: a llama-cpp policy decodes them together
-    // (`parallel` sequences, one batch per step) and reuses the shared prompt's KV cache. Results
-    // keep the (state, sample) order, so the batch file does not depend on completion order.
-    let done = 0;
-    const perState = await Promise.all(
-      batch.states.map(async (ref) => {
-        const g = groups.get(ref.t);
-        if (!g) throw ApplicationFailure.nonRetryable(`state ${ref.t}/${ref.s} is not in the steps artifact`, 'DataError');
-        const state = stepState(g, ref.s);
-        const prompt = renderPrompt(toMessages(state), template).prompt;
-        const stateId = `${ref.t}/${ref.s}`;
-        let actions: Array<{ text: string; reward: number; valid: boolean }>;
-        if (s.objective === 'swirl') {
-          const toolKinds = toolKindsOf(g);
-          const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
-          actions = await Promise.all(
-            Array.from({ length: s.samplesPerState }, async (_, j) => {
-              const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
-              // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
-              const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
-              const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
-              const action = parseAction(text, toolKinds as ActionKind[]);
-              if (!action) return { text, reward: 0, valid: false };
-              const observation = action.kind === 'calculator' ? calculate(action.content) : undefined;
-              const v = await reward!.judgeStep({
-                question: g.question,
-                gold: g.gold,
-                ...(g.reference ? { reference: g.reference } : {}),
-                messages: [...state, { role: 'assistant', content: action.turn }],
-                actionKind: action.kind,
-                content: action.content,
-                ...(observation !== undefined ? { observation } : {}),
-                toolKinds,
-              }, Context.current().cancellationSignal);
-              return { text: action.turn, reward: rewardOf(v), valid: true };
-            }),
-          );
-        } else {
-          const step = g.steps[ref.s]!;
-          actions = [{ text: stepAction(g, ref.s), reward: step.verdict === 'BAD' ? 0 : 1, valid: true }];
+    for (const [k, ref] of batch.states.entries()) {
+      progress = { state: k, of: batch.states.length };
+      ctx.heartbeat(progress);
+      const g = groups.get(ref.t);
+      if (!g) throw ApplicationFailure.nonRetryable(`state ${ref.t}/${ref.s} is not in the steps artifact`, 'DataError');
+      const state = stepState(g, ref.s);
+      const prompt = renderPrompt(toMessages(state), template).prompt;
+      const stateId = `${ref.t}/${ref.s}`;
+      const actions: Array<{ text: string; reward: number }> = [];
+      if (s.objective === 'swirl') {
+        const toolKinds = toolKindsOf(g);
+        const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
+        for (let j = 0; j < s.samplesPerState; j++) {
+          const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
+          // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
+          const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
+          const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+          const action = parseAction(text, toolKinds as ActionKind[]);
+          let r = 0;
+          if (action) {
+            valid++;
+            const observation = action.kind === 'calculator' ? calculate(action.content) : undefined;
+            const v = await reward!.judgeStep({
+              question: g.question,
+              gold: g.gold,
+              ...(g.reference ? { reference: g.reference } : {}),
+              messages: [...state, { role: 'assistant', content: action.turn }],
+              actionKind: action.kind,
+              content: action.content,
+              ...(observation !== undefined ? { observation } : {}),
+              toolKinds,
+            }, Context.current().cancellationSignal);
+            r = rewardOf(v);
+          }
+          actions.push({ text: action ? action.turn : text, reward: r });
+          rewards.push(r);
         }
-        progress = { state: ++done, of: batch.states.length };
-        ctx.heartbeat(progress);
-        return { stateId, trajectoryId: ref.t, prompt, actions };
-      }),
-    );
-    for (const st of perState) {
-      for (const a of st.actions) {
-        if (a.valid) valid++;
-        rewards.push(a.reward);
+      } else {
+        const step = g.steps[ref.s]!;
+        const r = step.verdict === 'BAD' ? 0 : 1;
+        valid++;
+        actions.push({ text: stepAction(g, ref.s), reward: r });
+        rewards.push(r);
       }
-      lines.push(JSON.stringify({ stateId: st.stateId, trajectoryId: st.trajectoryId, prompt: st.prompt, actions: st.actions.map(({ text, reward: r }) => ({ text, reward: r })) }));
+      lines.push(JSON.stringify({ stateId, trajectoryId: ref.t, prompt, actions }));
     }
   } finally {
     clearInterval(beat);
