@@ -74,13 +74,18 @@ describe('LLM call ledger: exactly-once calls across kill -9', () => {
       const started = await swirl(['run', spec, '--no-worker', '--detach', '--json'], env);
       expect(started.code, started.stderr).toBe(0);
       workflowId = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
-      // Kill right after a call completed, once the next call is in flight (its attempt is in the ledger).
+      // Kill while calls are in flight (attempts in the ledger not answered yet): the 4 episodes
+      // decode together, so a kill lands mid-batch. First before any call completed, then once 2 have.
       const kills: number[] = [];
-      for (const n of [1, 3]) {
-        kills.push(await waitForCompletions(state, n));
-        const sent = (await audit(state)).attempts;
-        // An episode that ended with that call starts no next call: then kill after a few seconds anyway.
-        await until('the next call in flight', async () => (await audit(state)).attempts > sent, 5_000, 50).catch(() => undefined);
+      for (const n of [0, 2]) {
+        if (n) await waitForCompletions(state, n);
+        const inFlight = until('a call in flight', async () => {
+          const a = await audit(state);
+          return a.attempts > a.completions;
+        }, 120_000, 20);
+        // After the first kill the batch may finish all at once: then kill after it anyway.
+        await (n ? inFlight.catch(() => undefined) : inFlight);
+        kills.push((await audit(state)).completions);
         await kill9(worker);
         worker = await startWorker(env);
       }
