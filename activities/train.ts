@@ -26,7 +26,7 @@ import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { swirlPaths } from '../runtime/paths.js';
 import { HEARTBEAT_EVERY_MS, type ItemCache } from './fanout.js';
-import { trainerPool, type StepOutcome, type TrainerEvent, type TrainerSpawn } from './trainer-pool.js';
+import { parseTrainerEvent, stderrTail, trainerPool, type StepOutcome, type TrainerEvent, type TrainerSpawn } from './trainer-pool.js';
 import { makeProcessJudge, toolKindsOf, type JudgeContext } from './judge.js';
 import { seededShuffle } from './rng.js';
 import { turnSeed } from '../agents/episode.js';
@@ -330,7 +330,7 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   }
   const how = outcome.signal ? `was killed (${outcome.signal})` : `exited with code ${outcome.code}`;
   // A killed trainer is retryable: the next attempt gets a new trainer that reloads the last finished checkpoint.
-  throw ApplicationFailure.retryable(`trainer ${how}${outcome.stderr ? `: ${outcome.stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`, 'TrainerCrashed');
+  throw ApplicationFailure.retryable(`trainer ${how}${outcome.stderr ? `: ${stderrTail(outcome.stderr)}` : ''}`, 'TrainerCrashed');
 }
 
 const withoutId = ({ id: _id, ...rest }: TrainerEvent) => rest;
@@ -346,20 +346,15 @@ async function stepInOwnProcess(spec: TrainerSpawn, cfgFile: string, onEvent: (e
   try {
     const rl = createInterface({ input: child.stdout });
     for await (const line of rl) {
-      if (!line.trim().startsWith('{')) continue;
-      let ev: TrainerEvent;
-      try {
-        ev = JSON.parse(line) as TrainerEvent;
-      } catch {
-        continue;
-      }
+      const ev = parseTrainerEvent(line);
+      if (!ev) continue;
       if (ev.event === 'done' || ev.event === 'error') last = ev;
       else onEvent(ev);
     }
     const code: number | null = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('close', (c) => resolve(c))));
     if (last?.event === 'done' && code === 0) return { kind: 'done', event: last };
     if (last?.event === 'error') return { kind: 'error', event: last };
-    if (code === 2) return { kind: 'error', event: { event: 'error', type: 'ConfigError', message: `trainer exited with code 2: ${stderr.trim().split('\n').slice(-5).join(' | ')}` } };
+    if (code === 2) return { kind: 'error', event: { event: 'error', type: 'ConfigError', message: `trainer exited with code 2: ${stderrTail(stderr)}` } };
     return { kind: 'crashed', code, signal: child.signalCode, stderr };
   } finally {
     signal.removeEventListener('abort', onCancel);

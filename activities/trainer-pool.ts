@@ -33,6 +33,21 @@ interface Pending {
   answered: boolean;
 }
 
+/** A trainer's stdout line as an event; anything that is not a JSON object (a stray print) is skipped. */
+export function parseTrainerEvent(line: string): TrainerEvent | undefined {
+  if (!line.trim().startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as TrainerEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last lines of a trainer's stderr, for a failure message. */
+export function stderrTail(stderr: string): string {
+  return stderr.trim().split('\n').slice(-5).join(' | ');
+}
+
 class Trainer {
   readonly child: ChildProcessWithoutNullStreams;
   private pending: Pending | undefined;
@@ -61,13 +76,8 @@ class Trainer {
   }
 
   private line(line: string): void {
-    if (!line.trim().startsWith('{')) return;
-    let ev: TrainerEvent;
-    try {
-      ev = JSON.parse(line) as TrainerEvent;
-    } catch {
-      return;
-    }
+    const ev = parseTrainerEvent(line);
+    if (!ev) return;
     if (ev.event === 'exit' && ev.reason === 'idle') this.idleExit = true;
     const p = this.pending;
     if (!p || ev.id !== p.id) return;
