@@ -14,6 +14,7 @@ import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messa
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PlanModel } from '../compiler/plan-types.js';
 import { normalizeJudge, rewardOf } from '../agents/judges/index.js';
+import { logprobsOf } from '../agents/judges/probability.js';
 import { detectTemplate, renderPrompt } from '../agents/llama-cpp-chat.js';
 import { ledgeredModelFor, resolveModelPath } from '../agents/models.js';
 import { defaultLedger } from '../store/ledger-sqlite.js';
@@ -35,6 +36,8 @@ import type { StageYield } from '../workflows/train-yield.js';
 import { withBudget, type RunBudget } from '../agents/budget.js';
 
 export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
+export type { TrainCurvePoint } from '../workflows/train-curve.js';
+import type { TrainCurvePoint } from '../workflows/train-curve.js';
 
 interface StateRef {
   /** Trajectory id and step index. */
@@ -130,6 +133,63 @@ export interface BatchFile {
   validActions: number;
   /** Rewards of this batch (first 256), for the report's histogram. */
   rewards: number[];
+  /**
+   * Share of states whose G rewards are all equal: RLOO gives them zero advantage, so they
+   * teach nothing (swirl objective only).
+   */
+  zeroAdvantageStates?: number;
+  /** Share of judged actions whose verdict the judge's output did not hold (counted as BAD). */
+  unreadableVerdicts?: number;
+  /** Share of sampled actions trained from the sampler's own token ids (the rest: their text). */
+  sampledTokenActions?: number;
+  /** The sampler's settings for the G actions (recorded: the trainer scores at temperature 1, untruncated). */
+  sampler?: TrainSampler;
+}
+
+/** How training actions are sampled: on-policy by default (temperature 1, the whole vocabulary). */
+export interface TrainSampler {
+  temperature: number;
+  topK: number;
+  topP: number;
+  logprobs: boolean;
+}
+
+/**
+ * The sampler settings for training: temperature 1 and no truncation, so a sample comes from
+ * the policy the trainer scores (the spec's rollout temperature and node-llama-cpp's default
+ * top-k 40 / top-p 0.95 would make it a different one). Token ids and log-probs are asked
+ * from llama-cpp only (the one runtime that returns ids).
+ */
+export function trainSampler(model: PlanModel): TrainSampler {
+  return { temperature: 1, topK: 0, topP: 1, logprobs: model.provider === 'llama-cpp' };
+}
+
+/** One sampled action as the trainer reads it (trainer/CONTRACT.md): the raw sampled text and, where known, its ids and log-probs. */
+export interface SampledAction {
+  text: string;
+  reward: number;
+  tokens?: number[];
+  samplerLogprobs?: number[];
+}
+
+/**
+ * The action as sampled, not as parsed: the token ids and their log-probs when the runtime
+ * gave them (the text is their decoding), else the completion text. The parsed action
+ * (trimmed, its tag closed) drives only the tool call and the judge.
+ */
+export function sampledAction(msg: AIMessage, reward: number): SampledAction {
+  const text = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content);
+  const lp = logprobsOf(msg.response_metadata as Record<string, unknown> | undefined);
+  if (lp?.length && lp.every((t) => typeof t.id === 'number')) {
+    return { text: lp.map((t) => t.token).join(''), reward, tokens: lp.map((t) => t.id!), samplerLogprobs: lp.map((t) => t.logprob) };
+  }
+  return { text, reward };
+}
+
+/** Share of states whose rewards are all equal (no RLOO signal). */
+export function zeroAdvantageShare(groups: readonly (readonly number[])[]): number {
+  if (!groups.length) return 0;
+  return groups.filter((r) => r.every((x) => x === r[0])).length / groups.length;
 }
 
 function toMessages(turns: ChatTurn[]): BaseMessage[] {
@@ -178,7 +238,12 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
       : undefined;
   const lines: string[] = [];
   const rewards: number[] = [];
+  const groupRewards: number[][] = [];
+  const sampler = trainSampler(input.model);
   let valid = 0;
+  let judged = 0;
+  let unreadable = 0;
+  let fromTokens = 0;
   // Heartbeat on a timer too: one state's G generations can take longer than the heartbeat
   // timeout on a busy CPU, and a retried attempt reuses finished samples from the ledger anyway.
   let progress = { state: 0, of: batch.states.length };
@@ -193,14 +258,21 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
       const state = stepState(g, ref.s);
       const prompt = renderPrompt(toMessages(state), template).prompt;
       const stateId = `${ref.t}/${ref.s}`;
-      const actions: Array<{ text: string; reward: number }> = [];
+      const actions: SampledAction[] = [];
       if (s.objective === 'swirl') {
         const toolKinds = toolKindsOf(g);
         const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
+        const options = {
+          stop: stopSequences(tools),
+          temperature: sampler.temperature,
+          topP: sampler.topP,
+          ...(input.model.provider === 'llama-cpp' ? { topK: sampler.topK } : {}),
+          ...(sampler.logprobs ? { logprobs: true } : {}),
+        };
         for (let j = 0; j < s.samplesPerState; j++) {
           const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
           // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
-          const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { stop: stopSequences(tools), ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
+          const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { ...options, ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
           const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
           const action = parseAction(text, toolKinds as ActionKind[]);
           let r = 0;
@@ -217,11 +289,16 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
               ...(observation !== undefined ? { observation } : {}),
               toolKinds,
             }, Context.current().cancellationSignal);
+            judged++;
+            if (!v.parsed) unreadable++;
             r = rewardOf(v);
           }
-          actions.push({ text: action ? action.turn : text, reward: r });
+          const sampled = sampledAction(res, r);
+          if (sampled.tokens) fromTokens++;
+          actions.push(sampled);
           rewards.push(r);
         }
+        groupRewards.push(actions.map((a) => a.reward));
       } else {
         const step = g.steps[ref.s]!;
         const r = step.verdict === 'BAD' ? 0 : 1;
@@ -246,6 +323,9 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
     meanReward: rewards.length ? rewards.reduce((a, b) => a + b, 0) / rewards.length : 0,
     validActions: rewards.length ? valid / rewards.length : 0,
     rewards: rewards.slice(0, 256),
+    ...(s.objective === 'swirl'
+      ? { zeroAdvantageStates: zeroAdvantageShare(groupRewards), unreadableVerdicts: judged ? unreadable / judged : 0, sampledTokenActions: rewards.length ? fromTokens / rewards.length : 0, sampler }
+      : {}),
   };
 }
 
@@ -366,14 +446,6 @@ function numbersOf(o: Record<string, unknown>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(o)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
   return out;
-}
-
-export interface TrainCurvePoint {
-  iteration: number;
-  loss?: number;
-  meanReward: number;
-  kl?: number;
-  validActions: number;
 }
 
 /** The policy artifact: the base model and the final adapter. */

@@ -69,6 +69,9 @@ export interface LedgeredCallOptions extends BaseChatModelCallOptions {
   temperature?: number;
   maxTokens?: number;
   topP?: number;
+  /** Sampler truncation (llama-cpp): 0 = the whole vocabulary. */
+  topK?: number;
+  minP?: number;
   seed?: number;
   tools?: unknown[];
   /** Ask for per-token log-probs (OpenAI shape in `response_metadata.logprobs`); the ledger keeps them. */
@@ -79,7 +82,7 @@ export interface LedgeredCallOptions extends BaseChatModelCallOptions {
 }
 
 /** Call options that shape the answer (everything else — signal, callbacks, tags — does not). */
-const KEYED_OPTIONS = ['temperature', 'maxTokens', 'topP', 'stop', 'tools', 'tool_choice', 'response_format', 'parallel_tool_calls', 'strict', 'logprobs', 'topLogprobs'] as const;
+const KEYED_OPTIONS = ['temperature', 'maxTokens', 'topP', 'topK', 'minP', 'stop', 'tools', 'tool_choice', 'response_format', 'parallel_tool_calls', 'strict', 'logprobs', 'topLogprobs'] as const;
 
 export function identityOf(model: BaseChatModel): ModelIdentity {
   const m = model as unknown as Partial<LedgerIdentified> & { model?: string; modelName?: string };
@@ -115,7 +118,7 @@ export function storedOf(msg: AIMessage): StoredAnswer {
       // A malformed call (its text and the parse error) ends a tool-calls episode as no_action: keep it.
       ...(msg.invalid_tool_calls?.length ? { invalid_tool_calls: msg.invalid_tool_calls.map((t) => ({ name: t.name, args: t.args, id: t.id, error: t.error, type: 'invalid_tool_call' as const })) } : {}),
       // Log-probs asked for (a probability judge): token, log-prob and the alternatives, nothing else of the provider's metadata.
-      ...(logprobs ? { logprobs: logprobs.map((t) => ({ token: t.token, logprob: t.logprob, ...(t.top_logprobs ? { top_logprobs: t.top_logprobs.map((a) => ({ token: a.token, logprob: a.logprob })) } : {}) })) } : {}),
+      ...(logprobs ? { logprobs: logprobs.map((t) => ({ token: t.token, logprob: t.logprob, ...(t.id !== undefined ? { id: t.id } : {}), ...(t.top_logprobs ? { top_logprobs: t.top_logprobs.map((a) => ({ token: a.token, logprob: a.logprob })) } : {}) })) } : {}),
     },
   };
 }

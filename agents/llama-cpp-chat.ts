@@ -50,6 +50,21 @@ export interface LlamaCppCallOptions extends BaseChatModelCallOptions {
   temperature?: number;
   maxTokens?: number;
   seed?: number;
+  /** Per-call truncation (0 = the whole vocabulary); node-llama-cpp's default is 40 when unset. */
+  topK?: number;
+  /** Per-call nucleus (1 = off); overrides the model's `topP`. */
+  topP?: number;
+  /** Per-call min-p (0 = off). */
+  minP?: number;
+  /**
+   * Return each generated token's id and log-probability under the distribution it was
+   * sampled from (after temperature and truncation), in the OpenAI shape
+   * (`response_metadata.logprobs.content[i] = {token, logprob, id}`), covering every
+   * sampled token: the stop sequence's and an end-of-turn token's too. The training
+   * sampler needs them (the sampled ids are what is trained; the log-probs correct
+   * for the sampler not being the trainer's policy).
+   */
+  logprobs?: boolean;
   /** Bound tools (OpenAI function specs, as `bindTools` and the ledger pass them): native tool calling. */
   tools?: unknown[];
 }
@@ -201,6 +216,22 @@ export function serializeSampling(context: LlamaContext): void {
   });
 }
 
+/** The sampler's truncation for a call: the call's knobs win over the model's `topP`; unset ones stay node-llama-cpp's defaults. */
+function truncation(o: LlamaCppCallOptions, p: LlamaCppChatParams): { topK?: number; topP?: number; minP?: number } {
+  const topP = o.topP ?? p.topP;
+  return { ...(o.topK !== undefined ? { topK: o.topK } : {}), ...(topP ? { topP } : {}), ...(o.minP !== undefined ? { minP: o.minP } : {}) };
+}
+
+/** Where the first of `stops` begins in `text`, or -1. */
+function firstStop(text: string, stops: readonly string[]): number {
+  let at = -1;
+  for (const s of stops) {
+    const i = s ? text.indexOf(s) : -1;
+    if (i >= 0 && (at < 0 || i < at)) at = i;
+  }
+  return at;
+}
+
 /** Tokens at the start of `a` equal to the start of `b`. */
 function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
   const n = Math.min(a.length, b.length);
@@ -339,6 +370,7 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
   override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
     const rt = await runtimeFor(this.params);
     if (options.tools?.length) return this.generateWithTools(rt, messages, options, runManager);
+    if (options.logprobs) return this.generateWithLogprobs(rt, messages, options, runManager);
     const { prompt, endOfTurn } = renderPrompt(messages, rt.template);
     // Tokenize with special tokens parsed: `<start_of_turn>` must be the model's turn token
     // (one id), not five text tokens. The trainer tokenizes states the same way; BOS is
@@ -357,7 +389,7 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
         maxTokens: options.maxTokens ?? this.params.maxTokens ?? 512,
         temperature,
         ...(temperature > 0 && seed !== undefined ? { seed } : {}),
-        ...(this.params.topP ? { topP: this.params.topP } : {}),
+        ...truncation(options, this.params),
         customStopTriggers: [...(options.stop ?? []), endOfTurn],
         ...(options.signal ? { signal: options.signal } : {}),
       });
@@ -366,6 +398,71 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
       const outputTokens = rt.model.tokenize(text).length;
       const message = new AIMessage({ content: text, usage_metadata: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens } });
       return { generations: [{ text, message }], llmOutput: { tokenUsage: { promptTokens: inputTokens, completionTokens: outputTokens } } };
+    } finally {
+      release(rt, seq);
+    }
+  }
+
+  /**
+   * A plain turn sampled token by token (`logprobs: true`): the same prompt, sampler
+   * settings and stop sequences as LlamaCompletion, plus each sampled token's id and
+   * log-probability (llama.cpp's confidence of the chosen token). The sampled ids run
+   * to the end of the stop sequence (or the end-of-turn token) that ended the turn; the
+   * message text stops before it, as without log-probs.
+   */
+  private async generateWithLogprobs(rt: Runtime, messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    const { prompt, endOfTurn } = renderPrompt(messages, rt.template);
+    const promptTokens = rt.model.tokenize(prompt, true);
+    const bos = rt.model.tokens.bos;
+    const input = bos !== null && rt.model.tokens.shouldPrependBosToken && promptTokens[0] !== bos ? [bos, ...promptTokens] : [...promptTokens];
+    const seq = await acquire(rt, promptTokens);
+    try {
+      const kvReuse = this.params.kvReuse ?? true;
+      rt.stats.promptTokens += promptTokens.length;
+      let keep = 0;
+      if (kvReuse) {
+        // Keep the shared prefix, but evaluate at least the prompt's last token (it yields the first sample).
+        keep = Math.min(sharedPrefix(seq.contextTokens, input), input.length - 1);
+        if (keep < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+        rt.stats.reusedTokens += keep;
+      } else await seq.clearHistory();
+      const temperature = options.temperature ?? this.params.temperature ?? 0;
+      const seed = options.seed ?? this.params.seed;
+      const maxTokens = options.maxTokens ?? this.params.maxTokens ?? 512;
+      const stops = [...(options.stop ?? []), endOfTurn];
+      const ids: Token[] = [];
+      const logprobs: number[] = [];
+      let text = '';
+      const it = seq.evaluateWithMetadata(input.slice(keep), { confidence: true }, {
+        temperature,
+        ...(temperature > 0 && seed !== undefined ? { seed } : {}),
+        ...truncation(options, this.params),
+        yieldEogToken: true,
+      });
+      for await (const out of it) {
+        options.signal?.throwIfAborted();
+        ids.push(out.token);
+        logprobs.push(Math.log(Math.max(out.confidence, Number.MIN_VALUE)));
+        if (rt.model.isEogToken(out.token)) break;
+        const all = rt.model.detokenize(ids, true);
+        const at = firstStop(all, stops);
+        if (at >= 0) {
+          text = all.slice(0, at);
+          break;
+        }
+        text = all;
+        if (ids.length >= maxTokens) break;
+      }
+      options.signal?.throwIfAborted();
+      await runManager?.handleLLMNewToken(text);
+      const content = ids.map((id, i) => ({ token: rt.model.detokenize([id], true), logprob: logprobs[i]!, id }));
+      const inputTokens = promptTokens.length;
+      const message = new AIMessage({
+        content: text,
+        usage_metadata: { input_tokens: inputTokens, output_tokens: ids.length, total_tokens: inputTokens + ids.length },
+        response_metadata: { logprobs: { content } },
+      });
+      return { generations: [{ text, message }], llmOutput: { tokenUsage: { promptTokens: inputTokens, completionTokens: ids.length } } };
     } finally {
       release(rt, seq);
     }
@@ -395,7 +492,7 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
         maxTokens: options.maxTokens ?? this.params.maxTokens ?? 512,
         temperature,
         ...(temperature > 0 && seed !== undefined ? { seed } : {}),
-        ...(this.params.topP ? { topP: this.params.topP } : {}),
+        ...truncation(options, this.params),
         customStopTriggers: [...(options.stop ?? []), ...stops],
         signal: options.signal ? AbortSignal.any([endOfCall.signal, options.signal]) : endOfCall.signal,
         stopOnAbortSignal: true,

@@ -1,5 +1,6 @@
 // Run progress in the terminal: a bar over stages on a TTY, one plain line per
 // stage change otherwise (CI logs stay readable).
+import { signalWarnings, type TrainCurvePoint } from '../workflows/train-curve.js';
 import cliProgress from 'cli-progress';
 import type { Plan } from '../compiler/plan-types.js';
 import type { JudgeAgreement } from '../agents/judges/index.js';
@@ -108,7 +109,9 @@ export function describeResult(s: Pick<StageState, 'type' | 'stats' | 'output'>)
       num(last.kl) !== undefined ? `KL ${num(last.kl)!.toFixed(4)}` : '',
       num(last.loss) !== undefined ? `loss ${num(last.loss)!.toFixed(4)}` : '',
     ].filter(Boolean).join(', ');
-    return rewards.every((r) => r === 0) && st.objective !== 'sft' ? `${line} — every sampled reward was 0: nothing to learn from, the adapter did not move` : line;
+    const warn = signalWarnings(st.curve as Array<Partial<TrainCurvePoint>>, String(st.objective ?? ''));
+    if (rewards.every((r) => r === 0) && st.objective !== 'sft') return `${line} — every sampled reward was 0: nothing to learn from, the adapter did not move`;
+    return warn.length ? `${line} — warning: ${warn.join('; ')}` : line;
   }
   return undefined;
 }

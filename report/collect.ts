@@ -20,6 +20,7 @@
 //              processScore?, outcomes?: boolean[] (per question, in question order) }
 //            or { results: [ …the same per data set… ] }
 //   train    { curve: [{ iteration, loss, meanReward, kl }], rewards?: number[] }
+import { signalWarnings } from '../workflows/train-curve.js';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
@@ -166,7 +167,7 @@ function trainingOf(stageId: string, s: Record<string, unknown>): TrainingCurve 
   for (const p of s.curve) {
     if (!isObj(p) || !isNum(p.iteration)) continue;
     const pt: TrainingPoint = { iteration: p.iteration };
-    for (const k of ['loss', 'meanReward', 'kl', 'validActions'] as const) if (isNum(p[k])) pt[k] = p[k];
+    for (const k of ['loss', 'meanReward', 'kl', 'validActions', 'zeroAdvantage', 'unreadable', 'gradNorm', 'adapterDelta', 'samplerGap'] as const) if (isNum(p[k])) pt[k] = p[k];
     points.push(pt);
   }
   return points.length ? { stageId, points } : undefined;
@@ -313,6 +314,7 @@ export function buildReportData(src: ReportSources): ReportData {
   if (goodRates.length) data.goodRates = goodRates;
   if (rewards.length) data.rewards = rewards;
   if (training.length) data.training = training;
+  for (const t of training) for (const w of signalWarnings(t.points)) notes.push(`Training \`${t.stageId}\`: ${w}.`);
   if (comparisons.length) data.comparisons = comparisons;
   if (notes.length) data.notes = notes;
   return data;

@@ -55,9 +55,11 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
     if (t.points.length === 0) continue;
     const first = t.points[0]!;
     const last = t.points[t.points.length - 1]!;
-    lines.push(`## Training \`${t.stageId}\``, '', '| iteration | mean reward | loss | KL | valid actions |', '|---:|---:|---:|---:|---:|');
+    // The signal columns appear when the run measured them (runs before them have none).
+    const signal = t.points.some((p) => p.zeroAdvantage !== undefined || p.adapterDelta !== undefined);
+    lines.push(`## Training \`${t.stageId}\``, '', `| iteration | mean reward | loss | KL | valid actions |${signal ? ' zero-advantage states | grad norm | adapter change |' : ''}`, `|---:|---:|---:|---:|---:|${signal ? '---:|---:|---:|' : ''}`);
     const shown = t.points.length <= 12 ? t.points : [...t.points.slice(0, 6), ...t.points.slice(-6)];
-    for (const p of shown) lines.push(`| ${p.iteration} | ${num(p.meanReward, 3)} | ${num(p.loss, 4)} | ${num(p.kl, 5)} | ${pct(p.validActions)} |`);
+    for (const p of shown) lines.push(`| ${p.iteration} | ${num(p.meanReward, 3)} | ${num(p.loss, 4)} | ${num(p.kl, 5)} | ${pct(p.validActions)} |${signal ? ` ${pct(p.zeroAdvantage)} | ${num(p.gradNorm, 4)} | ${num(p.adapterDelta, 5)} |` : ''}`);
     lines.push('', `Mean reward ${num(first.meanReward, 3)} → ${num(last.meanReward, 3)} over ${t.points.length} iterations.`, '');
   }
   if (data.notes?.length) lines.push('## Notes', '', ...data.notes.map((n) => `- ${n}`), '');

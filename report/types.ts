@@ -101,6 +101,15 @@ export interface TrainingPoint {
   kl?: number;
   /** Share of sampled actions that parsed as a valid step (0–1). */
   validActions?: number;
+  /** Share of states whose G rewards were all equal (no learning signal). */
+  zeroAdvantage?: number;
+  /** Share of judged actions with an unreadable verdict. */
+  unreadable?: number;
+  gradNorm?: number;
+  /** L2 norm of the update's change to the adapter (0: the update changed nothing). */
+  adapterDelta?: number;
+  /** Mean per-token log-prob, trainer minus sampler. */
+  samplerGap?: number;
 }
 
 export interface TrainingCurve {

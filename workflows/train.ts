@@ -13,7 +13,8 @@
 // circuit breaker stays a retryable activity failure here.)
 import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { TrainCurvePoint, TrainStepResult } from '../activities/train.js';
+import type { TrainStepResult } from '../activities/train.js';
+import { curvePoint, type TrainCurvePoint } from './train-curve.js';
 import type { TrainSettings } from './train-settings.js';
 import type { PlanModel } from '../compiler/plan-types.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
@@ -146,10 +147,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
       ...(last ? { inputAdapter: last.checkpoint } : {}),
     });
     const m = last.metrics;
-    curve = thin([
-      ...curve,
-      { iteration: i + 1, meanReward: batch.meanReward, validActions: batch.validActions, ...(m.loss !== undefined ? { loss: m.loss } : {}), ...(m.kl !== undefined ? { kl: m.kl } : {}) },
-    ]);
+    curve = thin([...curve, curvePoint(i + 1, batch, m)]);
     rewards = [...rewards, ...batch.rewards].slice(-512);
   }
   // A plain Error here would fail the workflow *task*, which Temporal retries

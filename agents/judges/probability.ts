@@ -17,6 +17,8 @@
 export interface TokenLogprob {
   token: string;
   logprob: number;
+  /** The token's id in the model's vocabulary, where the runtime gives it (llama-cpp). */
+  id?: number;
   top_logprobs?: Array<{ token: string; logprob: number }>;
 }
 
