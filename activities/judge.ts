@@ -73,7 +73,7 @@ function judgeMaxTokens(name: string, ctx: JudgeContext): { maxTokens?: number }
 }
 
 export function makeProcessJudge(spec: JudgeSpec, ctx: JudgeContext, deps: JudgeFactoryDeps): ProcessJudge {
-  if ('matcher' in spec) return matcherProcessJudge(spec.matcher, spec.threshold);
+  if ('matcher' in spec) return matcherProcessJudge(spec.matcher);
   const template = promptText(spec, ctx);
   return llmProcessJudge({ model: judgeModel(spec.model, ctx, deps), label: judgeLabel(spec), ...judgeMaxTokens(spec.model, ctx), ...(template ? { template } : {}), ...(spec.score ? { score: spec.score } : {}) });
 }

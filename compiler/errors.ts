@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   E_AGREEMENT_NEEDS_PROCESS: 'a filter measures judge agreement but its mode judges no steps',
   E_PROBABILITY_NEEDS_LLM: '`score: probability` is set on a matcher judge (only LLM judges have log-probs)',
   E_NO_LOGPROBS: "`score: probability` names a judge model whose provider returns no log-probs",
+  E_MATCHER_PROCESS_JUDGE: 'an answer matcher (`exact`, `numeric`, `f1`) is a process judge or reward model, which would pass every tool step as GOOD',
   E_PATH_ESCAPE: 'a file path leaves the project',
   E_PATH_NOT_FOUND: 'a referenced file does not exist or cannot be read',
   E_MODEL_NOT_FOUND: 'a llama-cpp model is neither an embedded model name nor an existing GGUF file',

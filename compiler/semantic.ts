@@ -32,6 +32,33 @@ export function stageInputs(stage: RawStage): string[] {
 /** Providers whose answers carry per-token log-probs (a `score: probability` judge needs them). */
 const LOGPROB_PROVIDERS: readonly string[] = ['openai', 'openai-compatible'];
 
+/** Matchers that compare a final answer with the key; they have no view on a tool call. */
+const ANSWER_MATCHERS: readonly string[] = ['exact', 'numeric', 'f1'];
+
+/**
+ * An answer matcher where steps are judged (a filter's or evaluation's
+ * `processJudge`, a filter's `agreement.judge`, a train stage's `rewardModel`)
+ * would call every tool step GOOD: as a reward, the policy learns that a tool
+ * call always pays and never answers; as a filter or process score, any tool
+ * step passes. Only `gsm8k-reference` and LLM judges judge tool steps.
+ */
+function answerMatcherAsProcessJudge(stageType: string, field: readonly string[], matcher: unknown): { message: string; hint: string } | undefined {
+  if (typeof matcher !== 'string' || !ANSWER_MATCHERS.includes(matcher)) return undefined;
+  const name = field.join('.');
+  if (name !== 'processJudge' && name !== 'rewardModel' && name !== 'agreement.judge') return undefined;
+  const instead = 'use `{matcher: gsm8k-reference}` for GSM8K calculator tasks, which checks every step against the worked solution, or an LLM judge: the name of a model';
+  if (name === 'rewardModel') {
+    return {
+      message: `\`rewardModel: {matcher: ${matcher}}\` judges answers only, so every tool call would score GOOD (reward 1): RL would learn that a tool call always pays and never to answer`,
+      hint: instead,
+    };
+  }
+  const what = `\`${name}: {matcher: ${matcher}}\` judges answers only, so every tool step would count as GOOD`;
+  if (name === 'agreement.judge') return { message: `${what}: the agreement would be measured against a judge that passes any tool step`, hint: instead };
+  if (stageType === 'filter') return { message: `${what}: the filter would keep any tool step`, hint: `${instead}; when only the final answer matters, use \`mode: outcome\` with \`outcomeJudge: {matcher: ${matcher}}\`` };
+  return { message: `${what}: the process score would count any tool call as good`, hint: `${instead}, or drop \`processJudge\`: the stage's \`judge\` already scores the answer` };
+}
+
 /** The file-path fields of a spec, as [pointer, value] pairs. */
 export function filePaths(spec: RawSpec): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -153,8 +180,10 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
       const j = judgeAt(raw, judge);
       if (typeof j === 'string') refModel(['stages', i, ...judge], j);
       else if (j && typeof j === 'object') {
-        const o = j as { model?: unknown; score?: unknown };
+        const o = j as { model?: unknown; score?: unknown; matcher?: unknown };
         refModel(['stages', i, ...judge, 'model'], o.model);
+        const misuse = answerMatcherAsProcessJudge(s.type, judge, o.matcher);
+        if (misuse) errors.push({ code: 'E_MATCHER_PROCESS_JUDGE', ...misuse, ...at(toPointer(['stages', i, ...judge, 'matcher'])) });
         if (o.score === 'probability') {
           const ptr = toPointer(['stages', i, ...judge, 'score']);
           const provider = typeof o.model === 'string' ? (spec.models?.[o.model] as { provider?: unknown } | undefined)?.provider : undefined;

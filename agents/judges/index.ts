@@ -77,6 +77,24 @@ export class NoLogprobsError extends ApplicationFailure {
     super(message, 'ConfigError', true);
   }
 }
+
+/**
+ * An answer matcher (`exact`, `numeric`, `f1`) was asked to judge steps. It has
+ * no view on a tool call, and counting tool steps GOOD would make every tool
+ * call a sure reward of 1 (RL learns never to answer) and let any tool step
+ * through a filter. The compiler refuses this (E_MATCHER_PROCESS_JUDGE); a Plan
+ * compiled before that check fails here, non-retryably, instead of training on it.
+ */
+export class MatcherProcessJudgeError extends ApplicationFailure {
+  constructor(matcher: string) {
+    super(
+      `matcher ${matcher} judges answers only and cannot judge steps (a process judge or reward model would count every tool call GOOD); recompile the pipeline, which now refuses this (E_MATCHER_PROCESS_JUDGE), and use {matcher: gsm8k-reference} for GSM8K calculator tasks or an LLM judge model`,
+      'ConfigError',
+      true,
+    );
+  }
+}
+
 export interface OutcomeInput {
   question: string;
   gold: string;
@@ -213,21 +231,19 @@ export function matcherOutcomeJudge(matcher: MatcherName, threshold?: number): O
 }
 
 /**
- * Matchers as process judges: `gsm8k-reference` judges every step against the
- * gold solution; `exact`/`numeric`/`f1` judge the answer step against the key
- * and, having no view on tool calls, count tool steps as GOOD.
+ * The one matcher that judges steps: `gsm8k-reference`, every step against the
+ * gold solution. The answer matchers (`exact`, `numeric`, `f1`) have no view on
+ * tool calls and throw MatcherProcessJudgeError when asked (the compiler
+ * refuses them where steps are judged; this catches older Plans). The type
+ * admits them because a Plan's judge ref is data.
  */
-export function matcherProcessJudge(matcher: MatcherName | 'gsm8k-reference', threshold?: number): ProcessJudge {
+export function matcherProcessJudge(matcher: MatcherName | 'gsm8k-reference'): ProcessJudge {
+  if (matcher !== 'gsm8k-reference') throw new MatcherProcessJudgeError(matcher);
   return {
     label: matcher,
     async judgeStep(v) {
-      if (matcher === 'gsm8k-reference') {
-        const r = judgeWithReference({ kind: v.actionKind, content: v.content, ...(v.observation !== undefined ? { observation: v.observation } : {}) }, v.reference, v.gold);
-        return { ...r, parsed: true };
-      }
-      if (v.actionKind !== 'answer') return { verdict: 'GOOD', reason: `${matcher} judges answers only`, parsed: true };
-      const r = matchAnswer(matcher, v.content, [v.gold], threshold);
-      return { verdict: r.correct ? 'GOOD' : 'BAD', reason: `${matcher} match ${r.correct ? 'succeeded' : 'failed'}`, parsed: true };
+      const r = judgeWithReference({ kind: v.actionKind, content: v.content, ...(v.observation !== undefined ? { observation: v.observation } : {}) }, v.reference, v.gold);
+      return { ...r, parsed: true };
     },
   };
 }

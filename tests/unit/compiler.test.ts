@@ -71,6 +71,21 @@ describe('plans', () => {
     if (!r.ok) expect(r.errors.map((e) => e.code)).toEqual(['E_FILE_TOO_LARGE']);
   });
 
+  it('refuses an answer matcher where steps are judged, and says what to use instead', () => {
+    const src = readFileSync(pipelines[1]!, 'utf8');
+    const reward = compileSource(src.replace('rewardModel:\n      matcher: gsm8k-reference', 'rewardModel:\n      matcher: numeric'), pipelines[1]!);
+    const filter = compileSource(src.replace('processJudge:\n      matcher: gsm8k-reference', 'processJudge:\n      matcher: f1'), pipelines[1]!);
+    if (reward.ok || filter.ok) throw new Error('must not compile');
+    const [r] = reward.errors;
+    expect(reward.errors.map((e) => `${e.code} ${e.path}`)).toEqual(['E_MATCHER_PROCESS_JUDGE /stages/4/rewardModel/matcher']);
+    expect(r!.message).toMatch(/never to answer/);
+    expect(r!.hint).toContain('{matcher: gsm8k-reference}');
+    expect(filter.errors.map((e) => `${e.code} ${e.path}`)).toEqual(['E_MATCHER_PROCESS_JUDGE /stages/3/processJudge/matcher']);
+    expect(filter.errors[0]!.hint).toContain('`mode: outcome` with `outcomeJudge: {matcher: f1}`');
+    // Answer matchers stay allowed as outcome judges (the evaluate stages' `judge: {matcher: numeric}`).
+    expect(compileSource(src, pipelines[1]!).ok).toBe(true);
+  });
+
   it('reports every error at once, sorted by position', () => {
     const r = compile('apiVersion: swirl/v1\nkind: Pipline\nmetadata: {name: ok}\nstages:\n  - {id: a, type: dataset, format: csv, path: x}\n  - {id: a, type: nope}\n');
     expect(r.ok).toBe(false);

@@ -1,12 +1,16 @@
 // Decomposition of hand-written trajectories (K=1, K=3, no action, max steps)
 // and the filter's keep/drop decisions under every mode, with yield counts.
-import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import { decompose, expandStep, stepAction, stepState, type StepGroup } from '../../agents/steps.js';
 import type { Trajectory } from '../../agents/types.js';
 import { cohensKappa } from '../../agents/judges/index.js';
 import { filterProcessor, finishFilter, type FilterConfig } from '../../activities/judge.js';
 import { decomposeTrajectories } from '../../activities/decompose.js';
 import { MemoryArtifactStore } from '../../store/artifacts.js';
+import { MemoryLedger } from '../../store/ledger.js';
+import { resetGates } from '../../agents/limits.js';
 
 const usage = { inputTokens: 0, outputTokens: 0, modelCalls: 0 };
 const solution = 'Crates: 3*12 = <<3*12=36>>36 jars. Plus loose: 36+5 = <<36+5=41>>41.\n#### 41';
@@ -116,10 +120,31 @@ describe('decompose', () => {
   });
 });
 
+/** An OpenAI-compatible judge that calls every step GOOD (a lenient second judge for agreement). */
+async function startLenientJudge() {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const message = { role: 'assistant', content: 'Looks fine.\nGOOD' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'c', object: 'chat.completion', created: 0, model: 'lenient', choices: [{ index: 0, finish_reason: 'stop', message }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  closers.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { provider: 'openai-compatible' as const, model: 'lenient', baseUrl: `http://127.0.0.1:${port}/v1` };
+}
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((c) => c()));
+  resetGates();
+});
+
 describe('filter', () => {
   const groups = [k3, k1, noAction, maxSteps].map(decompose);
   async function run(mode: FilterConfig['mode'], extra: Partial<FilterConfig> = {}) {
-    const proc = filterProcessor({ modelsDir: '/nonexistent' });
+    const proc = filterProcessor({ modelsDir: '/nonexistent', ledger: new MemoryLedger() });
     const cfg: FilterConfig = { mode, keepStatuses: ['answered'], projectRoot: '/', models: {}, processJudge: { matcher: 'gsm8k-reference' }, outcomeJudge: { matcher: 'numeric' }, ...extra };
     const rows: StepGroup[] = [];
     for (const [i, g] of groups.entries()) {
@@ -154,15 +179,16 @@ describe('filter', () => {
   });
   it('agreement: a second judge on the same steps gives kappa and the 2×2 counts, and drops nothing', async () => {
     const plain = await run('process', { keepStatuses: ['answered', 'max_steps', 'no_action'] });
-    // numeric judges answers against the key and calls every tool step GOOD.
-    const r = await run('process', { keepStatuses: ['answered', 'max_steps', 'no_action'], agreementJudge: { matcher: 'numeric' } });
+    // A lenient LLM judge calls every step GOOD, including the wrong answer the reference judge calls BAD.
+    const models = { lenient: await startLenientJudge() };
+    const r = await run('process', { keepStatuses: ['answered', 'max_steps', 'no_action'], models, agreementJudge: 'lenient' });
     expect(r.kept).toEqual(plain.kept);
     expect(plain.stats.agreement).toBeUndefined();
     const pairs = r.rows.flatMap((g) => g.steps.map((s) => [s.verdict === 'GOOD', s.agreementVerdict === 'GOOD'] as const));
     expect(r.rows.every((g) => g.steps.every((s) => s.verdict !== undefined && s.agreementVerdict !== undefined))).toBe(true);
     const a = r.stats.agreement!;
     expect(a.judgeA).toBe('gsm8k-reference');
-    expect(a.judgeB).toBe('numeric');
+    expect(a.judgeB).toBe('llm:lenient');
     expect(a.steps).toBe(r.stats.stepsJudged);
     const c = a.confusion;
     expect(c.goodGood + c.goodBad + c.badGood + c.badBad).toBe(a.steps);
@@ -184,5 +210,12 @@ describe('filter', () => {
   });
   it('a mode without its judge is a configuration error', async () => {
     await expect(run('process', { processJudge: undefined })).rejects.toThrow(/needs a processJudge/);
+  });
+  it('an answer matcher as process or agreement judge fails, non-retryably, instead of passing every tool step', async () => {
+    // Plans compiled before E_MATCHER_PROCESS_JUDGE can still carry one.
+    await expect(run('process', { processJudge: { matcher: 'numeric' } })).rejects.toMatchObject({ type: 'ConfigError', nonRetryable: true });
+    await expect(run('process', { agreementJudge: { matcher: 'f1' } })).rejects.toMatchObject({ type: 'ConfigError', nonRetryable: true });
+    // As the outcome judge it stays what it is.
+    expect((await run('outcome', { outcomeJudge: { matcher: 'numeric' } })).kept).toEqual([k3.id]);
   });
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
-import { cohensKappa, judgeAgreement, llmOutcomeJudge, llmProcessJudge, matcherProcessJudge, normalizeJudge } from '../../agents/judges/index.js';
+import { cohensKappa, judgeAgreement, llmOutcomeJudge, llmProcessJudge, MatcherProcessJudgeError, matcherProcessJudge, normalizeJudge } from '../../agents/judges/index.js';
 import { bestF1, exactMatch, extractNumber, matchAnswer, normalizeText, numericMatch, tokenF1 } from '../../agents/judges/matchers.js';
 import { judgeWithReference, referenceValues } from '../../agents/judges/gsm8k-reference.js';
 import { parseOutcomeVerdict, parseProcessVerdict } from '../../agents/judges/verdicts.js';
@@ -132,10 +132,24 @@ describe('LLM judges (scripted model)', () => {
     expect(await j.judgeOutcome({ question: 'q', gold: '41', answer: '41 jars', dataset: 'gsm8k' })).toMatchObject({ correct: true, score: 1 });
     expect(await j.judgeOutcome({ question: 'q', gold: '41', answer: undefined, dataset: 'gsm8k' })).toMatchObject({ correct: false, reason: 'no answer' });
   });
-  it('matcher process judges', async () => {
-    expect((await matcherProcessJudge('gsm8k-reference').judgeStep({ ...view, reference: '3*12=<<3*12=36>>36 +5 = <<36+5=41>>41\n#### 41' })).verdict).toBe('GOOD');
-    expect((await matcherProcessJudge('numeric').judgeStep(view)).verdict).toBe('GOOD');
-    expect((await matcherProcessJudge('numeric').judgeStep({ ...view, actionKind: 'answer', content: '40' })).verdict).toBe('BAD');
+  it('matcher process judges: gsm8k-reference judges steps; answer matchers refuse, non-retryably', async () => {
+    const reference = '3*12=<<3*12=36>>36 +5 = <<36+5=41>>41\n#### 41';
+    expect((await matcherProcessJudge('gsm8k-reference').judgeStep({ ...view, reference })).verdict).toBe('GOOD');
+    expect((await matcherProcessJudge('gsm8k-reference').judgeStep({ ...view, reference, actionKind: 'answer', content: '40' })).verdict).toBe('BAD');
+    // A tool step must never be a free GOOD (a sure reward of 1): a Plan compiled before E_MATCHER_PROCESS_JUDGE fails here.
+    for (const m of ['exact', 'numeric', 'f1'] as const) {
+      const err = (() => {
+        try {
+          matcherProcessJudge(m);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err).toBeInstanceOf(MatcherProcessJudgeError);
+      expect(err).toMatchObject({ type: 'ConfigError', nonRetryable: true });
+      expect((err as Error).message).toContain('gsm8k-reference');
+    }
   });
   it('normalizes judge refs', () => {
     expect(normalizeJudge('judge')).toEqual({ model: 'judge' });
