@@ -35,10 +35,15 @@ export const STAGE_IMPL_VERSIONS: Record<StageType, string> = {
   dataset: 'dataset-1',
   // rollout-2: trajectories carry the question text and the GSM8K reference solution.
   // rollout-3: prompts are tokenized with special tokens parsed (turn markers are single tokens).
-  rollout: 'rollout-3',
+  // rollout-4: the default instructions show a worked example instead of "between <tag> and </tag>".
+  rollout: 'rollout-4',
   decompose: 'decompose-1',
-  filter: 'filter-1',
-  evaluate: 'evaluate-2',
-  train: 'train-2',
+  // filter-2 / evaluate-3: the gsm8k-reference judge rewards progress only (repeats and bare
+  // numbers are BAD) and answers are read by one rule (`72 clips (48+24)` is 72, `.5` is 0.5).
+  filter: 'filter-2',
+  evaluate: 'evaluate-3',
+  // train-3: that judge as the reward; actions sampled at temperature 1, untruncated, and
+  // trained on the sampled token ids.
+  train: 'train-3',
   report: 'report-1',
 };

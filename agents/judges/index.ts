@@ -12,7 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { ActionKind } from '../protocol.js';
 import type { ChatTurn } from '../types.js';
-import { judgeWithReference } from './gsm8k-reference.js';
+import { earlierCalculatorResults, judgeWithReference } from './gsm8k-reference.js';
 import { matchAnswer, type MatcherName } from './matchers.js';
 import { parseOutcomeVerdict, parseProcessVerdict } from './verdicts.js';
 import { logprobsOf, verdictProbability } from './probability.js';
@@ -242,7 +242,10 @@ export function matcherProcessJudge(matcher: MatcherName | 'gsm8k-reference'): P
   return {
     label: matcher,
     async judgeStep(v) {
-      const r = judgeWithReference({ kind: v.actionKind, content: v.content, ...(v.observation !== undefined ? { observation: v.observation } : {}) }, v.reference, v.gold);
+      // Only results before the judged action (the last assistant turn) count as earlier.
+      const judged = v.messages.map((m) => m.role).lastIndexOf('assistant');
+      const earlier = earlierCalculatorResults(judged >= 0 ? v.messages.slice(0, judged) : v.messages);
+      const r = judgeWithReference({ kind: v.actionKind, content: v.content, earlier, ...(v.observation !== undefined ? { observation: v.observation } : {}) }, v.reference, v.gold);
       return { ...r, parsed: true };
     },
   };

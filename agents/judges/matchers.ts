@@ -52,10 +52,14 @@ export function bestF1(prediction: string, golds: readonly string[]): number {
   return Math.max(0, ...golds.map((g) => tokenF1(prediction, g)));
 }
 
-const NUMBER = /-?\d+(?:\.\d+)?(?:\s*\/\s*\d+(?:\.\d+)?)?/g;
+// A number literal may start with its decimal point (`.8`, as GSM8K's
+// annotations write it: `<<2*.4=.8>>`); `a/b` reads as a fraction.
+const UNSIGNED = String.raw`(?:\d+(?:\.\d+)?|\.\d+)`;
+const NUMBER = new RegExp(String.raw`-?${UNSIGNED}(?:\s*\/\s*${UNSIGNED})?`, 'g');
+const FRACTION = new RegExp(String.raw`^(-?${UNSIGNED})\s*\/\s*(${UNSIGNED})$`);
 
 function parseNumberToken(tok: string): number | undefined {
-  const frac = /^(-?\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)$/.exec(tok);
+  const frac = FRACTION.exec(tok);
   if (frac) {
     const d = Number(frac[2]);
     return d === 0 ? undefined : Number(frac[1]) / d;
@@ -64,16 +68,48 @@ function parseNumberToken(tok: string): number | undefined {
   return Number.isFinite(v) ? v : undefined;
 }
 
+/** Thousands separators and currency signs out, so `$1,000.00` reads as one number. */
+function cleanNumbers(text: string): string {
+  return text.replace(/(\d),(?=\d{3}\b)/g, '$1').replace(/[$€£¥]/g, '');
+}
+
+function numbersIn(cleaned: string): string[] {
+  return (cleaned.match(NUMBER) ?? []).map((t) => t.replace(/\s+/g, ''));
+}
+
 /**
- * The number an answer states, GSM8K-style: `$1,000.00`, `18 dollars`, `50%`,
- * `The answer is 42.` all yield their number; with several numbers the last one
- * counts (models tend to end with the result). Undefined when there is none.
+ * The last number of a text: `$1,000.00`, `18 dollars`, `50%`, `.5` all yield
+ * their number; undefined when there is none. For single values (calculator
+ * results, gold answers, annotation values); a model's answer goes through
+ * answerNumber instead.
  */
 export function extractNumber(text: string): number | undefined {
-  const cleaned = text.replace(/(\d),(?=\d{3}\b)/g, '$1').replace(/[$€£¥]/g, '');
-  const found = cleaned.match(NUMBER);
-  if (!found) return undefined;
-  return parseNumberToken(found[found.length - 1]!.replace(/\s+/g, ''));
+  const found = numbersIn(cleanNumbers(text));
+  return found.length === 0 ? undefined : parseNumberToken(found[found.length - 1]!);
+}
+
+// A binary operation between numbers (`48+24`, `3 x 4`): a worked expression, not a result.
+const OPERATION = /(?:\d|\))\s*[-+*/×x^]\s*[\d(.]/;
+
+/**
+ * The number a model's answer states. Models add their working to the answer
+ * (`72 clips (48+24)`, `48 + 24 = 72`, `72 = 48 + 24`), so the last number is
+ * not the result. The rule: parenthesised parts are dropped; the answer is cut
+ * at `=`, and the last part that is not itself a calculation gives the number
+ * (else the last part with a number); within a part the first number counts.
+ * Plain answers (`$1,200`, `18 dollars`, `The answer is 18.`, `1/2`) read as
+ * before. Undefined when there is no number.
+ */
+export function answerNumber(text: string): number | undefined {
+  const cleaned = cleanNumbers(text);
+  const unbracketed = cleaned.replace(/\([^()]*\)/g, ' ');
+  // An answer that is all brackets (`(72)`) keeps them.
+  const body = numbersIn(unbracketed).length > 0 ? unbracketed : cleaned;
+  const parts = body.split('=').filter((p) => numbersIn(p).length > 0);
+  if (parts.length === 0) return undefined;
+  const results = parts.filter((p) => !OPERATION.test(p));
+  const chosen = results.length > 0 ? results[results.length - 1]! : parts[parts.length - 1]!;
+  return parseNumberToken(numbersIn(chosen)[0]!);
 }
 
 /** Equal up to a relative tolerance of 1e-6 (and 1e-9 absolute). */
@@ -81,8 +117,9 @@ export function sameNumber(a: number, b: number): boolean {
   return Math.abs(a - b) <= Math.max(1e-9, 1e-6 * Math.max(Math.abs(a), Math.abs(b)));
 }
 
+/** A model answer against gold answers: answerNumber of the prediction equals a gold's number. */
 export function numericMatch(prediction: string, golds: readonly string[]): boolean {
-  const p = extractNumber(prediction);
+  const p = answerNumber(prediction);
   if (p === undefined) return false;
   return golds.some((g) => {
     const v = extractNumber(g);

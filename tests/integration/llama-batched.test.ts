@@ -62,4 +62,33 @@ describe('llama-cpp batched sampling', () => {
     const next = [...long, new AIMessage(a), new HumanMessage('Continue the alphabet: A, B, C, D,')];
     expect(await text(chat, next)).toBe(await text(fresh, next));
   }, 300_000);
+
+  it('with log-probs: the same greedy text, ids that decode to the text and its stop sequence, one log-prob per id', async () => {
+    const chat = new LlamaCppChat({ ...base, sequences: 2, contextSize: 1024 });
+    const msgs = [new HumanMessage('Write the tag <b>5 + 5</b> exactly.')];
+    const plain = await chat.invoke(msgs, { maxTokens: 24, stop: ['</b>'] });
+    const withLp = await chat.invoke(msgs, { maxTokens: 24, stop: ['</b>'], logprobs: true });
+    expect(withLp.content).toBe(plain.content);
+    const lp = (withLp.response_metadata as { logprobs: { content: Array<{ token: string; id: number; logprob: number }> } }).logprobs.content;
+    expect(lp.length).toBe(withLp.usage_metadata!.output_tokens);
+    expect(lp.every((t) => Number.isInteger(t.id) && t.logprob <= 0 && Number.isFinite(t.logprob))).toBe(true);
+    const decoded = lp.map((t) => t.token).join('');
+    expect(decoded.startsWith(String(withLp.content))).toBe(true);
+    // Generation ended at the stop sequence (or the end of the turn): its tokens were sampled too.
+    expect(decoded.length).toBeGreaterThan(String(withLp.content).length);
+  }, 300_000);
+
+  it('with log-probs at temperature 1 untruncated: the same seed gives the same sample, batched or not', async () => {
+    const msgs = [new HumanMessage('Name a fruit.')];
+    const opts = { maxTokens: 12, temperature: 1, topK: 0, topP: 1, seed: 7, logprobs: true };
+    const alone = new LlamaCppChat({ ...base, sequences: 1, kvReuse: false, contextSize: 512 });
+    const batched = new LlamaCppChat({ ...base, sequences: 2, contextSize: 1024 });
+    const ids = (m: AIMessage) => (m.response_metadata as { logprobs: { content: Array<{ id: number }> } }).logprobs.content.map((t) => t.id);
+    const a = await alone.invoke(msgs, opts);
+    const b = await alone.invoke(msgs, opts);
+    expect(ids(b)).toEqual(ids(a));
+    const [c] = await Promise.all([batched.invoke(msgs, opts), batched.invoke([new HumanMessage('Name a colour.')], opts)]);
+    // Batched float sums may differ in the last bits; at these few tokens the draw does not.
+    expect(ids(c)).toEqual(ids(a));
+  }, 300_000);
 });

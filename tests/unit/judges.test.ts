@@ -5,8 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { cohensKappa, judgeAgreement, llmOutcomeJudge, llmProcessJudge, MatcherProcessJudgeError, matcherProcessJudge, normalizeJudge } from '../../agents/judges/index.js';
-import { bestF1, exactMatch, extractNumber, matchAnswer, normalizeText, numericMatch, tokenF1 } from '../../agents/judges/matchers.js';
-import { judgeWithReference, referenceValues } from '../../agents/judges/gsm8k-reference.js';
+import { answerNumber, bestF1, exactMatch, extractNumber, matchAnswer, normalizeText, numericMatch, tokenF1 } from '../../agents/judges/matchers.js';
+import { earlierCalculatorResults, judgeWithReference, referenceValues } from '../../agents/judges/gsm8k-reference.js';
 import { parseOutcomeVerdict, parseProcessVerdict } from '../../agents/judges/verdicts.js';
 import { ci95, pairedDifference } from '../../activities/evaluate.js';
 import { gsm8kFinalAnswer } from '../../activities/dataset-formats.js';
@@ -27,6 +27,33 @@ describe('matchers', () => {
     expect(numericMatch('19', ['18'])).toBe(false);
     expect(numericMatch('eighteen', ['18'])).toBe(false);
     expect(extractNumber('no numbers here')).toBeUndefined();
+  });
+
+  it('numeric: a number may start with its decimal point', () => {
+    expect(extractNumber('.8')).toBe(0.8);
+    expect(extractNumber('-.5')).toBe(-0.5);
+    expect(numericMatch('.5', ['0.5'])).toBe(true);
+    expect(numericMatch('.5', ['5'])).toBe(false);
+    expect(numericMatch('$.75 per egg', ['0.75'])).toBe(true);
+    expect(numericMatch('1/.5', ['2'])).toBe(true);
+  });
+
+  it('numeric: the stated result counts, not the working around it', () => {
+    expect(numericMatch('72 clips (48+24)', ['72'])).toBe(true);
+    expect(numericMatch('72 clips (48+24)', ['24'])).toBe(false);
+    expect(numericMatch('48 + 24 = 72', ['72'])).toBe(true);
+    expect(numericMatch('72 = 48 + 24', ['72'])).toBe(true);
+    expect(numericMatch('72 = 48 + 24', ['24'])).toBe(false);
+    expect(numericMatch('(48 + 24) = 72 clips', ['72'])).toBe(true);
+    expect(numericMatch('$1,200 (after 2 raises of $100)', ['1200'])).toBe(true);
+    expect(numericMatch('9 * 2 = $1,018 every day', ['1018'])).toBe(true);
+    expect(numericMatch('(72)', ['72'])).toBe(true);
+    expect(numericMatch('x = 3/4', ['0.75'])).toBe(true);
+    expect(answerNumber('The answer is 18.')).toBe(18);
+    expect(answerNumber('18 dollars')).toBe(18);
+    expect(answerNumber('no number (really)')).toBeUndefined();
+    // The outcome matcher uses the same rule.
+    expect(matchAnswer('numeric', '72 clips (48+24)', ['72']).correct).toBe(true);
   });
 
   it('numeric: every gold answer of the first 200 GSM8K test rows matches itself, with $ and commas added', () => {
@@ -92,14 +119,103 @@ describe('GSM8K reference judge', () => {
     expect(judgeWithReference({ kind: 'answer', content: '9' }, solution, '18').verdict).toBe('BAD');
     expect(judgeWithReference({ kind: 'search', content: 'eggs' }, solution, '18').verdict).toBe('BAD');
   });
-  it('every calculation of the first 100 GSM8K train solutions is GOOD when replayed', () => {
+  it('reads leading-dot annotation values', () => {
+    expect(referenceValues('2 * .4 = <<2*.4=.8>>.8 and <<.5*10=5>>5\n#### 5', '5')).toEqual([0.8, 5, 5]);
+    const s = 'She pays 2*.4 = $<<2*.4=.8>>.8\n#### .8';
+    expect(judgeWithReference({ kind: 'calculator', content: '2*.4', observation: '0.8' }, s, '.8').verdict).toBe('GOOD');
+    expect(judgeWithReference({ kind: 'calculator', content: '2*4', observation: '8.0' }, s, '.8').verdict).toBe('BAD');
+  });
+  it('rewards only progress: a reference value already computed is BAD the second time', () => {
+    const again = judgeWithReference({ kind: 'calculator', content: '16-3-4', observation: '9.0', earlier: ['9.0'] }, solution, '18');
+    expect(again.verdict).toBe('BAD');
+    expect(again.reason).toContain('already computed');
+    expect(judgeWithReference({ kind: 'calculator', content: '4+5', observation: '9.0', earlier: ['9'] }, solution, '18').verdict).toBe('BAD');
+    expect(judgeWithReference({ kind: 'calculator', content: '9*2', observation: '18.0', earlier: ['9.0'] }, solution, '18').verdict).toBe('GOOD');
+    expect(judgeWithReference({ kind: 'calculator', content: '9*2', observation: '18.0', earlier: ['9.0', '18.0'] }, solution, '18').verdict).toBe('BAD');
+    // A value the solution computes twice is progress twice, not three times.
+    const twice = 'Each pays 3*4 = <<3*4=12>>12 and 2*6 = <<2*6=12>>12, so <<12+12=24>>24.\n#### 24';
+    expect(judgeWithReference({ kind: 'calculator', content: '2*6', observation: '12.0', earlier: ['12.0'] }, twice, '24').verdict).toBe('GOOD');
+    expect(judgeWithReference({ kind: 'calculator', content: '2*6', observation: '12.0', earlier: ['12.0', '12.0'] }, twice, '24').verdict).toBe('BAD');
+  });
+  it('a bare number computes nothing and does not score like an answer', () => {
+    for (const content of ['18', '18.0', ' 18 ', '(18)', '1,018']) {
+      const r = judgeWithReference({ kind: 'calculator', content, observation: '18.0' }, solution, '18');
+      expect(r.verdict, content).toBe('BAD');
+      expect(r.reason).toContain('computes nothing');
+    }
+    expect(judgeWithReference({ kind: 'calculator', content: '18*1', observation: '18.0' }, solution, '18').verdict).toBe('GOOD');
+  });
+  it('judges answers by the stated result, with the reading in the reason', () => {
+    expect(judgeWithReference({ kind: 'answer', content: '18 dollars (9*2)' }, solution, '18').verdict).toBe('GOOD');
+    expect(judgeWithReference({ kind: 'answer', content: '9 * 2 = 18' }, solution, '18').verdict).toBe('GOOD');
+    const bad = judgeWithReference({ kind: 'answer', content: '9 eggs (16-3-4)' }, solution, '18');
+    expect(bad).toMatchObject({ verdict: 'BAD' });
+    expect(bad.reason).toContain('reads as 9');
+  });
+  it('every calculation of the first 100 GSM8K train solutions is GOOD when replayed in order, and BAD when repeated', () => {
+    let repeats = 0;
     for (const row of lines('data/gsm8k/train.jsonl', 100)) {
       const gold = gsm8kFinalAnswer(row.answer!)!;
-      for (const m of row.answer!.matchAll(/<<([^<>]*?)=([^<>=]*)>>/g)) {
-        expect(judgeWithReference({ kind: 'calculator', content: m[1]!, observation: m[2]! }, row.answer, gold).verdict).toBe('GOOD');
+      const earlier: string[] = [];
+      const calcs = [...row.answer!.matchAll(/<<([^<>]*?)=([^<>=]*)>>/g)];
+      // A few annotations are bare numbers (`<<12=12>>`): no calculation, so not replayed.
+      const bare = calcs.filter((m) => /^[\d.,\s]+$/.test(m[1]!));
+      for (const m of calcs) {
+        if (bare.includes(m)) continue;
+        const r = judgeWithReference({ kind: 'calculator', content: m[1]!, observation: m[2]!, earlier }, row.answer, gold);
+        expect(r.verdict, `${m[0]}: ${r.reason}`).toBe('GOOD');
+        earlier.push(m[2]!);
+      }
+      const last = calcs.filter((m) => !bare.includes(m)).at(-1);
+      if (last && bare.length === 0) {
+        repeats++;
+        expect(judgeWithReference({ kind: 'calculator', content: last[1]!, observation: last[2]!, earlier }, row.answer, gold).verdict).toBe('BAD');
       }
       expect(judgeWithReference({ kind: 'answer', content: gold }, row.answer, gold).verdict).toBe('GOOD');
     }
+    expect(repeats).toBeGreaterThan(90);
+  });
+  it('reads the earlier results from the conversation, not from the question', () => {
+    const turns = [
+      { role: 'user' as const, content: 'Use <math_exp>48 / 2</math_exp>; the result comes back as "48 / 2 -> 24.0".\nQuestion: 3*12 -> 36?' },
+      { role: 'assistant' as const, content: 'Crates. <math_exp>3*12</math_exp>' },
+      { role: 'user' as const, content: '3*12 -> 36.0' },
+      { role: 'assistant' as const, content: '<search_query>jars 41</search_query>' },
+      { role: 'user' as const, content: 'jars 41 -> an article about 41 jars' },
+      { role: 'assistant' as const, content: '<math_exp>36/0</math_exp>' },
+      { role: 'user' as const, content: '36/0 -> Error: division by zero' },
+      { role: 'assistant' as const, content: '<math_exp>36+5</math_exp>' },
+    ];
+    expect(earlierCalculatorResults(turns)).toEqual(['36.0']);
+    expect(earlierCalculatorResults(turns.slice(0, 1))).toEqual([]);
+  });
+});
+
+describe('GSM8K reference judge through matcherProcessJudge', () => {
+  const reference = '3*12=<<3*12=36>>36 +5 = <<36+5=41>>41\n#### 41';
+  const question = { role: 'user' as const, content: 'Solve it. A result comes back as "3*12 -> 36.0".\nQuestion: How many jars?' };
+  const base = { question: 'How many jars?', gold: '41', reference, toolKinds: ['calculator', 'answer'] as const };
+  const judge = matcherProcessJudge('gsm8k-reference');
+  it('a first calculation of a reference value is GOOD, even when the question shows an example result', async () => {
+    const v = await judge.judgeStep({ ...base, messages: [question, { role: 'assistant', content: '<math_exp>3*12</math_exp>' }], actionKind: 'calculator', content: '3*12', observation: '36.0' });
+    expect(v).toMatchObject({ verdict: 'GOOD', parsed: true });
+  });
+  it('repeating an earlier calculation is BAD; the next new value is GOOD', async () => {
+    const messages = [question, { role: 'assistant' as const, content: '<math_exp>3*12</math_exp>' }, { role: 'user' as const, content: '3*12 -> 36.0' }];
+    const loop = await judge.judgeStep({ ...base, messages: [...messages, { role: 'assistant', content: 'Again. <math_exp>12 * 3</math_exp>' }], actionKind: 'calculator', content: '12 * 3', observation: '36.0' });
+    expect(loop.verdict).toBe('BAD');
+    expect(loop.reason).toContain('already computed');
+    const next = await judge.judgeStep({ ...base, messages: [...messages, { role: 'assistant', content: '<math_exp>36+5</math_exp>' }], actionKind: 'calculator', content: '36+5', observation: '41.0' });
+    expect(next.verdict).toBe('GOOD');
+  });
+  it('a result shown after the judged action does not count as earlier', async () => {
+    const messages = [question, { role: 'assistant' as const, content: '<math_exp>3*12</math_exp>' }, { role: 'user' as const, content: '3*12 -> 36.0' }];
+    expect((await judge.judgeStep({ ...base, messages, actionKind: 'calculator', content: '3*12', observation: '36.0' })).verdict).toBe('GOOD');
+  });
+  it('a bare number in math tags is BAD where the same number as an answer is GOOD', async () => {
+    const messages = [question];
+    expect((await judge.judgeStep({ ...base, messages: [...messages, { role: 'assistant', content: '<math_exp>41</math_exp>' }], actionKind: 'calculator', content: '41', observation: '41.0' })).verdict).toBe('BAD');
+    expect((await judge.judgeStep({ ...base, messages: [...messages, { role: 'assistant', content: '<answer>41 jars (36+5)</answer>' }], actionKind: 'answer', content: '41 jars (36+5)' })).verdict).toBe('GOOD');
   });
 });
 
