@@ -22,6 +22,7 @@ KNOWN_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
 TOP_LEVEL = {
     "version", "base", "inputAdapter", "outputRoot", "batch", "objective", "lora", "optim",
     "klBeta", "baseline", "seed", "stepIndex", "packing", "maxContextTokens", "precision",
+    "importanceClip",
 }
 
 
@@ -59,6 +60,9 @@ class StepConfig:
     #: As asked: auto | fp32 | bf16 (absent = fp32, as in contract version 1). The hash covers the
     #: resolved value (precision.resolve_precision), since auto depends on the machine.
     precision: str = "fp32"
+    #: Truncation c of the per-token importance weight min(exp(logp - q), c) that corrects for the
+    #: sampler being another policy than the one scored here; 0 = off (the plain on-policy loss).
+    importance_clip: float = 0.0
 
     def canonical(self, precision: str = "fp32") -> dict[str, Any]:
         """The config fields that change the result (paths excluded: they are hashed by content).
@@ -76,6 +80,9 @@ class StepConfig:
         }
         if precision != "fp32":
             doc["precision"] = precision
+        # Only when used: steps without it keep the hashes they had before the field existed.
+        if self.importance_clip:
+            doc["importanceClip"] = self.importance_clip
         return doc
 
 
@@ -83,6 +90,11 @@ class StepConfig:
 class Action:
     text: str
     reward: float
+    #: The ids the sampler generated: trained on as given (re-tokenizing `text` may split it
+    #: differently from how it was sampled). None = tokenize `text`.
+    tokens: tuple[int, ...] | None = None
+    #: The sampler's log-prob of each of `tokens` (same length), for the off-policy correction.
+    sampler_logprobs: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,8 @@ class State:
     trajectory_id: str
     prompt: str
     actions: tuple[Action, ...]
+    #: "batch.jsonl:<line>", for errors found after parsing (token ids outside the vocabulary).
+    where: str = field(default="", compare=False)
 
 
 def _num(obj: dict, key: str, default: float, *, lo: float | None = None, hi: float | None = None,
@@ -207,6 +221,7 @@ def parse_config(raw: Any) -> StepConfig:
         kl_beta=_num(raw, "klBeta", 0.05, lo=0), baseline=baseline,
         seed=_int(raw, "seed", 0, lo=0), step_index=_int(raw, "stepIndex", 0, lo=0),
         packing=packing, max_context_tokens=_int(raw, "maxContextTokens", 8192, lo=16), precision=precision,
+        importance_clip=_num(raw, "importanceClip", 0.0, lo=0),
     )
 
 
@@ -226,6 +241,38 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
         while chunk := f.read(block):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _action(a: Any, i: int, where: str, objective: str) -> Action:
+    name = f"{where}: actions[{i}]"
+    if not isinstance(a, dict):
+        raise DataError(f"{name} must be an object", 'an action is {"text": ..., "reward": ...}')
+    tokens = a.get("tokens")
+    if tokens is not None:
+        if not isinstance(tokens, list) or not tokens or not all(
+                isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in tokens):
+            raise DataError(f"{name}.tokens must be a non-empty list of non-negative integers",
+                            "tokens are the ids the sampler generated for this action")
+        tokens = tuple(tokens)
+    # With tokens, text is only for people reading the batch; without them it is what is trained on.
+    if not isinstance(a.get("text"), str) or (tokens is None and not a["text"]):
+        raise DataError(f"{name}.text must be a non-empty string", "an action is the completion text")
+    r = a.get("reward", 0.0 if objective == "sft" else None)
+    if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r):
+        raise DataError(f"{name}.reward must be a finite number, got {r!r}", "rewards are in [0, 1]")
+    q = a.get("samplerLogprobs")
+    if q is not None:
+        if tokens is None:
+            raise DataError(f"{name}.samplerLogprobs needs tokens",
+                            "sampler log-probs belong to the sampled token ids: send both")
+        if not isinstance(q, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in q):
+            raise DataError(f"{name}.samplerLogprobs must be a list of finite numbers", "one log-prob per sampled token")
+        if len(q) != len(tokens):
+            raise DataError(f"{name}.samplerLogprobs has {len(q)} entries, tokens has {len(tokens)}",
+                            "send one sampler log-prob per sampled token")
+        q = tuple(float(v) for v in q)
+    return Action(a["text"], float(r), tokens, q)
 
 
 def load_batch(path: Path, objective: str, baseline: str) -> list[State]:
@@ -255,16 +302,11 @@ def load_batch(path: Path, objective: str, baseline: str) -> list[State]:
                 raise DataError(f"{where}: actions must be a non-empty list", "each state has at least one action")
             actions = []
             for i, a in enumerate(acts):
-                if not isinstance(a, dict) or not isinstance(a.get("text"), str) or not a["text"]:
-                    raise DataError(f"{where}: actions[{i}].text must be a non-empty string", "an action is the completion text")
-                r = a.get("reward", 0.0 if objective == "sft" else None)
-                if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r):
-                    raise DataError(f"{where}: actions[{i}].reward must be a finite number, got {r!r}", "rewards are in [0, 1]")
-                actions.append(Action(a["text"], float(r)))
+                actions.append(_action(a, i, where, objective))
             if objective == "swirl" and baseline == "rloo" and len(actions) < 2:
                 raise DataError(f"{where}: the RLOO baseline needs at least 2 actions per state, got {len(actions)}",
                                 "sample G >= 2 actions per state, or use baseline: none")
-            states.append(State(row["stateId"], row["trajectoryId"], row["prompt"], tuple(actions)))
+            states.append(State(row["stateId"], row["trajectoryId"], row["prompt"], tuple(actions), where))
     if not states:
         raise DataError(f"batch {path} has no states", "the train stage must pass at least one state")
     return states

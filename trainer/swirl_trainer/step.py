@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import threading
@@ -146,13 +147,25 @@ def configure_torch(seed: int) -> None:
 
 def tokenize_state(tok: Any, add_bos: bool, state: State) -> tuple[list[int], list[list[int]]]:
     """The exact ids trained on: BOS (when the model adds one and the text lacks it) + prompt with
-    special-token markers parsed, then each action tokenized on its own (no BOS), as the sampler
-    saw it: the prompt evaluated, the action generated after it."""
+    special-token markers parsed, then each action: the sampled ids when the batch gives them
+    (exactly what the sampler generated), else its text tokenized on its own (no BOS), as the
+    sampler saw it: the prompt evaluated, the action generated after it."""
     ids = tok(state.prompt, add_special_tokens=False).input_ids
     bos = tok.bos_token_id
     if add_bos and bos is not None and (not ids or ids[0] != bos):
         ids = [bos] + ids
-    return ids, [tok(a.text, add_special_tokens=False).input_ids for a in state.actions]
+    return ids, [list(a.tokens) if a.tokens is not None else tok(a.text, add_special_tokens=False).input_ids
+                 for a in state.actions]
+
+
+def check_token_ids(state: State, vocab: int) -> None:
+    """Sampled ids must exist in this tokenizer: an id from another model's vocabulary would
+    train (or crash the embedding lookup) on nonsense."""
+    for i, a in enumerate(state.actions):
+        if a.tokens is not None and max(a.tokens) >= vocab:
+            raise DataError(f"{state.where or state.state_id}: actions[{i}].tokens has id {max(a.tokens)}, "
+                            f"the tokenizer has {vocab} tokens",
+                            "the sampler and the trainer must use the same base model")
 
 
 class Session:
@@ -340,14 +353,16 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
     from .base import train_device
     from .precision import autocast
 
-    from .objective import action_loss, advantages, k3, sft_loss
+    from .objective import action_loss, advantages, importance_ratios, k3, sft_loss
     from .packing import token_logprobs
 
     progress.set("tokenizing")
     ids: list[tuple[list[int], list[list[int]]]] = []
     kept: list[State] = []
     skipped = 0
+    vocab = len(base.tokenizer)
     for st in states:
+        check_token_ids(st, vocab)
         p, acts = tokenize_state(base.tokenizer, base.add_bos, st)
         if any(not a for a in acts):
             raise DataError(f"state {st.state_id}: an action tokenizes to no tokens",
@@ -365,11 +380,15 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
     n_actions = sum(len(s.actions) for s in kept)
     n_action_tokens = sum(len(a) for _, acts in ids for a in acts)
     adv: dict[tuple[int, int], float] = {}
+    zero_states = 0  # states whose advantages are all 0: nothing to learn from them
     for si, st in enumerate(kept):
         rewards = [a.reward for a in st.actions]
         coeffs = advantages(rewards, cfg.baseline) if cfg.objective == "swirl" else rewards
+        zero_states += all(c == 0 for c in coeffs)
         for ai, c in enumerate(coeffs):
             adv[(si, ai)] = c
+    if cfg.objective == "swirl" and zero_states == len(kept):
+        log("every state's advantages are 0 (equal rewards under RLOO): the policy-gradient term is 0")
     need_ref = cfg.objective != "sft" and cfg.kl_beta > 0
 
     torch.manual_seed((cfg.seed * 1_000_003 + cfg.step_index) % (2**63))
@@ -384,6 +403,10 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
     total_loss = 0.0
     kl_sum = 0.0
     logp_sum = 0.0
+    # off-policy diagnostics over the tokens that carry a sampler log-prob q
+    q_tokens = clipped = 0
+    gap_sum = weight_sum = 0.0
+    clip = cfg.importance_clip
     fed = seq_tokens = 0
     t_fwd = time.time()
     progress.set("forward/backward", 0, len(units))
@@ -400,10 +423,23 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
         for s in seqs:
             a, b = unit.gather.spans[s.key]
             lp = logp[a:b]
+            q = kept[s.key[0]].actions[s.key[1]].sampler_logprobs
+            weights = None
+            if q is not None:
+                qt = torch.tensor(q, dtype=lp.dtype, device=lp.device)
+                ratio = importance_ratios(lp, qt)
+                q_tokens += len(q)
+                gap_sum += float((lp.detach() - qt).double().sum())
+                if clip > 0 and cfg.objective != "sft":
+                    weights = ratio.clamp(max=clip)
+                    clipped += int((ratio > clip).sum())
+                    weight_sum += float(weights.double().sum())
+                else:
+                    weight_sum += float(ratio.double().sum())
             if cfg.objective == "sft":
                 loss = loss + sft_loss(lp, n_action_tokens)
             else:
-                loss = loss + action_loss(lp, None if ref is None else ref[a:b], adv[s.key], cfg.kl_beta, n_actions)
+                loss = loss + action_loss(lp, None if ref is None else ref[a:b], adv[s.key], cfg.kl_beta, n_actions, weights)
             if ref is not None:
                 kl_sum += float(k3(lp.detach(), ref[a:b]).sum())
             logp_sum += float(lp.detach().sum())
@@ -422,7 +458,13 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
             raise ConfigError(f"inputAdapter's optimizer.pt does not match this LoRA: {err}", "keep lora settings fixed") from err
         for g in opt.param_groups:  # the step config, not the stored one, sets the hyperparameters
             g["lr"], g["weight_decay"] = cfg.optim.learning_rate, cfg.optim.weight_decay
+    before = [p.detach().clone() for p in params]
     opt.step()
+    with torch.no_grad():
+        # float64 sums: an update of 1e-8 per weight must not round to a delta of 0
+        delta = math.sqrt(sum(float((p.detach().double() - b.double()).pow(2).sum()) for p, b in zip(params, before)))
+        norm = math.sqrt(sum(float(p.detach().double().pow(2).sum()) for p in params))
+    del before
     rewards = [a.reward for s in kept for a in s.actions]
     metrics: dict[str, Any] = {
         "objective": cfg.objective,
@@ -439,7 +481,18 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
         "packedTokens": fed,
         "units": len(units),
         "forwardBackwardSeconds": round(t_fwd, 3),
+        "zeroAdvantageStates": (zero_states / len(kept)) if cfg.objective == "swirl" else None,
+        "adapterDelta": delta,
+        "adapterNorm": norm,
+        "actionsFromTokens": sum(a.tokens is not None for s in kept for a in s.actions),
     }
+    if q_tokens:
+        metrics["samplerTokens"] = q_tokens
+        metrics["samplerLogprobGap"] = gap_sum / q_tokens
+        mean_w = weight_sum / q_tokens
+        metrics["importanceWeightMean"] = mean_w if math.isfinite(mean_w) else None  # JSON has no Infinity
+        if clip > 0 and cfg.objective != "sft":
+            metrics["importanceClipped"] = clipped / q_tokens
     emit("metrics", **metrics)
     metrics["_optimizer"] = opt.state_dict()
     return metrics

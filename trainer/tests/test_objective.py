@@ -9,7 +9,7 @@ import torch
 
 from conftest import char_tokenizer
 from swirl_trainer.config import Action, State
-from swirl_trainer.objective import action_loss, advantages, k3, rloo_advantages, sft_loss
+from swirl_trainer.objective import action_loss, advantages, importance_ratios, importance_weights, k3, rloo_advantages, sft_loss
 from swirl_trainer.packing import Seq, batch_unpacked, pack
 from swirl_trainer.step import tokenize_state
 
@@ -19,6 +19,9 @@ def test_rloo_advantages_by_hand():
     assert rloo_advantages([1, 0, 0, 1]) == pytest.approx([2 / 3, -2 / 3, -2 / 3, 2 / 3])
     assert rloo_advantages([0.5, 0.25]) == pytest.approx([0.25, -0.25])
     assert rloo_advantages([1, 1, 1]) == pytest.approx([0, 0, 0])  # no signal when all agree
+    # exactly 0, not float noise (0.1+0.1+0.1 - 0.1 is not 0.2): Adam would turn noise into a full step
+    assert rloo_advantages([0.1, 0.1, 0.1]) == [0.0, 0.0, 0.0]
+    assert rloo_advantages([0.7, 0.7]) == [0.0, 0.0]
     assert sum(rloo_advantages([0.3, 0.9, 0.1, 0.4])) == pytest.approx(0)
     assert advantages([1, 0], "none") == [1.0, 0.0]
     with pytest.raises(ValueError):
@@ -85,3 +88,53 @@ def test_tokenization_is_prompt_then_action_with_one_bos():
     assert p2 == p
     p3, _ = tokenize_state(tok, False, st)
     assert p3 == p[1:]
+
+
+def test_importance_weights_of_one_give_the_plain_loss_exactly():
+    logp = torch.log(torch.tensor([0.5, 0.2, 0.7]))
+    ref = torch.log(torch.tensor([0.25, 0.4, 0.6]))
+    w = importance_weights(logp, logp.clone(), clip=2.0)  # sampler == trainer
+    assert w.tolist() == [1.0, 1.0, 1.0]
+    a = logp.clone().requires_grad_()
+    b = logp.clone().requires_grad_()
+    plain = action_loss(a, ref, 0.75, 0.1, 3)
+    weighted = action_loss(b, ref, 0.75, 0.1, 3, w)
+    assert weighted.item() == plain.item()  # bit for bit
+    plain.backward()
+    weighted.backward()
+    assert torch.equal(a.grad, b.grad)
+
+
+def test_importance_weights_are_truncated_and_detached():
+    logp = torch.log(torch.tensor([0.5, 0.2, 0.9])).requires_grad_()
+    q = torch.log(torch.tensor([0.25, 0.4, 0.09]))  # ratios 2, 0.5, 10
+    assert importance_ratios(logp, q).tolist() == pytest.approx([2.0, 0.5, 10.0], rel=1e-5)
+    w = importance_weights(logp, q, clip=3.0)
+    assert w.tolist() == pytest.approx([2.0, 0.5, 3.0], rel=1e-5)  # 10 capped at the clip
+    assert not w.requires_grad
+    # a sampler token far less likely than here (huge ratio, even inf in fp32) is capped too
+    assert importance_weights(torch.tensor([0.0]), torch.tensor([-200.0]), clip=1.5).tolist() == [1.5]
+
+
+def test_importance_weighted_loss_value_and_gradient_by_hand():
+    logp = torch.log(torch.tensor([0.5, 0.2, 0.9])).requires_grad_()
+    q = torch.log(torch.tensor([0.25, 0.4, 0.09]))
+    ref = torch.log(torch.tensor([0.4, 0.3, 0.8]))
+    a, beta, n, clip = -0.5, 0.1, 4, 3.0
+    w = importance_weights(logp, q, clip)
+    loss = action_loss(logp, ref, a, beta, n, w)
+    x = logp.detach()
+    d = ref - x
+    want = (-a * (w * x).sum() + beta * (torch.exp(d) - d - 1).sum()) / n
+    assert loss.item() == pytest.approx(want.item(), abs=1e-6)
+    loss.backward()
+    # w is a constant: d/dlogp_t = (-a * w_t + beta * (1 - exp(ref_t - logp_t))) / n; the KL term is not reweighted
+    assert logp.grad.tolist() == pytest.approx(((-a * w + beta * (1 - torch.exp(d))) / n).tolist(), abs=1e-6)
+    # finite differences agree (weights held fixed, as the update holds them)
+    eps = 1e-3
+    for t in range(3):
+        up, dn = x.clone(), x.clone()
+        up[t] += eps
+        dn[t] -= eps
+        num = (action_loss(up, ref, a, beta, n, w) - action_loss(dn, ref, a, beta, n, w)).item() / (2 * eps)
+        assert logp.grad[t].item() == pytest.approx(num, rel=1e-2, abs=1e-4)
