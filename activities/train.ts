@@ -369,6 +369,8 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
     optim: { learningRate: s.learningRate, weightDecay: 0, gradClip: s.gradClip },
     klBeta: s.klBeta,
     baseline: s.baseline,
+    // The off-policy correction: only sampled actions carry sampler log-probs, so sft and stored actions are unaffected.
+    ...(s.importanceClip ? { importanceClip: s.importanceClip } : {}),
     seed: s.seed,
     stepIndex: input.index,
     packing: true,

@@ -27,7 +27,7 @@ export function withStageDefaults(type: StageType, opts: Options): Options {
     case 'filter':
       return fill(opts, { keepStatuses: ['answered'] });
     case 'train': {
-      const out = fill(opts, { objective: 'swirl', samplesPerState: 4, learningRate: 1e-5, batchStates: 64, epochs: 1, klBeta: 0.05, baseline: 'rloo', gradClip: 1.0, seed: 0 });
+      const out = fill(opts, { objective: 'swirl', samplesPerState: 4, learningRate: 1e-5, batchStates: 64, epochs: 1, klBeta: 0.05, baseline: 'rloo', gradClip: 1.0, importanceClip: 2, seed: 0 });
       const lora = isObject(opts.lora) ? opts.lora : {};
       const rank = typeof lora.rank === 'number' ? lora.rank : 16;
       out.lora = fill(lora, { rank, alpha: 2 * rank, dropout: 0 });

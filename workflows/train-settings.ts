@@ -15,6 +15,8 @@ export interface TrainSettings {
   baseline: 'rloo' | 'none';
   lora: { rank: number; alpha: number; dropout: number; targetModules?: string[] };
   gradClip: number;
+  /** Truncated importance-weight cap for sampled actions (0 = off). Only actions with sampler log-probs are weighted. */
+  importanceClip: number;
   seed: number;
   /** Reward model ref as the Plan gives it (model name or `{ matcher }`). */
   rewardModel?: unknown;
@@ -38,6 +40,7 @@ export function trainSettings(c: Record<string, unknown>): TrainSettings {
     baseline: (c.baseline as 'rloo' | 'none') ?? 'rloo',
     lora: { rank, alpha: lora.alpha ?? 2 * rank, dropout: lora.dropout ?? 0, ...(lora.targetModules ? { targetModules: lora.targetModules } : {}) },
     gradClip: (c.gradClip as number) ?? 1.0,
+    importanceClip: (c.importanceClip as number) ?? 2,
     seed: (c.seed as number) ?? 0,
     ...(c.rewardModel !== undefined ? { rewardModel: c.rewardModel } : {}),
     ...(typeof c.precision === 'string' ? { precision: c.precision as TrainPrecision } : {}),

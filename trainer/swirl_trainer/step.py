@@ -403,6 +403,9 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
     total_loss = 0.0
     kl_sum = 0.0
     logp_sum = 0.0
+    # per-token log-prob of the actions RL pushes up (advantage > 0) and down (< 0), before the update
+    pos = [0.0, 0]
+    neg = [0.0, 0]
     # off-policy diagnostics over the tokens that carry a sampler log-prob q
     q_tokens = clipped = 0
     gap_sum = weight_sum = 0.0
@@ -443,6 +446,10 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
             if ref is not None:
                 kl_sum += float(k3(lp.detach(), ref[a:b]).sum())
             logp_sum += float(lp.detach().sum())
+            if cfg.objective == "swirl" and adv[s.key] != 0:
+                side = pos if adv[s.key] > 0 else neg
+                side[0] += float(lp.detach().sum())
+                side[1] += int(lp.numel())
         loss.backward()
         total_loss += float(loss.detach())
         progress.set(done=ui + 1)
@@ -485,6 +492,8 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
         "adapterDelta": delta,
         "adapterNorm": norm,
         "actionsFromTokens": sum(a.tokens is not None for s in kept for a in s.actions),
+        "rewardedActionLogprob": (pos[0] / pos[1]) if pos[1] else None,
+        "penalizedActionLogprob": (neg[0] / neg[1]) if neg[1] else None,
     }
     if q_tokens:
         metrics["samplerTokens"] = q_tokens
