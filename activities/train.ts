@@ -203,6 +203,15 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
+/**
+ * Training continues from a base model only: a policy model with its own
+ * `adapter` would sample from that adapter while the trainer starts from the
+ * bare base. The compiler refuses it (E_ADAPTER_NOT_ALLOWED); this guards Plans made elsewhere.
+ */
+function requireBaseModel(model: PlanModel, modelName: string): void {
+  if (typeof model.adapter === 'string') throw ApplicationFailure.nonRetryable(`model ${modelName} has adapter ${model.adapter}: training continues from a base model only`, 'ConfigError', 'give the train stage a model without `adapter`');
+}
+
 export function trainDir(runKey: string): string {
   return path.join(swirlPaths().state, 'train', runKey.replace(/[^A-Za-z0-9._-]+/g, '_'));
 }
@@ -222,6 +231,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   const batch = batchRows[input.index];
   if (!batch) throw ApplicationFailure.nonRetryable(`train batch ${input.index} does not exist`, 'DataError');
   const s = input.settings;
+  requireBaseModel(input.model, input.modelName);
   const modelFile = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256);
   const template = await detectTemplate(modelFile);
   const rewardSpec = normalizeJudge(s.rewardModel) ?? { matcher: 'gsm8k-reference' as const };
@@ -354,6 +364,7 @@ export interface TrainStepResult {
  * SWIRL_TRAINER_PERSISTENT=0 in a process of its own as before. Progress lines become heartbeats.
  */
 export async function trainStep(modelsDir: string, input: TrainStepInput): Promise<TrainStepResult> {
+  requireBaseModel(input.model, input.modelName);
   const paths = swirlPaths();
   if (!existsSync(paths.venvPython)) throw ApplicationFailure.nonRetryable(`the Python trainer is not installed (${paths.venvPython} missing)`, 'ConfigError', 'run `npm run setup` on this worker');
   const s = input.settings;

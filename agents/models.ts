@@ -35,7 +35,7 @@ export function installCommand(model: string): string {
 export interface ModelContext {
   modelsDir: string;
   projectRoot: string;
-  /** LoRA adapter to apply (a trained policy). */
+  /** LoRA adapter to apply (a trained policy); a model with its own `adapter` refuses a second one. */
   loraPath?: string;
   /** Where API keys are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -62,10 +62,30 @@ export function resolveModelPath(model: string, ctx: ModelContext, sha256?: stri
   return embedded ? checkPinnedFile(ctx.modelsDir, embedded, sha256, `model ${model}`) : checkPinnedFile(ctx.projectRoot, model, sha256, `model file`);
 }
 
+/**
+ * The LoRA adapter a llama-cpp model runs with: the model's own `adapter`
+ * (project-relative, checked against the Plan's `adapterSha256` like a model
+ * file), else the trained policy the stage applies (`ctx.loraPath`). Both at
+ * once is refused: the compiler reports it (E_ADAPTER_NOT_ALLOWED); this
+ * guards Plans made elsewhere.
+ */
+export function resolveAdapterPath(name: string, m: PlanModel, ctx: ModelContext): string | undefined {
+  if (typeof m.adapter !== 'string') return ctx.loraPath;
+  if (ctx.loraPath) {
+    throw ApplicationFailure.nonRetryable(
+      `model ${name} has adapter ${m.adapter}, and the stage applies a trained policy (${ctx.loraPath}) to it too: one adapter applies per model`,
+      'ConfigError',
+      'give the train stage, or the evaluate stage with a `policy` input, a model without `adapter`',
+    );
+  }
+  return checkPinnedFile(ctx.projectRoot, m.adapter, typeof m.adapterSha256 === 'string' ? m.adapterSha256 : undefined, 'adapter file');
+}
+
 export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): BaseChatModel {
-  // A llama-cpp model's file is checked on every use (a stat once its hash is known): a swapped file fails the stage.
+  // A llama-cpp model's files (model, adapter) are checked on every use (a stat once their hashes are known): a swapped file fails the stage.
   const file = m.provider === 'llama-cpp' ? resolveModelPath(String(m.model ?? DEFAULT_EMBEDDED_MODEL), ctx, typeof m.modelSha256 === 'string' ? m.modelSha256 : undefined) : '';
-  const key = JSON.stringify([name, m, ctx.loraPath ?? '']);
+  const loraPath = m.provider === 'llama-cpp' ? resolveAdapterPath(name, m, ctx) : ctx.loraPath;
+  const key = JSON.stringify([name, m, loraPath ?? '']);
   const hit = cache.get(key);
   if (hit) return hit;
   let model: BaseChatModel;
@@ -82,7 +102,7 @@ export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): Bas
         ...(typeof m.temperature === 'number' ? { temperature: m.temperature } : {}),
         ...(typeof m.maxTokens === 'number' ? { maxTokens: m.maxTokens } : {}),
         ...(typeof m.topP === 'number' ? { topP: m.topP } : {}),
-        ...(ctx.loraPath ? { loraPath: ctx.loraPath } : {}),
+        ...(loraPath ? { loraPath } : {}),
       });
       break;
     }

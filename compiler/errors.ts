@@ -51,11 +51,13 @@ export const ERROR_CODES = {
   E_PATH_NOT_FOUND: 'a referenced file does not exist or cannot be read',
   E_MODEL_NOT_FOUND: 'a llama-cpp model is neither an embedded model name nor an existing GGUF file',
   E_MODEL_INVALID: 'a llama-cpp model file is not a GGUF file',
+  E_ADAPTER_INVALID: "a llama-cpp model's `adapter` is not a GGUF file",
+  E_ADAPTER_NOT_ALLOWED: 'a model with an `adapter` is the policy of a train stage, or of an evaluate stage that applies a trained policy (`policy` input)',
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',
   E_BAD_OVERRIDE: 'a `--set KEY=VALUE` override is malformed, too long, names a reserved segment (`__proto__`, `constructor`, `prototype`) or no stage',
   E_STAGE_NOT_IMPLEMENTED: 'the stage type is valid but this version of swirl cannot run it yet',
   E_DUPLICATE_ACTION: 'two tools of one rollout stage serve the same action (search or calculator)',
-  E_FIELD_NOT_FOR_KIND: 'a field that belongs to another kind of tool (e.g. `corpus` on an MCP tool)',
+  E_FIELD_NOT_FOR_KIND: 'a field that belongs to another kind of tool or model provider (e.g. `corpus` on an MCP tool, `adapter` on an openai model)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,6 +3,7 @@
 // pinned here, as in trainer/swirl_trainer/models.py, so a machine without
 // the models still compiles the same Plan); anything else is a path relative
 // to the spec, confined to the project like every other path (plan.ts hashes it).
+// A LoRA adapter (`adapter:`) is always such a path, checked the same way.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { didYouMean } from './errors.js';
 import { resolveSpecPath } from './files.js';
@@ -57,5 +58,24 @@ export function resolveModelFile(value: string | undefined, ctx: { specDir: stri
     };
   }
   if (!isGguf(r.abs)) return { error: 'E_MODEL_INVALID', detail: `\`${name}\` is not a GGUF model file (it does not start with the GGUF magic bytes)`, hint: 'llama-cpp loads .gguf files; convert the model with llama.cpp\'s convert_hf_to_gguf.py' };
+  return { abs: r.abs };
+}
+
+export type AdapterFile = { abs: string } | { error: 'E_PATH_ESCAPE' | 'E_PATH_NOT_FOUND' | 'E_ADAPTER_INVALID'; detail: string; hint: string };
+
+/** Resolves a llama-cpp model's `adapter:` (a LoRA GGUF) with the rules of a model path: inside the project, existing, GGUF. */
+export function resolveAdapterFile(value: string, ctx: { specDir: string; projectRoot: string }): AdapterFile {
+  const r = resolveSpecPath(value, ctx);
+  if ('error' in r) {
+    if (r.error === 'E_PATH_ESCAPE') return { error: 'E_PATH_ESCAPE', detail: `adapter ${r.detail}`, hint: 'an adapter path is relative to the spec file and must stay inside the project' };
+    return { error: 'E_PATH_NOT_FOUND', detail: `adapter file ${r.detail}`, hint: 'an adapter path is relative to the folder of the spec file, e.g. ../results/RUN/adapter.gguf' };
+  }
+  if (!isGguf(r.abs)) {
+    return {
+      error: 'E_ADAPTER_INVALID',
+      detail: `adapter \`${value}\` is not a GGUF file (it does not start with the GGUF magic bytes)`,
+      hint: 'llama-cpp applies LoRA adapters as .gguf files (a train stage writes one per trained policy); convert a PEFT adapter folder with llama.cpp\'s convert_lora_to_gguf.py',
+    };
+  }
   return { abs: r.abs };
 }

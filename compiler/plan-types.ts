@@ -39,6 +39,10 @@ export interface PlanModel {
   apiKeyEnv?: string;
   /** llama-cpp: sha256 of the GGUF file the model runs (an embedded model's pinned hash); the worker checks it. */
   modelSha256?: string;
+  /** llama-cpp: the LoRA adapter GGUF applied to the model, project-relative. */
+  adapter?: string;
+  /** sha256 of `adapter`; the worker checks it like `modelSha256`. */
+  adapterSha256?: string;
   [option: string]: unknown;
 }
 

@@ -10,7 +10,7 @@ import { parseDuration } from './duration.js';
 import { PLAN_VERSION, type Plan, type PlanModel, type PlanRetry, type PlanStage } from './plan-types.js';
 import { STAGE_IMPL_VERSIONS, STAGE_KINDS, type StageType } from './stage-kinds.js';
 import { fileSha256 as contentSha256, resolveSpecPath } from './files.js';
-import { resolveModelFile } from './model-files.js';
+import { resolveAdapterFile, resolveModelFile } from './model-files.js';
 import { withStageDefaults } from './stage-defaults.js';
 import { stageRefs } from './stage-refs.js';
 import { isServerUrl } from './tool-server.js';
@@ -93,7 +93,8 @@ function topoOrder(stages: RawStage[]): RawStage[] {
 
 /**
  * Models as the worker needs them: secrets reduced to the variable's name; a
- * llama-cpp model's file pinned by `modelSha256` (a path made project-relative).
+ * llama-cpp model's file pinned by `modelSha256` and its adapter by
+ * `adapterSha256` (paths made project-relative).
  */
 function planModels(spec: RawSpec, ctx: PlanContext): Record<string, PlanModel> {
   const out: Record<string, PlanModel> = {};
@@ -108,6 +109,12 @@ function planModels(spec: RawSpec, ctx: PlanContext): Record<string, PlanModel> 
         model.model = projectRelative(f.abs, ctx);
         model.modelSha256 = fileSha256(f.abs, ctx);
       } else model.modelSha256 = f.sha256;
+      if (typeof m.adapter === 'string') {
+        const a = resolveAdapterFile(m.adapter, ctx);
+        if ('error' in a) throw new Error(`internal: unchecked adapter of model ${name}: ${a.detail}`);
+        model.adapter = projectRelative(a.abs, ctx);
+        model.adapterSha256 = fileSha256(a.abs, ctx);
+      }
     }
     out[name] = model;
   }

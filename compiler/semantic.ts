@@ -7,10 +7,10 @@ import { positionOf, toPointer } from './positions.js';
 import { STAGE_KINDS, type StageType } from './stage-kinds.js';
 import { isServerUrl } from './tool-server.js';
 import { resolveSpecPath } from './files.js';
-import { resolveModelFile } from './model-files.js';
+import { resolveAdapterFile, resolveModelFile } from './model-files.js';
 import { JUDGE_FIELDS, judgeAt } from './stage-refs.js';
 import { scrubKeys } from '../runtime/redact.js';
-import type { RawSpec, RawStage } from './spec-types.js';
+import type { RawModel, RawSpec, RawStage } from './spec-types.js';
 
 export { resolveSpecPath } from './files.js';
 
@@ -76,6 +76,30 @@ export function filePaths(spec: RawSpec): Array<[string, string]> {
   return out;
 }
 
+/**
+ * A stage whose policy model has an `adapter` but would apply another one: a
+ * train stage samples from (and trains) the adapter of its current step, and
+ * an evaluate stage with a `policy` input applies the trained adapter. One
+ * context takes one adapter here, so which one applies would be a guess.
+ */
+function policyAdapterConflict(stage: RawStage, model: RawModel | undefined, inputKinds: readonly string[]): { message: string; hint: string } | undefined {
+  if (typeof model?.adapter !== 'string' || model.provider !== 'llama-cpp') return undefined;
+  const name = String(stage.model);
+  if (stage.type === 'train') {
+    return {
+      message: `stage \`${stage.id}\` trains model \`${name}\`, which has \`adapter: ${model.adapter}\`: training continues from a base model only, not from an adapter`,
+      hint: `give the train stage a model without \`adapter\` (define a second model for the stages that use the adapter)`,
+    };
+  }
+  if (stage.type === 'evaluate' && inputKinds.includes('policy')) {
+    return {
+      message: `stage \`${stage.id}\` applies the trained policy of its \`policy\` input to model \`${name}\`, which has \`adapter: ${model.adapter}\` too: one adapter applies per model`,
+      hint: `to evaluate the trained policy, use a model without \`adapter\`; to evaluate \`${model.adapter}\`, drop the \`policy\` input`,
+    };
+  }
+  return undefined;
+}
+
 /** Providers that need an API key, with the variable their docs use. */
 const HOSTED_KEY_VARS: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', google: 'GOOGLE_API_KEY' };
 const HOSTED_EXAMPLE_MODELS: Record<string, string> = { openai: 'gpt-4o-mini', anthropic: 'claude-haiku-4-5', google: 'gemini-2.5-flash' };
@@ -134,6 +158,18 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     if ('error' in r) errors.push({ code: r.error, message: r.detail, ...at(toPointer(['models', name, ...(m.model === undefined ? [] : ['model'])]), m.model === undefined), hint: r.hint });
   }
 
+  // A LoRA adapter is applied by llama-cpp on the worker; hosted providers serve their own weights.
+  for (const [name, m] of Object.entries(spec.models ?? {})) {
+    if (typeof m.adapter !== 'string') continue;
+    const ptr = toPointer(['models', name, 'adapter']);
+    if (m.provider !== 'llama-cpp') {
+      errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: `\`adapter\` is for llama-cpp models, not provider ${m.provider} (model \`${name}\`)`, ...at(ptr, true), hint: 'serve the adapter with the endpoint (vLLM and llama-server load LoRA adapters) and name what it serves in `model`, or use `provider: llama-cpp`' });
+      continue;
+    }
+    const r = resolveAdapterFile(m.adapter, ctx);
+    if ('error' in r) errors.push({ code: r.error, message: r.detail, ...at(ptr), hint: r.hint });
+  }
+
   spec.stages.forEach((s, i) => {
     const info = STAGE_KINDS[s.type as StageType] as (typeof STAGE_KINDS)[StageType] | undefined;
     if (!info) return; // the schema reports unknown types; nothing more to check here
@@ -176,6 +212,8 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     };
     const raw = s as Record<string, unknown>;
     refModel(['stages', i, 'model'], raw.model);
+    const adapterError = policyAdapterConflict(s, typeof raw.model === 'string' && spec.models && Object.hasOwn(spec.models, raw.model) ? spec.models[raw.model] : undefined, kinds);
+    if (adapterError) errors.push({ code: 'E_ADAPTER_NOT_ALLOWED', ...adapterError, ...at(toPointer(['stages', i, 'model'])) });
     for (const judge of JUDGE_FIELDS) {
       const j = judgeAt(raw, judge);
       if (typeof j === 'string') refModel(['stages', i, ...judge], j);

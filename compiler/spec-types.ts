@@ -22,6 +22,8 @@ export interface RawStage {
 export interface RawModel {
   provider: string;
   model?: string;
+  /** llama-cpp: a LoRA adapter GGUF, relative to the spec. */
+  adapter?: string;
   apiKey?: string;
   [option: string]: unknown;
 }
