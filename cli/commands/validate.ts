@@ -6,6 +6,16 @@ import { pipelineSchema } from '../../compiler/validate.js';
 import { EXIT } from '../../runtime/errors.js';
 import { redact } from '../../runtime/redact.js';
 import { out, err, printJson, color, shortHash } from '../output.js';
+import { estimatePlan, formatEstimate } from '../estimate.js';
+import type { Plan } from '../../compiler/plan-types.js';
+
+/** The cost estimate of `plan`, with the inputs it was made from. */
+async function planEstimate(plan: Plan, projectRoot: string) {
+  const { estimateInputs } = await import('../estimate-sources.js');
+  const { packageRoot, swirlPaths } = await import('../../runtime/paths.js');
+  const inputs = estimateInputs(plan, projectRoot, { packageRoot, ledger: swirlPaths().ledger });
+  return { est: estimatePlan(plan, inputs), inputs };
+}
 
 /** Commander collector for the repeatable `--set KEY=VALUE`. */
 export function collectSet(v: string, prev: string[] = []): string[] {
@@ -45,9 +55,11 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
     .description('compile a spec and print its Plan (the IR the workflow runs)')
     .argument('<file>', 'pipeline spec file (YAML)')
     .option('--json', 'print the Plan as canonical JSON')
+    .option('--estimate', 'with --json: print { plan, estimate } (the cost estimate the text output ends with)')
+    .option('--no-estimate', 'leave out the cost estimate (episodes, model and judge calls, tokens, time)')
     .option('--against <workflowId>', 'say which stages would rerun compared with an earlier run, and why')
     .option('--set <key=value>', 'override a spec value before validation, as `swirl run --set` does (repeatable)', collectSet)
-    .action(async (file: string, opts: { json?: boolean; against?: string; set?: string[] }) => {
+    .action(async (file: string, opts: { json?: boolean; estimate?: boolean; against?: string; set?: string[] }) => {
       if (opts.against) return (await import('./plan-against.js')).planAgainstAction(file, opts.against, opts, setCode);
       const r = compileFile(file, overrideOptions(opts.set));
       if (!r.ok) {
@@ -55,14 +67,20 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
         setCode(EXIT.badInput);
         return;
       }
+      // `--json` alone stays the Plan, byte for byte (canonical, schema-valid); the
+      // estimate reads machine-dependent speeds, so it is asked for by name.
+      const wantsEstimate = opts.json ? opts.estimate === true : opts.estimate !== false;
+      const estimate = wantsEstimate ? await planEstimate(r.plan, r.projectRoot) : undefined;
       if (opts.json) {
-        process.stdout.write(redact(planJson(r.plan)));
+        if (estimate) process.stdout.write(redact(JSON.stringify({ plan: JSON.parse(planJson(r.plan)), estimate: estimate.est }, null, 2)) + '\n');
+        else process.stdout.write(redact(planJson(r.plan)));
       } else {
         out(`pipeline ${r.plan.pipeline.name}  plan v${r.plan.planVersion}  spec ${shortHash(r.plan.specHash)}`);
         const rows = r.plan.stages.map((s) => [s.id, s.type, s.inputs.join(',') || '-', s.outputKind, shortHash(s.hash), s.cache ? '' : 'no-cache']);
         const head = ['STAGE', 'TYPE', 'INPUTS', 'OUTPUT', 'HASH', ''];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
         for (const row of [head, ...rows]) out(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+        if (estimate) for (const line of formatEstimate(r.plan, estimate.est, estimate.inputs)) out(line.startsWith('warning:') ? color.yellow(line) : line);
       }
       setCode(EXIT.ok);
     });
