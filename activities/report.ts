@@ -15,7 +15,7 @@ export interface StageReportInput {
   runId: string;
   title?: string;
   startTime: string;
-  plan: Pick<Plan, 'pipeline' | 'specHash' | 'stages'>;
+  plan: Pick<Plan, 'pipeline' | 'specHash' | 'stages' | 'overrides'>;
   stages: StageLike[];
 }
 

@@ -57,7 +57,10 @@ export function compileSource(source: string, file: string, opts: CompileOptions
   const spec = data as RawSpec;
   const semErrors = checkSemantics(spec, { doc: parsed.doc, lc: parsed.lineCounter, file: display, specDir, projectRoot });
   if (semErrors.length > 0) return { ok: false, errors: sortErrors(located(semErrors)), file: display, source };
-  return { ok: true, plan: buildPlan(spec, { specDir, projectRoot }), file: display, source, projectRoot };
+  const plan = buildPlan(spec, { specDir, projectRoot });
+  // `text` is the override as errors show it: secret values never enter the Plan.
+  if (parsedOverrides.length) plan.overrides = parsedOverrides.map((o) => o.text);
+  return { ok: true, plan, file: display, source, projectRoot };
 }
 
 export function compileFile(file: string, opts: CompileOptions = {}): CompileResult {

@@ -57,4 +57,11 @@ export interface Plan {
   budget?: { maxTokens?: number; maxCostUsd?: number };
   /** Stages in a topological order (inputs before consumers). */
   stages: PlanStage[];
+  /**
+   * The `--set KEY=VALUE` overrides the spec was compiled with, in the order
+   * given, as errors show them (a secret field's literal value redacted);
+   * absent when none were given, so such Plans keep their bytes. Already in
+   * the spec hash and stage hashes: this records them for people (the report).
+   */
+  overrides?: string[];
 }

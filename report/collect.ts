@@ -59,8 +59,8 @@ export interface ReportSources {
   status: string;
   startTime?: string;
   closeTime?: string;
-  /** The run's Plan: stage order, edges, configs, pipeline name, spec hash. */
-  plan?: Pick<Plan, 'pipeline' | 'specHash' | 'stages'>;
+  /** The run's Plan: stage order, edges, configs, pipeline name, spec hash, `--set` overrides. */
+  plan?: Pick<Plan, 'pipeline' | 'specHash' | 'stages' | 'overrides'>;
   stages: StageLike[];
   /** The audit of the run's history: attempts per stage, and timings for stages that have none. */
   audit?: AuditReport;
@@ -304,6 +304,7 @@ export function buildReportData(src: ReportSources): ReportData {
       ...(src.startTime ?? src.audit?.startTime ? { startedAt: src.startTime ?? src.audit?.startTime } : {}),
       ...(src.closeTime ?? src.audit?.closeTime ? { closedAt: src.closeTime ?? src.audit?.closeTime } : {}),
       ...(src.plan?.specHash ?? src.audit?.specHash ? { specHash: src.plan?.specHash ?? src.audit?.specHash } : {}),
+      ...(src.plan?.overrides?.length ? { overrides: [...src.plan.overrides] } : {}),
       ...(src.failure ? { failure: src.failure.slice(0, 500) } : {}),
     },
     stages,

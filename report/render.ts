@@ -9,6 +9,8 @@
 //   renderReport(data: ReportData): string   the whole HTML document
 //   escapeHtml(value): string                 text/attribute escaping used everywhere
 //   histogram(values, opts?)                  the binning used by the GOOD-rate and reward charts
+//   pipelineLayout(stages)                    where the pipeline graph puts each box and edge
+//   plural(n, one, many)                      the word for a count ("1 step", "2 steps")
 //   chartLibraryVersion(): string             the inlined Chart.js version
 // Every chart is a <canvas id="chart-…" data-points="N"> (N = values drawn);
 // a section without data shows <p class="empty"> instead of a chart.
@@ -56,6 +58,11 @@ function scriptJson(value: unknown): string {
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const pct = (x: number | undefined, digits = 1): string => (isNum(x) ? `${(x * 100).toFixed(digits)}%` : '–');
 const num = (x: number | undefined, digits = 2): string => (isNum(x) ? (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits)) : '–');
+
+/** The word for a count: `one` for exactly 1, `many` otherwise (0, 2, 0.85, 1.5). */
+export function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
+}
 
 function duration(ms: number | undefined): string {
   if (!isNum(ms)) return '–';
@@ -155,11 +162,12 @@ function funnelSection(data: ReportData, charts: ChartSpec[]): string {
       options: baseOptions({ indexAxis: 'y', scales: { x: { beginAtZero: true, grid: { color: '#eef2f7' } }, y: { grid: { display: false } } } }),
     },
   });
-  const ratio = (a: number | undefined, b: number | undefined, unit: string, asPct = false) =>
-    isNum(a) && isNum(b) && b > 0 ? `<li><b>${asPct ? pct(a / b) : num(a / b)}</b> ${esc(unit)}</li>` : '';
+  // A ratio of exactly one reads "1 step per trajectory"; any other value, "0.85 trajectories" or "3.29 steps".
+  const ratio = (a: number | undefined, b: number | undefined, unit: string | [string, string], asPct = false) =>
+    isNum(a) && isNum(b) && b > 0 ? `<li><b>${asPct ? pct(a / b) : num(a / b)}</b> ${esc(typeof unit === 'string' ? unit : plural(a / b, ...unit))}</li>` : '';
   const facts = [
-    ratio(f.trajectories, f.questions, 'trajectories per question'),
-    ratio(f.steps, f.trajectories, 'steps per trajectory'),
+    ratio(f.trajectories, f.questions, ['trajectory per question', 'trajectories per question']),
+    ratio(f.steps, f.trajectories, ['step per trajectory', 'steps per trajectory']),
     ratio(f.kept, f.steps, 'of steps kept by the filter', true),
     isNum(f.keptTrajectories) && isNum(f.trajectories) && f.trajectories > 0 ? `<li><b>${esc(num(f.keptTrajectories))}</b> of ${esc(num(f.trajectories))} trajectories kept (${esc(pct(f.keptTrajectories / f.trajectories))})</li>` : '',
     rows.filter((r) => !isNum(r[1])).length ? `<li class="muted">not measured: ${esc(rows.filter((r) => !isNum(r[1])).map((r) => r[0]).join(', '))}</li>` : '',
@@ -182,7 +190,7 @@ function histogramSection(id: string, values: number[] | undefined, what: string
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   const sorted = [...xs].sort((a, b) => a - b);
   const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-  return `${canvas(id, xs.length, `${what} histogram`)}<p class="caption">${num(xs.length)} values · mean ${num(mean, 3)} · median ${num(median, 3)} · min ${num(sorted[0], 3)} · max ${num(sorted[sorted.length - 1], 3)}</p>`;
+  return `${canvas(id, xs.length, `${what} histogram`)}<p class="caption">${num(xs.length)} ${plural(xs.length, 'value', 'values')} · mean ${num(mean, 3)} · median ${num(median, 3)} · min ${num(sorted[0], 3)} · max ${num(sorted[sorted.length - 1], 3)}</p>`;
 }
 
 function trainingSection(data: ReportData, charts: ChartSpec[]): string {
@@ -217,7 +225,7 @@ function trainingSection(data: ReportData, charts: ChartSpec[]): string {
           const last = values.filter(isNum).at(-1);
           return `<div><h4>${esc(label)} <span class="muted">· last ${esc(num(last, 3))}</span></h4>${canvas(id, values.filter(isNum).length, `${label} per iteration of ${c.stageId}`, 220)}</div>`;
         });
-      return `<h3>train stage <code>${esc(c.stageId)}</code> <span class="muted">· ${pts.length} iterations</span></h3><div class="grid3" style="grid-template-columns:repeat(${panels.length === 4 ? 2 : Math.min(3, panels.length)},minmax(0,1fr))">${panels.join('')}</div>`;
+      return `<h3>train stage <code>${esc(c.stageId)}</code> <span class="muted">· ${pts.length} ${plural(pts.length, 'iteration', 'iterations')}</span></h3><div class="grid3" style="grid-template-columns:repeat(${panels.length === 4 ? 2 : Math.min(3, panels.length)},minmax(0,1fr))">${panels.join('')}</div>`;
     })
     .join('');
 }
@@ -226,8 +234,46 @@ function trainingSection(data: ReportData, charts: ChartSpec[]): string {
 
 const STATUS_COLOR: Record<string, string> = { completed: '#16a34a', failed: '#dc2626', running: '#2563eb', skipped: '#94a3b8', cancelled: '#94a3b8', pending: '#94a3b8' };
 
-function pipelineGraph(stages: ReportStage[]): string {
-  if (stages.length === 0) return empty('The run has no stages.');
+/** A stage box in the pipeline graph (SVG user units). */
+export interface GraphBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** An edge as a polyline of axis-parallel segments, from the input's right side to the consumer's left side. */
+export interface GraphEdge {
+  from: string;
+  to: string;
+  points: Array<[number, number]>;
+}
+
+export interface GraphLayout {
+  width: number;
+  height: number;
+  boxes: Map<string, GraphBox>;
+  edges: GraphEdge[];
+}
+
+const BOX_W = 166, BOX_H = 84;
+/** Gaps between columns (the channels edges turn in) and between boxes of a column (lanes long edges pass through). */
+const GAP_X = 52, GAP_Y = 26, PAD_X = 12;
+/** Room above and below the tallest column, so a long edge can always pass a column outside its boxes. */
+const PAD_Y = 26;
+/** Clearance an edge keeps from boxes; the room the arrowhead needs before a box. */
+const CLEAR = 6, ARROW = 18;
+
+/**
+ * Where the pipeline graph draws each stage and edge. Stages sit in columns
+ * by depth (longest path from a source), each column ordered by where its
+ * inputs sit (fewer crossings) and centred. Edges are orthogonal: they turn
+ * only in the channels between columns, and an edge that skips columns
+ * crosses each skipped column through a free lane (a gap between two boxes,
+ * or the room above or below the column), so no edge passes through a box
+ * other than its own two ends.
+ */
+export function pipelineLayout(stages: ReadonlyArray<Pick<ReportStage, 'id' | 'inputs'>>): GraphLayout {
   const byId = new Map(stages.map((s) => [s.id, s]));
   const depth = new Map<string, number>();
   const depthOf = (id: string, seen = new Set<string>()): number => {
@@ -239,28 +285,126 @@ function pipelineGraph(stages: ReportStage[]): string {
     depth.set(id, d);
     return d;
   };
-  const columns: ReportStage[][] = [];
+  const columns: Array<Array<Pick<ReportStage, 'id' | 'inputs'>>> = [];
   for (const s of stages) (columns[depthOf(s.id)] ??= []).push(s);
-  const W = 166, H = 84, GX = 40, GY = 18, PAD = 12;
-  const pos = new Map<string, { x: number; y: number }>();
-  const tallest = Math.max(...columns.map((c) => c?.length ?? 0));
-  const height = PAD * 2 + tallest * H + (tallest - 1) * GY;
+  for (let c = 0; c < columns.length; c++) columns[c] ??= []; // (depths are contiguous; kept safe anyway)
+  const tallest = Math.max(0, ...columns.map((c) => c.length));
+  const height = PAD_Y * 2 + tallest * BOX_H + Math.max(0, tallest - 1) * GAP_Y;
+  const width = PAD_X * 2 + columns.length * BOX_W + Math.max(0, columns.length - 1) * GAP_X;
+  const boxes = new Map<string, GraphBox>();
+  const colX = (c: number) => PAD_X + c * (BOX_W + GAP_X);
+  const centre = (id: string) => boxes.get(id)!.y + BOX_H / 2;
   columns.forEach((col, ci) => {
-    const colHeight = col.length * H + (col.length - 1) * GY;
-    col.forEach((s, ri) => pos.set(s.id, { x: PAD + ci * (W + GX), y: (height - colHeight) / 2 + ri * (H + GY) }));
+    // Barycentre order: a stage goes where its inputs are (a stable sort keeps plan order on ties).
+    const key = (s: Pick<ReportStage, 'id' | 'inputs'>) => {
+      const ys = s.inputs.filter((i) => boxes.has(i)).map(centre);
+      return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : 0;
+    };
+    const ordered = ci === 0 ? col : [...col].sort((a, b) => key(a) - key(b));
+    const colHeight = col.length * BOX_H + (col.length - 1) * GAP_Y;
+    ordered.forEach((s, ri) => boxes.set(s.id, { x: colX(ci), y: (height - colHeight) / 2 + ri * (BOX_H + GAP_Y), w: BOX_W, h: BOX_H }));
   });
-  const width = PAD * 2 + columns.length * W + (columns.length - 1) * GX;
-  const edges = stages.flatMap((s) =>
-    s.inputs
-      .filter((i) => pos.has(i))
-      .map((i) => {
-        const a = pos.get(i)!;
-        const b = pos.get(s.id)!;
-        const [x1, y1, x2, y2] = [a.x + W, a.y + H / 2, b.x - 6, b.y + H / 2];
-        const mx = (x1 + x2) / 2;
-        return `<path class="edge" data-from="${esc(i)}" data-to="${esc(s.id)}" d="M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}" marker-end="url(#arrow)"/>`;
-      }),
-  );
+
+  // Free lanes per column: y intervals an edge may cross the column in.
+  const lanes = columns.map((col) => {
+    const ys = col.map((s) => boxes.get(s.id)!).sort((a, b) => a.y - b.y);
+    const free: Array<[number, number]> = [];
+    let top = CLEAR;
+    for (const b of ys) {
+      if (b.y - CLEAR >= top) free.push([top, b.y - CLEAR]);
+      top = b.y + b.h + CLEAR;
+    }
+    if (height - CLEAR >= top) free.push([top, height - CLEAR]);
+    return free;
+  });
+
+  // Routes: per edge, its vertical runs, one per channel it turns in (channel c lies between columns c and c+1).
+  interface Run { channel: number; y1: number; y2: number; group: string; x?: number }
+  const routes: Array<{ from: string; to: string; runs: Run[]; start: [number, number]; end: [number, number] }> = [];
+  for (const s of stages) {
+    for (const i of s.inputs) {
+      if (!boxes.has(i)) continue;
+      const a = boxes.get(i)!;
+      const b = boxes.get(s.id)!;
+      const [ca, cb] = [depth.get(i) ?? 0, depth.get(s.id) ?? 0];
+      const target = b.y + BOX_H / 2;
+      let y = a.y + BOX_H / 2;
+      const runs: Run[] = [];
+      for (let k = ca + 1; k < cb; k++) {
+        // The lane nearest the way from here to the target (ties: the one nearest here).
+        const [mn, mx] = [Math.min(y, target), Math.max(y, target)];
+        let best = y;
+        let cost = Infinity;
+        for (const [lo, hi] of lanes[k]!) {
+          const lane = hi < mn ? hi : lo > mx ? lo : Math.min(hi, mx, Math.max(lo, mn, y));
+          const c = Math.abs(lane - y) + Math.abs(lane - target) + Math.abs(lane - y) * 1e-3;
+          if (c < cost) [best, cost] = [lane, c];
+        }
+        runs.push({ channel: k - 1, y1: y, y2: best, group: k - 1 === ca ? `from:${i}` : `edge:${i}>${s.id}:${k}` });
+        y = best;
+      }
+      // The last run ends at the consumer: edges into one stage share it (they fan in); an edge between neighbouring columns fans out from its input.
+      runs.push({ channel: cb - 1, y1: y, y2: target, group: cb - 1 === ca ? `from:${i}` : `to:${s.id}` });
+      routes.push({ from: i, to: s.id, runs, start: [a.x + BOX_W, a.y + BOX_H / 2], end: [b.x - CLEAR, target] });
+    }
+  }
+
+  // Each channel's runs get their own x (runs of one group share one), spread across the channel.
+  const byChannel = new Map<number, Run[]>();
+  for (const r of routes) for (const run of r.runs) byChannel.set(run.channel, [...(byChannel.get(run.channel) ?? []), run]);
+  for (const [c, runs] of byChannel) {
+    const groups = new Map<string, Run[]>();
+    for (const run of runs) groups.set(run.group, [...(groups.get(run.group) ?? []), run]);
+    // Groups that go up leave the channel's left first, so runs bound for the same box cross less.
+    const order = [...groups.values()].sort((g, h) => Math.min(...g.map((r) => Math.min(r.y1, r.y2))) - Math.min(...h.map((r) => Math.min(r.y1, r.y2))));
+    const lo = colX(c) + BOX_W + CLEAR + 2;
+    const hi = colX(c + 1) - ARROW;
+    order.forEach((g, gi) => {
+      const x = Math.round((lo + ((hi - lo) * (gi + 1)) / (order.length + 1)) * 10) / 10;
+      for (const run of g) run.x = x;
+    });
+  }
+
+  const edges = routes.map((r) => {
+    const points: Array<[number, number]> = [r.start];
+    for (const run of r.runs) points.push([run.x!, run.y1], [run.x!, run.y2]);
+    points.push(r.end);
+    // Drop repeated points and points in the middle of a straight line.
+    const clean = points.filter((p, k) => k === 0 || p[0] !== points[k - 1]![0] || p[1] !== points[k - 1]![1]);
+    const simple = clean.filter((p, k) => {
+      if (k === 0 || k === clean.length - 1) return true;
+      const [a, b] = [clean[k - 1]!, clean[k + 1]!];
+      return !((a[0] === p[0] && p[0] === b[0]) || (a[1] === p[1] && p[1] === b[1]));
+    });
+    return { from: r.from, to: r.to, points: simple };
+  });
+  return { width, height, boxes, edges };
+}
+
+/** SVG path data for a polyline with its corners rounded (radius at most half of either neighbouring segment). */
+function roundedPath(points: Array<[number, number]>, radius = 6): string {
+  const f = (v: number) => String(Math.round(v * 10) / 10);
+  let d = `M${f(points[0]![0])},${f(points[0]![1])}`;
+  for (let k = 1; k < points.length - 1; k++) {
+    const [a, p, b] = [points[k - 1]!, points[k]!, points[k + 1]!];
+    const la = Math.hypot(p[0] - a[0], p[1] - a[1]);
+    const lb = Math.hypot(b[0] - p[0], b[1] - p[1]);
+    const r = Math.min(radius, la / 2, lb / 2);
+    const p1: [number, number] = [p[0] - ((p[0] - a[0]) / la) * r, p[1] - ((p[1] - a[1]) / la) * r];
+    const p2: [number, number] = [p[0] + ((b[0] - p[0]) / lb) * r, p[1] + ((b[1] - p[1]) / lb) * r];
+    d += ` L${f(p1[0])},${f(p1[1])} Q${f(p[0])},${f(p[1])} ${f(p2[0])},${f(p2[1])}`;
+  }
+  const last = points[points.length - 1]!;
+  return `${d} L${f(last[0])},${f(last[1])}`;
+}
+
+function pipelineGraph(stages: ReportStage[]): string {
+  if (stages.length === 0) return empty('The run has no stages.');
+  const layout = pipelineLayout(stages);
+  const { width, height } = layout;
+  const [W, H] = [BOX_W, BOX_H];
+  const pos = layout.boxes;
+  const edges = layout.edges.map((e) => `<path class="edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}" d="${roundedPath(e.points)}" marker-end="url(#arrow)"/>`);
   const boxes = stages.map((s) => {
     const { x, y } = pos.get(s.id)!;
     const color = STATUS_COLOR[s.status] ?? '#94a3b8';
@@ -292,12 +436,19 @@ function statsCell(stats: Record<string, unknown> | undefined): string {
   return parts.join(' ');
 }
 
+/** A start time that may break between date and time (a narrow table), never inside either. */
+function startedCell(iso: string | undefined): string {
+  const t = when(iso);
+  const cut = t.indexOf(' ');
+  return cut < 0 ? esc(t) : `<span class="nowrap">${esc(t.slice(0, cut))}</span> <span class="nowrap">${esc(t.slice(cut + 1))}</span>`;
+}
+
 function stageTable(stages: ReportStage[]): string {
   if (stages.length === 0) return '';
   const rows = stages.map((s) => {
     const counts = s.counts ? `${num(s.counts.succeeded)} ok / ${num(s.counts.failed)} failed${s.counts.filtered ? ` / ${num(s.counts.filtered)} filtered` : ''}` : '';
     const err = s.error ? `<div class="error">${esc(s.error.type)}: ${esc(clip(s.error.message, 300))}</div>` : '';
-    return `<tr><td><code>${esc(s.id)}</code></td><td>${esc(s.type)}</td><td><span class="status s-${esc(s.status)}">${esc(s.status)}</span>${s.cacheHit ? ' <span class="pill ok">cache hit</span>' : ''}</td><td class="nowrap">${esc(when(s.startedAt))}</td><td class="r nowrap">${esc(duration(s.durationMs))}</td><td class="r">${esc(s.attempts ?? '–')}</td><td class="r nowrap">${s.output ? `${esc(num(s.output.rows))} <span class="muted">${esc(s.output.kind)}</span>` : '–'}</td><td class="nowrap">${esc(counts)}</td><td class="stats">${statsCell(s.stats)}${err}</td></tr>`;
+    return `<tr><td><code>${esc(s.id)}</code></td><td>${esc(s.type)}</td><td><span class="status s-${esc(s.status)}">${esc(s.status)}</span>${s.cacheHit ? ' <span class="pill ok">cache hit</span>' : ''}</td><td>${startedCell(s.startedAt)}</td><td class="r nowrap">${esc(duration(s.durationMs))}</td><td class="r">${esc(s.attempts ?? '–')}</td><td class="r nowrap">${s.output ? `${esc(num(s.output.rows))} <span class="muted">${esc(s.output.kind)}</span>` : '–'}</td><td class="nowrap">${esc(counts)}</td><td class="stats">${statsCell(s.stats)}${err}</td></tr>`;
   });
   return `<details class="stage-table" open><summary>Stage details</summary><div class="scroll"><table><thead><tr><th>stage</th><th>type</th><th>status</th><th>started</th><th class="r">duration</th><th class="r">attempts</th><th class="r">output</th><th>items</th><th>stats</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></details>`;
 }
@@ -322,10 +473,10 @@ function agreementTable(data: ReportData): string {
     const a = f.agreement;
     if (!a) return [];
     const c = a.confusion;
-    return [`<tr><td><code>${esc(f.stageId)}</code></td><td><code>${esc(a.judgeA)}</code></td><td><code>${esc(a.judgeB)}</code></td><td class="r">${esc(num(a.steps))}</td><td class="r">${esc(num(a.kappa, 3))}</td><td class="r">${esc(pct(a.agreement))}</td><td class="r">${esc(pct(a.goodRateA))}</td><td class="r">${esc(pct(a.goodRateB))}</td><td class="r">${esc(num(c.goodGood))}</td><td class="r">${esc(num(c.goodBad))}</td><td class="r">${esc(num(c.badGood))}</td><td class="r">${esc(num(c.badBad))}</td></tr>`];
+    return [`<tr><td><code>${esc(f.stageId)}</code></td><td class="nowrap"><code>${esc(a.judgeA)}</code></td><td class="nowrap"><code>${esc(a.judgeB)}</code></td><td class="r">${esc(num(a.steps))}</td><td class="r">${esc(num(a.kappa, 3))}</td><td class="r">${esc(pct(a.agreement))}</td><td class="r">${esc(pct(a.goodRateA))}</td><td class="r">${esc(pct(a.goodRateB))}</td><td class="r">${esc(num(c.goodGood))}</td><td class="r">${esc(num(c.goodBad))}</td><td class="r">${esc(num(c.badGood))}</td><td class="r">${esc(num(c.badBad))}</td></tr>`];
   });
   if (rows.length === 0) return '';
-  return `<h3>Judge agreement</h3><div class="scroll"><table id="agreement-table"><thead><tr><th>filter stage</th><th>judge A</th><th>judge B</th><th class="r">steps</th><th class="r">Cohen's κ</th><th class="r">agreement</th><th class="r">GOOD rate A</th><th class="r">GOOD rate B</th><th class="r">A GOOD, B GOOD</th><th class="r">A GOOD, B BAD</th><th class="r">A BAD, B GOOD</th><th class="r">A BAD, B BAD</th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="caption">Both judges saw the same steps. κ: agreement beyond chance (1 = always agree, 0 = as often as chance, – = no step judged by both). A is the filter's process judge; B only measures, it drops nothing.</p>`;
+  return `<h3>Judge agreement</h3><div class="scroll"><table id="agreement-table"><thead><tr><th>filter stage</th><th>judge A</th><th>judge B</th><th class="r">steps</th><th class="r">Cohen's κ</th><th class="r">agreement</th><th class="r wrap">GOOD rate A</th><th class="r wrap">GOOD rate B</th><th class="r wrap">A GOOD, B GOOD</th><th class="r wrap">A GOOD, B BAD</th><th class="r wrap">A BAD, B GOOD</th><th class="r wrap">A BAD, B BAD</th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="caption">Both judges saw the same steps. κ: agreement beyond chance (1 = always agree, 0 = as often as chance, – = no step judged by both). A is the filter's process judge; B only measures, it drops nothing.</p>`;
 }
 
 /** The interval as a bar and the estimate as a dot, on a scale shared by every row of a table. */
@@ -401,6 +552,7 @@ header .meta{display:flex;flex-wrap:wrap;gap:6px 22px;font-size:13px;opacity:.95
 header .meta b{font-weight:600}
 header code{background:rgba(255,255,255,.12);color:#fff}
 header .desc{margin:0 0 10px;opacity:.9;max-width:70em}
+header .overrides{margin:0 0 10px;font-size:13px}header .overrides code{background:rgba(255,255,255,.2);font-weight:600}header .muted-h{opacity:.7}
 nav{position:sticky;top:0;z-index:2;background:rgba(248,250,252,.95);backdrop-filter:blur(4px);border-bottom:1px solid var(--line);padding:8px 32px;display:flex;gap:18px;flex-wrap:wrap;font-size:13px}
 nav a{color:var(--muted);text-decoration:none}nav a:hover{color:var(--accent)}
 main{max-width:1180px;margin:0 auto;padding:20px 24px 40px}
@@ -419,23 +571,24 @@ h4{font-size:13px;margin:6px 0 4px;font-weight:600}
 .facts{display:flex;flex-wrap:wrap;gap:6px 22px;padding:0;margin:10px 0 0;list-style:none;font-size:13px}
 .muted{color:var(--muted)}.small{font-size:11px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f5f9;padding:1px 5px;border-radius:4px;overflow-wrap:anywhere}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th{text-align:left;font-weight:600;color:#475569;font-size:12px;border-bottom:2px solid var(--line);padding:6px 10px;white-space:nowrap}
 td{border-bottom:1px solid var(--line);padding:7px 9px;vertical-align:middle}
-td:first-child code,td.nowrap{white-space:nowrap;overflow-wrap:normal}
+td:first-child code,td.nowrap,span.nowrap{white-space:nowrap;overflow-wrap:normal}
 tbody tr:hover{background:#f8fafc}
 .r{text-align:right;font-variant-numeric:tabular-nums}
 .scale{display:flex;justify-content:space-between;width:150px;font-weight:500;color:var(--muted);font-size:11px}
 .ci-text{font-variant-numeric:tabular-nums;white-space:nowrap}
-td.stats{font-size:12px;max-width:360px}
-.kv{display:inline-block;margin:1px 8px 1px 0;color:#475569}
+td.stats{font-size:12px;min-width:220px;max-width:360px}
+.kv{display:inline-block;max-width:100%;margin:1px 8px 1px 0;color:#475569;overflow-wrap:anywhere}
+th.wrap{white-space:normal;min-width:5.5em}
 .pill{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11px;font-weight:600;background:#e2e8f0;color:#334155;white-space:nowrap}
 .pill.ok{background:#dcfce7;color:#15803d}.pill.bad{background:#fee2e2;color:#b91c1c}.pill.trained{background:#e0e7ff;color:#3730a3}
 .status{font-weight:600}.s-completed{color:#16a34a}.s-failed{color:#dc2626}.s-running{color:#2563eb}.s-skipped,.s-cancelled,.s-pending{color:#64748b}
 .badge{display:inline-block;padding:2px 10px;border-radius:999px;font-weight:700;font-size:12px;letter-spacing:.03em}
 .b-COMPLETED{background:#22c55e;color:#052e16}.b-FAILED,.b-TERMINATED,.b-TIMED_OUT{background:#ef4444;color:#fff}.b-RUNNING,.b-PAUSED{background:#93c5fd;color:#172554}.b-CANCELLED{background:#cbd5e1;color:#0f172a}
-.error{color:#b91c1c;font-size:12px;margin-top:2px}
+.error{color:#b91c1c;font-size:12px;margin-top:2px;overflow-wrap:anywhere}
 .notes{background:#fffbeb;border:1px solid #fde68a;color:#78350f;border-radius:10px;padding:10px 16px;margin:18px 0 0;font-size:13px}
 .notes ul{margin:4px 0 0;padding-left:18px}
 .failure{background:#fef2f2;border:1px solid #fecaca;color:#7f1d1d;border-radius:10px;padding:10px 16px;margin:18px 0 0;font-size:13px;overflow-wrap:anywhere}
@@ -496,7 +649,8 @@ export function renderReport(data: ReportData): string {
 <div class="eyebrow">swirl run report</div>
 <h1>${esc(r.pipeline)} <span class="badge b-${esc(r.status.toUpperCase())}">${esc(r.status)}</span></h1>
 ${r.description ? `<p class="desc">${esc(r.description)}</p>` : ''}
-<div class="meta"><span>run <code>${esc(r.id)}</code></span><span>started <b>${esc(when(r.startedAt))}</b></span><span>${r.closedAt ? `closed <b>${esc(when(r.closedAt))}</b>` : '<b>still running</b>'}</span>${isNum(runMs) ? `<span>wall time <b>${esc(duration(runMs))}</b></span>` : ''}<span>${data.stages.length} stages, ${cacheHits} from cache</span>${r.specHash ? `<span title="${esc(r.specHash)}">spec <code>${esc(r.specHash.slice(0, 12))}</code></span>` : ''}</div>
+${r.overrides?.length ? `<p class="overrides" id="run-overrides">Run with overrides: ${r.overrides.map((o) => `<code>${esc(o)}</code>`).join(', ')}${r.description ? '<span class="muted-h"> · the description above is the spec’s own text</span>' : ''}</p>` : ''}
+<div class="meta"><span>run <code>${esc(r.id)}</code></span><span>started <b>${esc(when(r.startedAt))}</b></span><span>${r.closedAt ? `closed <b>${esc(when(r.closedAt))}</b>` : '<b>still running</b>'}</span>${isNum(runMs) ? `<span>wall time <b>${esc(duration(runMs))}</b></span>` : ''}<span>${data.stages.length} ${plural(data.stages.length, 'stage', 'stages')}, ${cacheHits} from cache</span>${r.specHash ? `<span title="${esc(r.specHash)}">spec <code>${esc(r.specHash.slice(0, 12))}</code></span>` : ''}</div>
 </header>
 <nav><a href="#pipeline">Pipeline</a><a href="#yield">Yield</a><a href="#distributions">Distributions</a><a href="#training">Training</a><a href="#evaluation">Evaluation</a></nav>
 <main>

@@ -23,6 +23,12 @@ export interface ReportRun {
   startedAt?: string;
   closedAt?: string;
   specHash?: string;
+  /**
+   * The `--set KEY=VALUE` overrides the run was compiled with (Plan
+   * `overrides`), as given; absent when none. The pipeline description is
+   * the spec's own text, so it does not reflect them: the page lists them.
+   */
+  overrides?: string[];
   /** Why the run failed, when it did (first 500 characters). */
   failure?: string;
 }

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { compileSource } from '../../compiler/index.js';
+import { planJson } from '../../compiler/plan.js';
 import { formatErrorLine, formatErrorWithExcerpt } from '../../compiler/errors.js';
 import { packageRoot } from '../../runtime/paths.js';
 
@@ -63,5 +65,37 @@ describe('--set overrides', () => {
     const q = compileSource(source, file, { overrides: ['stages.trained.lora={rnak: 4}'] });
     if (q.ok) throw new Error('expected an error');
     expect(q.errors[0]!.hint).toBe('did you mean `rank`?');
+  });
+
+  it('are recorded in the Plan as given, in order; a Plan without them has no `overrides` key', () => {
+    const given = ['stages.rollouts.samples=2', 'models.policy.maxTokens=64', 'stages.rollouts.samples=3'];
+    const r = compileSource(source, file, { overrides: given });
+    const none = compileSource(source, file);
+    if (!r.ok || !none.ok) throw new Error('expected plans');
+    expect(r.plan.overrides).toEqual(given);
+    expect('overrides' in none.plan).toBe(false);
+    expect(planJson(none.plan)).not.toContain('"overrides"');
+    // The last override of a key wins, as the list shows.
+    expect(r.plan.stages.find((s) => s.id === 'rollouts')!.config.samples).toBe(3);
+    const schema = JSON.parse(readFileSync(path.join(packageRoot, 'schemas', 'plan.schema.json'), 'utf8'));
+    const validate = new Ajv2020({ strict: true, strictRequired: false, allErrors: true }).compile(schema);
+    expect(validate(JSON.parse(planJson(r.plan))), JSON.stringify(validate.errors)).toBe(true);
+  });
+  it('never carry a secret into the Plan: a secret field is recorded by its variable name or redacted', () => {
+    const env = compileSource(source, file, { overrides: ['stages.rollouts.samples=2', 'models.policy.apiKey=${env:SWIRL_TEST_KEY}'] });
+    expect(env.ok).toBe(true);
+    if (env.ok) expect(env.plan.overrides).toEqual(['stages.rollouts.samples=2', 'models.policy.apiKey=${env:SWIRL_TEST_KEY}']);
+    // A literal in a secret field, and a key-like value in any field (what the key scrubber recognises).
+    const cases: Array<[string, string]> = [
+      ['models.policy.apiKey', 'hunter2-not-a-real-password'],
+      ['models.policy.apiKey', 'sk-abcdefghijklmnopqrstuvwxyz0123456789'],
+      ['stages.rollouts.description', 'sk-abcdefghijklmnopqrstuvwxyz0123456789'],
+    ];
+    for (const [key, secret] of cases) {
+      const r = compileSource(source, file, { overrides: [`${key}=${secret}`] });
+      // Either the compiler refuses it (E_SECRET_LITERAL and friends) or the Plan holds no trace of the value.
+      if (r.ok) expect(planJson(r.plan)).not.toContain(secret);
+      else expect(JSON.stringify(r.errors)).not.toContain(secret);
+    }
   });
 });

@@ -35,6 +35,13 @@ describe('buildReportData on a finished run', () => {
     expect(data.run.failure).toContain('ReportFailed');
   });
 
+  it('carries the Plan\'s --set overrides into the run, and none when the Plan has none', () => {
+    expect('overrides' in data.run).toBe(false);
+    const withSet = fixtureSources();
+    withSet.plan = { ...withSet.plan!, overrides: ['stages.rollouts.samples=2', 'models.policy.maxTokens=64'] };
+    expect(buildReportData(withSet).run.overrides).toEqual(['stages.rollouts.samples=2', 'models.policy.maxTokens=64']);
+  });
+
   it('builds the yield funnel from output rows (questions that fed rollouts, not the test set)', () => {
     expect(data.funnel).toEqual({ questions: 64, trajectories: 256, steps: 843, kept: 391, keptTrajectories: 118 });
   });

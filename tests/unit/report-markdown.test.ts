@@ -35,4 +35,21 @@ describe('results markdown', () => {
     const data = { ...fixtureReportData(), evaluations: [], comparisons: [], training: [] };
     expect(renderResultsMarkdown(data)).toContain('No evaluation stage reported.');
   });
+  it('names the --set overrides the run used, and writes "1 step", not "1 steps"', () => {
+    const src = fixtureSources();
+    src.plan = { ...src.plan!, overrides: ['stages.rollouts.samples=2', 'stages.x.prompt=`a`'] };
+    const md = renderResultsMarkdown(buildReportData(src));
+    expect(md).toContain('Run with overrides: `stages.rollouts.samples=2`, `` stages.x.prompt=`a` ``.\n');
+    expect(md.indexOf('Run with overrides')).toBeLessThan(md.indexOf('## Accuracy'));
+    expect(renderResultsMarkdown(fixtureReportData())).not.toContain('overrides');
+    const data = fixtureReportData();
+    data.filter[0] = { ...data.filter[0]!, trajectoriesIn: 1, stepsJudged: 1, agreement: { ...data.filter[0]!.agreement!, steps: 1 } };
+    data.training = [{ stageId: 't', points: [{ iteration: 1, meanReward: 0.5 }] }];
+    const one = renderResultsMarkdown(data);
+    expect(one).toContain('1 trajectory in, 1 step judged,');
+    expect(one).toContain('on 1 step, A =');
+    expect(one).toContain('over 1 iteration.');
+    expect(renderResultsMarkdown(fixtureReportData())).toContain('252 trajectories in, 843 steps judged,');
+  });
 });
+

@@ -2,9 +2,12 @@
 // of an empty chart, scripts allowed only by hash. (The browser test in
 // tests/integration/report-browser.test.ts checks that the charts draw.)
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compileFile } from '../../compiler/index.js';
 import { buildReportData } from '../../report/collect.js';
-import { chartLibraryVersion, escapeHtml, histogram, renderReport } from '../../report/render.js';
+import { chartLibraryVersion, escapeHtml, histogram, pipelineLayout, plural, renderReport, type GraphBox } from '../../report/render.js';
+import { packageRoot } from '../../runtime/paths.js';
 import { REPORT_DATA_VERSION, type ReportData } from '../../report/types.js';
 import { FIXTURE_AGREEMENT, fixtureSources, HOSTILE } from './report-fixture.js';
 
@@ -134,3 +137,119 @@ describe('histogram', () => {
     expect(histogram(xs.map((x) => x * 7 - 3)).counts).toHaveLength(20);
   });
 });
+
+describe('run overrides in the header', () => {
+  const html = renderReport(buildReportData(fixtureSources()));
+  it('lists the --set overrides the run was compiled with, escaped, and nothing when there were none', () => {
+    const src = fixtureSources();
+    src.plan = { ...src.plan!, overrides: ['stages.rollouts.samples=2', `stages.rollouts.description=${HOSTILE}`] };
+    const data = buildReportData(src);
+    expect(data.run.overrides).toEqual(['stages.rollouts.samples=2', `stages.rollouts.description=${HOSTILE}`]);
+    const page = renderReport(data);
+    const line = /<p class="overrides" id="run-overrides">([\s\S]*?)<\/p>/.exec(page)?.[1] ?? '';
+    expect(line).toContain('Run with overrides: <code>stages.rollouts.samples=2</code>, <code>stages.rollouts.description=&lt;script&gt;');
+    expect(page).not.toContain('<script>alert');
+    // In the header, under the description it qualifies.
+    expect(page.indexOf('id="run-overrides"')).toBeGreaterThan(page.indexOf('<p class="desc">'));
+    expect(page.indexOf('id="run-overrides"')).toBeLessThan(page.indexOf('</header>'));
+    expect(html).not.toContain('run-overrides');
+  });
+});
+
+describe('wide tables', () => {
+  const html = renderReport(buildReportData(fixtureSources()));
+  it('every table sits in its own horizontal scroll container, so the page itself never scrolls sideways', () => {
+    const tables = html.match(/<table\b/g) ?? [];
+    expect(tables.length).toBeGreaterThanOrEqual(5); // stages, filter, agreement, accuracy, comparisons
+    expect(html.match(/<div class="scroll"><table\b/g)).toHaveLength(tables.length);
+    expect(html).toMatch(/\.scroll\{[^}]*overflow-x:auto/);
+    // Long free text in a cell wraps instead of widening the table.
+    expect(html).toMatch(/\.kv\{[^}]*overflow-wrap:anywhere/);
+    expect(html).toMatch(/\.error\{[^}]*overflow-wrap:anywhere/);
+  });
+});
+
+describe('counts in words', () => {
+  it('"1 step per trajectory", "3 steps per trajectory"', () => {
+    const facts = (funnel: ReportData['funnel']) => /<ul class="facts">([\s\S]*?)<\/ul>/.exec(renderReport(emptyData({ funnel })))![1]!;
+    const one = facts({ questions: 7, trajectories: 7, steps: 7 });
+    expect(one).toContain('<b>1</b> trajectory per question');
+    expect(one).toContain('<b>1</b> step per trajectory');
+    expect(one).not.toMatch(/<b>1<\/b> (steps|trajectories)/);
+    const many = facts({ questions: 4, trajectories: 8, steps: 24 });
+    expect(many).toContain('<b>2</b> trajectories per question');
+    expect(many).toContain('<b>3</b> steps per trajectory');
+    expect(facts({ questions: 4, trajectories: 2, steps: 3 })).toContain('<b>0.50</b> trajectories per question');
+    const stage = { id: 's', type: 'dataset', inputs: [], status: 'completed', cacheHit: false };
+    expect(renderReport(emptyData({ stages: [stage] }))).toContain('1 stage, 0 from cache');
+    expect(plural(1, 'step', 'steps')).toBe('step');
+    for (const n of [0, 2, 0.5, 1.5]) expect(plural(n, 'step', 'steps')).toBe('steps');
+  });
+});
+
+/** Whether segment a→b passes through the inside of box r (touching its border does not count). */
+function crosses(a: [number, number], b: [number, number], r: GraphBox): boolean {
+  let [t0, t1] = [0, 1];
+  const [dx, dy] = [b[0] - a[0], b[1] - a[1]];
+  // Liang–Barsky clipping against the open rectangle.
+  const clip = (p: number, q: number): boolean => {
+    if (p === 0) return q > 0;
+    const t = q / p;
+    if (p < 0) {
+      if (t >= t1) return false;
+      t0 = Math.max(t0, t);
+    } else {
+      if (t <= t0) return false;
+      t1 = Math.min(t1, t);
+    }
+    return true;
+  };
+  return clip(-dx, a[0] - r.x) && clip(dx, r.x + r.w - a[0]) && clip(-dy, a[1] - r.y) && clip(dy, r.y + r.h - a[1]) && t1 > t0;
+}
+
+describe('pipeline graph layout', () => {
+  for (const name of ['gsm8k-learn', 'gsm8k']) {
+    it(`${name}.yaml: no edge passes through a stage box other than its own two ends`, () => {
+      const r = compileFile(path.join(packageRoot, 'pipelines', `${name}.yaml`));
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      const stages = r.plan.stages.map((s) => ({ id: s.id, inputs: s.inputs }));
+      const layout = pipelineLayout(stages);
+      expect(layout.boxes.size).toBe(stages.length);
+      expect(layout.edges).toHaveLength(stages.reduce((n, s) => n + s.inputs.length, 0));
+      const boxes = [...layout.boxes.entries()];
+      // Boxes do not overlap and lie inside the drawing.
+      for (const [i, a] of boxes) {
+        expect(a.x >= 0 && a.y >= 0 && a.x + a.w <= layout.width && a.y + a.h <= layout.height, i).toBe(true);
+        for (const [j, b] of boxes) if (i !== j) expect(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h, `${i} overlaps ${j}`).toBe(false);
+      }
+      let naiveCrossings = 0;
+      for (const e of layout.edges) {
+        const from = layout.boxes.get(e.from)!;
+        const to = layout.boxes.get(e.to)!;
+        const first = e.points[0]!;
+        const last = e.points[e.points.length - 1]!;
+        // From the input's right side to just before the consumer's left side, at their middles.
+        expect(first).toEqual([from.x + from.w, from.y + from.h / 2]);
+        expect(last[1]).toBe(to.y + to.h / 2);
+        expect(last[0]).toBeLessThan(to.x);
+        expect(to.x - last[0]).toBeLessThanOrEqual(8);
+        for (let k = 1; k < e.points.length; k++) {
+          const [a, b] = [e.points[k - 1]!, e.points[k]!];
+          expect(a[0] === b[0] || a[1] === b[1], `${e.from}→${e.to} segment ${k} is axis-parallel`).toBe(true);
+          for (const [id, box] of boxes) {
+            if (id === e.from || id === e.to) continue;
+            expect(crosses(a, b, box), `${e.from}→${e.to} segment ${k} passes through ${id}`).toBe(false);
+          }
+        }
+        // The check has teeth: a straight line between the ends would cross some boxes.
+        if (boxes.some(([id, box]) => id !== e.from && id !== e.to && crosses(first, last, box))) naiveCrossings++;
+      }
+      if (name === 'gsm8k-learn') expect(naiveCrossings).toBeGreaterThan(0);
+      // The page draws exactly these edges.
+      const page = renderReport(emptyData({ stages: r.plan.stages.map((s) => ({ id: s.id, type: s.type, inputs: s.inputs, status: 'pending', cacheHit: false })) }));
+      expect(page.match(/<path class="edge"/g)).toHaveLength(layout.edges.length);
+      for (const e of layout.edges) expect(page).toContain(`data-from="${e.from}" data-to="${e.to}" d="M${e.points[0]![0]},${e.points[0]![1]} `);
+    });
+  }
+});
+

@@ -14,7 +14,7 @@ export async function runReport(ctx: StageContext): Promise<StageOutcome> {
     ...(typeof stage.config.title === 'string' ? { title: stage.config.title } : {}),
     startTime: new Date(info.runStartTime.getTime()).toISOString(),
     // Stage configs stay out of the payload: the report draws ids, types and edges.
-    plan: { pipeline: input.plan.pipeline, specHash: input.plan.specHash, stages: input.plan.stages.map((s) => ({ ...s, config: {} })) },
+    plan: { pipeline: input.plan.pipeline, specHash: input.plan.specHash, ...(input.plan.overrides ? { overrides: input.plan.overrides } : {}), stages: input.plan.stages.map((s) => ({ ...s, config: {} })) },
     stages: ctx.snapshot(),
   });
   return { output };
