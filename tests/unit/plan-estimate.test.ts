@@ -120,11 +120,12 @@ describe('estimate of the shipped pipelines', () => {
   it('gsm8k-learn: two RL arms sample, SFT makes no model call', () => {
     const { stage, est } = estimate('gsm8k-learn.yaml');
     expect(stage('rollouts').rows!.count).toEqual(exactly(600));
-    const steps = 600 * 11;
-    expect(stage('swirl').modelCalls).toEqual(upper(steps * 4));
-    expect(stage('swirl-all').modelCalls).toEqual(upper(steps * 4));
+    // Every arm: at most 16 updates of 16 states (maxSteps × batchStates), G = 4 samples per RL state.
+    const states = 16 * 16;
+    expect(stage('swirl').modelCalls).toEqual(upper(states * 4));
+    expect(stage('swirl-all').modelCalls).toEqual(upper(states * 4));
     expect(stage('sft').modelCalls.n).toBe(0);
-    expect(stage('sft').rows!.count).toEqual(upper(steps));
+    expect(stage('sft').rows!.count).toEqual(upper(states));
     for (const id of ['eval-base', 'eval-swirl', 'eval-swirl-all', 'eval-sft']) expect(stage(id).modelCalls).toEqual(upper(300 * 11));
     expect(est.warnings).toHaveLength(1);
   });
