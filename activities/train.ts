@@ -177,13 +177,15 @@ export interface SampledAction {
  * gave them (the text is their decoding), else the completion text. The parsed action
  * (trimmed, its tag closed) drives only the tool call and the judge.
  */
-export function sampledAction(msg: AIMessage, reward: number): SampledAction {
+export function sampledAction(msg: AIMessage, reward: number, parsedTurn?: string): SampledAction {
   const text = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content);
   const lp = logprobsOf(msg.response_metadata as Record<string, unknown> | undefined);
   if (lp?.length && lp.every((t) => typeof t.id === 'number')) {
     return { text: lp.map((t) => t.token).join(''), reward, tokens: lp.map((t) => t.id!), samplerLogprobs: lp.map((t) => t.logprob) };
   }
-  return { text, reward };
+  // No ids (hosted providers drop the stop sequence): the parsed turn keeps its closing tag,
+  // which the sampler did generate; an empty completion stays a one-space action, not an error.
+  return { text: parsedTurn ?? (text || ' '), reward };
 }
 
 /** Share of states whose rewards are all equal (no RLOO signal). */
@@ -303,7 +305,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
             if (!v.parsed) unreadable++;
             r = rewardOf(v);
           }
-          const sampled = sampledAction(res, r);
+          const sampled = sampledAction(res, r, action?.turn);
           if (sampled.tokens) fromTokens++;
           actions.push(sampled);
           rewards.push(r);

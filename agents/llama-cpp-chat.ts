@@ -56,9 +56,12 @@ export interface LlamaCppCallOptions extends BaseChatModelCallOptions {
   topP?: number;
   /** Per-call min-p (0 = off). */
   minP?: number;
+  /** Alternatives per token: not produced here (a probability judge then fails with NoLogprobsError, as before). */
+  topLogprobs?: number;
   /**
    * Return each generated token's id and log-probability under the distribution it was
-   * sampled from (after temperature and truncation), in the OpenAI shape
+   * sampled from (after temperature and truncation; with temperature 0, greedy decoding,
+   * the temperature-1 softmax), in the OpenAI shape
    * (`response_metadata.logprobs.content[i] = {token, logprob, id}`), covering every
    * sampled token: the stop sequence's and an end-of-turn token's too. The training
    * sampler needs them (the sampled ids are what is trained; the log-probs correct
@@ -154,7 +157,8 @@ export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
 
 function runtimeFor(p: LlamaCppChatParams): Promise<Runtime> {
   const sequences = p.sequences ?? defaultParallel();
-  const key = JSON.stringify([p.modelPath, p.loraPath ?? '', p.contextSize ?? 4096, sequences, p.threads ?? 0]);
+  // The adapter by content too: a file rewritten in place must not keep its old context.
+  const key = JSON.stringify([p.modelPath, p.loraPath ? `${p.loraPath}#${fileIdentity(p.loraPath)}` : '', p.contextSize ?? 4096, sequences, p.threads ?? 0]);
   let rt = runtimes.get(key);
   if (!rt) {
     rt = (async () => {
@@ -370,7 +374,10 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
   override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
     const rt = await runtimeFor(this.params);
     if (options.tools?.length) return this.generateWithTools(rt, messages, options, runManager);
-    if (options.logprobs) return this.generateWithLogprobs(rt, messages, options, runManager);
+    // Alternatives (top_logprobs) would need the full distribution per token (~0.8 s a token on
+    // gemma3-270m): a caller that asks for them gets no log-probs, so a probability judge
+    // fails loudly (NoLogprobsError) instead of scoring 0/1 from the chosen token alone.
+    if (options.logprobs && !options.topLogprobs) return this.generateWithLogprobs(rt, messages, options, runManager);
     const { prompt, endOfTurn } = renderPrompt(messages, rt.template);
     // Tokenize with special tokens parsed: `<start_of_turn>` must be the model's turn token
     // (one id), not five text tokens. The trainer tokenizes states the same way; BOS is
@@ -428,7 +435,12 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
       } else await seq.clearHistory();
       const temperature = options.temperature ?? this.params.temperature ?? 0;
       const seed = options.seed ?? this.params.seed;
-      const maxTokens = options.maxTokens ?? this.params.maxTokens ?? 512;
+      // Stay inside the context: past it node-llama-cpp would shift the context (drop the
+      // prompt's start), and the trainer would score the tokens against a prompt the sampler
+      // no longer saw.
+      const room = (this.params.contextSize ?? 4096) - input.length - 1;
+      if (room < 1) throw new Error(`the prompt (${input.length} tokens) fills the context (${this.params.contextSize ?? 4096}); raise contextSize`);
+      const maxTokens = Math.min(options.maxTokens ?? this.params.maxTokens ?? 512, room);
       const stops = [...(options.stop ?? []), endOfTurn];
       const ids: Token[] = [];
       const logprobs: number[] = [];
@@ -441,6 +453,7 @@ export class LlamaCppChat extends BaseChatModel<LlamaCppCallOptions> {
       });
       for await (const out of it) {
         options.signal?.throwIfAborted();
+        if (typeof out.confidence !== 'number') throw new Error('node-llama-cpp returned no confidence for a sampled token (swirl pins 3.21.1)');
         ids.push(out.token);
         logprobs.push(Math.log(Math.max(out.confidence, Number.MIN_VALUE)));
         if (rt.model.isEogToken(out.token)) break;

@@ -55,7 +55,12 @@ export interface ReferenceVerdict {
 const isError = (obs: string) => /^error\b/i.test(obs.trim());
 
 /** A single number literal, maybe signed or bracketed: the expression computes nothing. */
-const BARE_NUMBER = /^[\s(]*[-+]?\s*(?:\d[\d,]*(?:\.\d*)?|\.\d+)\s*%?[\s)]*$/;
+const BARE_NUMBER = /^[\s(]*[-+]?\s*(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*%?[\s)]*$/;
+
+/** The number literals an expression is written with (`72*1` → [72, 1]). */
+function literals(expression: string): number[] {
+  return (expression.replace(/(\d),(?=\d{3}\b)/g, '$1').match(/(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?/g) ?? []).map(Number).filter(Number.isFinite);
+}
 
 /**
  * The calculator results of a conversation's earlier tool calls: each user turn
@@ -88,6 +93,12 @@ function judgeCalculation(step: ReferenceStep, solution: string | undefined, gol
   if (obs === '' || isError(obs)) return { verdict: 'BAD', reason: `the calculation failed: ${obs || 'no result'}` };
   const v = extractNumber(obs);
   if (v === undefined) return { verdict: 'BAD', reason: `the calculator result "${obs}" is not a number` };
+  // `72*1`, `72+0`, `round(72)`: a number restated through an operation that leaves it as it was.
+  if (literals(step.content).some((x) => sameNumber(x, v))) {
+    return { verdict: 'BAD', reason: `the calculation "${step.content}" gives back ${obs}, one of its own numbers: it restates a number, it computes nothing` };
+  }
+  // Results the calculator prints in exponent form (1e21 and up) are no GSM8K quantity.
+  if (/\d[eE][-+]?\d/.test(obs)) return { verdict: 'BAD', reason: `result ${obs} is out of any GSM8K solution's range` };
   const values = referenceValues(solution, gold);
   if (!values.some((r) => sameNumber(r, v))) {
     return { verdict: 'BAD', reason: `result ${obs} is not among the reference values [${values.join(', ')}]` };

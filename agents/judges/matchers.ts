@@ -54,7 +54,9 @@ export function bestF1(prediction: string, golds: readonly string[]): number {
 
 // A number literal may start with its decimal point (`.8`, as GSM8K's
 // annotations write it: `<<2*.4=.8>>`); `a/b` reads as a fraction.
-const UNSIGNED = String.raw`(?:\d+(?:\.\d+)?|\.\d+)`;
+// An exponent belongs to its number: the calculator writes results from 1e21 up as `1e+24`,
+// which must read as 1e24, not as its exponent 24.
+const UNSIGNED = String.raw`(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?`;
 const NUMBER = new RegExp(String.raw`-?${UNSIGNED}(?:\s*\/\s*${UNSIGNED})?`, 'g');
 const FRACTION = new RegExp(String.raw`^(-?${UNSIGNED})\s*\/\s*(${UNSIGNED})$`);
 

@@ -143,7 +143,24 @@ describe('GSM8K reference judge', () => {
       expect(r.verdict, content).toBe('BAD');
       expect(r.reason).toContain('computes nothing');
     }
-    expect(judgeWithReference({ kind: 'calculator', content: '18*1', observation: '18.0' }, solution, '18').verdict).toBe('GOOD');
+  });
+  it('a number restated through an operation that gives it back computes nothing either', () => {
+    for (const [content, obs] of [['18*1', '18.0'], ['18+0', '18.0'], ['18/1', '18.0'], ['round(18)', '18'], ['abs(18)', '18'], ['18^1', '18.0']]) {
+      const r = judgeWithReference({ kind: 'calculator', content: content!, observation: obs! }, solution, '18');
+      expect(r.verdict, content).toBe('BAD');
+      expect(r.reason).toContain('restates a number');
+    }
+    expect(judgeWithReference({ kind: 'calculator', content: '9*2', observation: '18.0' }, solution, '18').verdict).toBe('GOOD');
+  });
+  it('exponent forms: a literal like 1e24 is a bare number, a result like 1e+24 reads as 1e24 and is out of range', () => {
+    // The calculator prints results from 1e21 up as `1e+24`; read naively, that is 24, a reference value of many solutions.
+    const natalia = 'Natalia sold 48/2 = <<48/2=24>>24 clips in May. Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.';
+    expect(extractNumber('1e+24')).toBe(1e24);
+    expect(judgeWithReference({ kind: 'calculator', content: '1e24', observation: '1e+24' }, natalia, '72').verdict).toBe('BAD');
+    expect(judgeWithReference({ kind: 'calculator', content: '10^24', observation: '1e+24' }, natalia, '72').verdict).toBe('BAD');
+    expect(judgeWithReference({ kind: 'calculator', content: '10^72', observation: '1e+72' }, natalia, '72').verdict).toBe('BAD');
+    expect(answerNumber('1e72')).toBe(1e72);
+    expect(judgeWithReference({ kind: 'calculator', content: '48/2', observation: '24.0' }, natalia, '72').verdict).toBe('GOOD');
   });
   it('judges answers by the stated result, with the reading in the reason', () => {
     expect(judgeWithReference({ kind: 'answer', content: '18 dollars (9*2)' }, solution, '18').verdict).toBe('GOOD');
@@ -158,8 +175,9 @@ describe('GSM8K reference judge', () => {
       const gold = gsm8kFinalAnswer(row.answer!)!;
       const earlier: string[] = [];
       const calcs = [...row.answer!.matchAll(/<<([^<>]*?)=([^<>=]*)>>/g)];
-      // A few annotations are bare numbers (`<<12=12>>`): no calculation, so not replayed.
-      const bare = calcs.filter((m) => /^[\d.,\s]+$/.test(m[1]!));
+      // A few annotations compute nothing: bare numbers (`<<12=12>>`) and identities that give
+      // back one of their numbers (`<<1*2=2>>`); the judge calls those BAD, so they are not replayed.
+      const bare = calcs.filter((m) => /^[\d.,\s]+$/.test(m[1]!) || (m[1]!.match(/\d*\.?\d+/g) ?? []).some((x) => Number(x) === Number(m[2]!.replace(/,/g, ''))));
       for (const m of calcs) {
         if (bare.includes(m)) continue;
         const r = judgeWithReference({ kind: 'calculator', content: m[1]!, observation: m[2]!, earlier }, row.answer, gold);
@@ -173,7 +191,7 @@ describe('GSM8K reference judge', () => {
       }
       expect(judgeWithReference({ kind: 'answer', content: gold }, row.answer, gold).verdict).toBe('GOOD');
     }
-    expect(repeats).toBeGreaterThan(90);
+    expect(repeats).toBeGreaterThan(80);
   });
   it('reads the earlier results from the conversation, not from the question', () => {
     const turns = [

@@ -37,6 +37,9 @@ describe('the sampled action', () => {
     const msg = new AIMessage({ content: 'raw <answer> 5 ', response_metadata: { logprobs: { content: [{ token: 'raw', logprob: -1 }] } } });
     expect(sampledAction(msg, 0)).toEqual({ text: 'raw <answer> 5 ', reward: 0 });
     expect(sampledAction(new AIMessage('x'), 0)).toEqual({ text: 'x', reward: 0 });
+    // Without ids the parsed turn is trained: the provider dropped the closing tag the model did write.
+    expect(sampledAction(new AIMessage('Half: <math_exp>48/2'), 1, '<math_exp>48/2</math_exp>').text).toBe('<math_exp>48/2</math_exp>');
+    expect(sampledAction(new AIMessage(''), 0).text).toBe(' ');
   });
 
   it('token ids survive the ledger (a resumed batch trains on the same ids)', () => {
