@@ -40,10 +40,12 @@ export const STAGE_IMPL_VERSIONS: Record<StageType, string> = {
   decompose: 'decompose-1',
   // filter-2 / evaluate-3: the gsm8k-reference judge rewards progress only (repeats and bare
   // numbers are BAD) and answers are read by one rule (`72 clips (48+24)` is 72, `.5` is 0.5).
-  filter: 'filter-2',
-  evaluate: 'evaluate-3',
+  // filter-3 / evaluate-4: restated numbers (`72*1`) and exponent results are BAD too.
+  filter: 'filter-3',
+  evaluate: 'evaluate-4',
   // train-3: that judge as the reward; actions sampled at temperature 1, untruncated, and
   // trained on the sampled token ids.
-  train: 'train-3',
+  // train-4: the same judge fixes; generation capped to the context.
+  train: 'train-4',
   report: 'report-1',
 };
