@@ -116,12 +116,45 @@ export function describeResult(s: Pick<StageState, 'type' | 'stats' | 'output'>)
   return undefined;
 }
 
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * A stage output's row count, named by what a row is. A `steps` artifact holds
+ * one StepGroup per trajectory, so its rows are trajectories; the steps inside
+ * them are counted by the stage's stats (decompose `steps`, filter `keptSteps`)
+ * and shown when known. `metrics` rows are one evaluated question each.
+ */
+export function describeRows(s: Pick<StageState, 'type' | 'stats'> & { output: NonNullable<StageState['output']> }): string {
+  const n = s.output.rows;
+  const st = (s.stats ?? {}) as Record<string, unknown>;
+  switch (s.output.kind) {
+    case 'questions':
+      return plural(n, 'question', 'questions');
+    case 'trajectories':
+      return plural(n, 'trajectory', 'trajectories');
+    case 'steps': {
+      const steps = s.type === 'decompose' ? num(st.steps) : s.type === 'filter' ? num(st.keptSteps) : undefined;
+      return `${plural(n, 'trajectory', 'trajectories')}${steps === undefined ? '' : ` (${plural(steps, 'step', 'steps')})`}`;
+    }
+    case 'metrics':
+      return plural(n, 'evaluated question', 'evaluated questions');
+    case 'policy':
+      return plural(n, 'policy', 'policies');
+    case 'report':
+      return plural(n, 'report', 'reports');
+    case 'failures':
+      return plural(n, 'failure', 'failures');
+    default:
+      return plural(n, 'item', 'items');
+  }
+}
+
 export function describeStages(stages: StageState[]): string[] {
   return stages.flatMap((s) => {
     const mark = s.status === 'completed' ? color.green(MARK[s.status]!) : s.status === 'failed' ? color.red(MARK[s.status]!) : MARK[s.status] ?? '?';
     const took = s.startedAt && s.finishedAt ? formatMs(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '';
     const failed = s.counts?.failed ? ` (${s.counts.failed} item${s.counts.failed === 1 ? '' : 's'} failed)` : '';
-    const outp = s.output ? `${s.output.rows} ${s.output.kind === 'questions' ? 'rows' : s.output.kind}${failed}  artifact ${shortHash(s.output.hash)}` : '';
+    const outp = s.output ? `${describeRows({ ...s, output: s.output })}${failed}  artifact ${shortHash(s.output.hash)}` : '';
     const result = s.status === 'completed' ? describeResult(s) : undefined;
     const why = s.error ? `${s.error.type}: ${s.error.message}` : '';
     const line = `  ${mark} ${s.id} (${s.type})  ${[outp, s.cached ? 'cached' : took, why].filter(Boolean).join('  ')}`.trimEnd();
@@ -138,6 +171,25 @@ export function nextSteps(workflowId: string, stages: Array<Pick<StageState, 'id
   const next = [look ? `swirl show ${workflowId} ${look.id}` : '', `swirl history ${workflowId}`, reportFile ? '' : `swirl report ${workflowId}`].filter(Boolean);
   lines.push(`next: ${next.join('   ')}`);
   return lines;
+}
+
+/**
+ * The report a finished run's report stage wrote (`reportPath`, see
+ * activities/report.ts stageReportPath), when the run has a completed report
+ * stage and the file is still there; otherwise undefined (`nextSteps` then
+ * suggests `swirl report`).
+ */
+export function finishedReportFile(stages: Array<Pick<StageState, 'type' | 'status'>>, reportPath: string, exists: (file: string) => boolean): string | undefined {
+  return stages.some((s) => s.type === 'report' && s.status === 'completed') && exists(reportPath) ? reportPath : undefined;
+}
+
+/**
+ * `swirl status`'s closing lines: for a run that has ended, the same report path
+ * and next command `swirl run` ends with; nothing while it runs or is paused.
+ */
+export function statusClosingLines(workflowId: string, status: string, stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'output'>>, reportFile: string | undefined): string[] {
+  if (status === 'RUNNING' || status === 'PAUSED') return [];
+  return nextSteps(workflowId, stages, reportFile);
 }
 
 /** Evaluation records as `learnedSummary` compares them: the question and the trajectory's model turns. */

@@ -6,6 +6,8 @@ import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { StepGroup } from '../agents/steps.js';
 import type { Trajectory } from '../agents/types.js';
 import type { EvalRecord } from '../activities/evaluate.js';
+import type { StageState } from '../workflows/types.js';
+import { describeRows } from './progress.js';
 
 /** One line of text at most `max` characters, control characters escaped, newlines shown as ⏎. */
 export function oneLine(text: string, max = 160): string {
@@ -70,4 +72,9 @@ export function showRow(kind: ArtifactKind, row: unknown): string[] {
   if (kind === 'steps') return showSteps(row as StepGroup);
   if (kind === 'metrics' && typeof r.questionId === 'string' && 'correct' in r) return showEval(row as EvalRecord);
   return JSON.stringify(row, null, 2).split('\n');
+}
+
+/** The first line of `swirl show`: the stage, its rows named by what a row is, the artifact, how many are shown. */
+export function showHeader(stageId: string, stage: Pick<StageState, 'type' | 'stats'> & { output: NonNullable<StageState['output']> }, shown: number, id?: string): string {
+  return `${stageId} (${stage.type}): ${describeRows(stage)}, artifact ${stage.output.hash.slice(0, 12)}; showing ${shown}${id !== undefined ? ` with id ${id}` : ''}`;
 }

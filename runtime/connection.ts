@@ -4,7 +4,7 @@
 // server. Without it, swirl uses the embedded dev server under .swirl/.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from '@temporalio/client';
-import { ensureEmbeddedServer, embeddedStatus } from './embedded-server.js';
+import { ensureEmbeddedServer, embeddedStatus, type EmbeddedDeps } from './embedded-server.js';
 import { swirlPaths, type SwirlPaths } from './paths.js';
 import { SwirlError, EXIT } from './errors.js';
 
@@ -69,6 +69,8 @@ export interface ResolveOptions {
   autostart: boolean;
   env?: NodeJS.ProcessEnv;
   paths?: SwirlPaths;
+  /** Ports and process start for the embedded server (tests inject taken ports and a fake server). */
+  embedded?: EmbeddedDeps;
 }
 
 export async function resolveTemporal(opts: ResolveOptions): Promise<TemporalTarget> {
@@ -80,7 +82,7 @@ export async function resolveTemporal(opts: ResolveOptions): Promise<TemporalTar
   let started = false;
   let notes: string[] = [];
   if (opts.autostart) {
-    ({ state, started, notes } = await ensureEmbeddedServer({}, paths));
+    ({ state, started, notes } = await ensureEmbeddedServer({}, paths, opts.embedded));
   } else {
     const status = await embeddedStatus(paths);
     if (!status.running) {

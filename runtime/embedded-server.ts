@@ -4,7 +4,7 @@
 // survive a server restart.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { swirlPaths, type SwirlPaths } from './paths.js';
-import { freePort, pidAlive, portOpen, startDevServer, stopProcess, temporalAnswers } from './devserver.js';
+import { freePort, pidAlive, portOpen, startDevServer, stopProcess, temporalAnswers, type DevServer, type DevServerOptions } from './devserver.js';
 
 import { DEFAULT_PORT, DEFAULT_UI_PORT } from './embedded-ports.js';
 
@@ -57,22 +57,42 @@ export interface StartOptions {
   uiPort?: number | false;
 }
 
-/** Starts the embedded server unless one is already answering; returns its state and whether it was started now. */
-export async function ensureEmbeddedServer(opts: StartOptions = {}, paths: SwirlPaths = swirlPaths()): Promise<{ state: ServerState; started: boolean; notes: string[] }> {
-  const status = await embeddedStatus(paths);
-  if (status.running) return { state: status.state, started: false, notes: [] };
-  if (status.state && pidAlive(status.state.pid)) await stopProcess(status.state.pid);
-  // A port the user named must be free (E_PORT_IN_USE otherwise); a default one that is taken is replaced by a free one, and said so.
+/** What starting the embedded server touches on the machine; tests inject their own (taken ports, a fake server). */
+export interface EmbeddedDeps {
+  /** Whether something already listens on 127.0.0.1:port. */
+  portTaken(port: number): Promise<boolean>;
+  /** A port that is free now. */
+  freePort(): Promise<number>;
+  startDevServer(opts: DevServerOptions): Promise<DevServer>;
+}
+
+const realDeps: EmbeddedDeps = { portTaken: (p) => portOpen(p), freePort: () => freePort(), startDevServer };
+
+/**
+ * The ports to start on. A port the user named is kept (the start then fails
+ * with E_PORT_IN_USE if it is taken); a default one that is taken is replaced
+ * by a free one, with a note saying so (`swirl run` and `server start` print it).
+ */
+export async function choosePorts(opts: StartOptions, deps: Pick<EmbeddedDeps, 'portTaken' | 'freePort'>): Promise<{ port: number; uiPort: number | false; notes: string[] }> {
   const notes: string[] = [];
   const pick = async (given: number | undefined, fallback: number, what: string): Promise<number> => {
-    if (given !== undefined || !(await portOpen(fallback))) return given ?? fallback;
-    const free = await freePort();
+    if (given !== undefined || !(await deps.portTaken(fallback))) return given ?? fallback;
+    const free = await deps.freePort();
     notes.push(`port ${fallback} (the default ${what} port) is taken: the embedded server uses ${free} instead`);
     return free;
   };
   const port = await pick(opts.port, DEFAULT_PORT, 'gRPC');
   const uiPort = opts.uiPort === false ? false : await pick(opts.uiPort, DEFAULT_UI_PORT, 'Web UI');
-  const server = await startDevServer({
+  return { port, uiPort, notes };
+}
+
+/** Starts the embedded server unless one is already answering; returns its state and whether it was started now. */
+export async function ensureEmbeddedServer(opts: StartOptions = {}, paths: SwirlPaths = swirlPaths(), deps: EmbeddedDeps = realDeps): Promise<{ state: ServerState; started: boolean; notes: string[] }> {
+  const status = await embeddedStatus(paths);
+  if (status.running) return { state: status.state, started: false, notes: [] };
+  if (status.state && pidAlive(status.state.pid)) await stopProcess(status.state.pid);
+  const { port, uiPort, notes } = await choosePorts(opts, deps);
+  const server = await deps.startDevServer({
     binary: paths.temporalBin,
     port,
     uiPort,

@@ -16,7 +16,7 @@ import { activeRoles, createWorkers, taskQueues } from '../../worker.js';
 import { out, err, printJson, shortHash } from '../output.js';
 import { swirlPaths } from '../../runtime/paths.js';
 import type { StageState } from '../../workflows/types.js';
-import { ProgressView, describeStages, learnedSummary, nextSteps, type EvalOutputs } from '../progress.js';
+import { ProgressView, describeStages, finishedReportFile, learnedSummary, nextSteps, type EvalOutputs } from '../progress.js';
 import { fanoutProgress } from '../fanout-progress.js';
 import { stageReportPath } from '../../activities/report.js';
 import { closeTrainers } from '../../activities/trainer-pool.js';
@@ -158,8 +158,7 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
       const stages = outcome.result?.stages ?? [];
       for (const line of describeStages(stages)) out(line);
       if (outcome.failure) err(`run failed: ${outcome.failure}`);
-      const report = stages.some((s) => s.type === 'report' && s.status === 'completed') ? stageReportPath(workflowId) : undefined;
-      const reportFile = report && existsSync(report) ? report : undefined;
+      const reportFile = finishedReportFile(stages, stageReportPath(workflowId), existsSync);
       for (const line of nextSteps(workflowId, stages, reportFile)) out(line);
       out(`run ${status} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${workflowId}`);
       const learned = learnedSummary(stages, await evaluationOutputs(stages), reportFile);

@@ -5,14 +5,14 @@ import { existingRun, withClient } from '../../runtime/run-client.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
 import type { PipelineProgress, PipelineResult, RunSummary, StageState } from '../../workflows/types.js';
 import { out, printJson } from '../output.js';
-import { rowIds, showRow } from '../show.js';
+import { rowIds, showHeader, showRow } from '../show.js';
 
 export async function showAction(workflowId: string, stageId: string, opts: { n?: string; id?: string; json?: boolean }, setCode: (c: number) => void): Promise<void> {
   const n = opts.n === undefined ? 3 : Number(opts.n);
   if (!Number.isInteger(n) || n < 1) throw new SwirlError('E_BAD_FLAG', `-n must be a whole number of rows, 1 or more (got ${opts.n})`, { hint: 'for example: swirl show RUN rollouts -n 5' });
   await withClient(async (client, target) => {
     const { handle, desc } = await existingRun(client, target, workflowId);
-    let stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'output'>> = [];
+    let stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'output' | 'stats'>> = [];
     const summary = desc.memo?.swirl as RunSummary | undefined;
     if (summary) stages = summary.stages;
     else if (desc.status.name === 'COMPLETED') stages = ((await handle.result()) as PipelineResult).stages;
@@ -45,7 +45,7 @@ export async function showAction(workflowId: string, stageId: string, opts: { n?
     if (opts.id !== undefined && rows.length === 0) throw new SwirlError('E_NO_SUCH_ROW', `no row of ${stageId} has the id ${opts.id}`, { hint: `\`swirl show ${workflowId} ${stageId}\` lists the first rows with their ids` });
     if (opts.json) printJson({ workflowId, stage: stageId, kind: stage.output.kind, artifact: stage.output.hash, rows: stage.output.rows, shown: rows });
     else {
-      out(`${stageId} (${stage.type}): ${stage.output.rows} ${stage.output.kind}, artifact ${stage.output.hash.slice(0, 12)}; showing ${rows.length}${opts.id !== undefined ? ` with id ${opts.id}` : ''}`);
+      out(showHeader(stageId, { ...stage, output: stage.output }, rows.length, opts.id));
       for (const row of rows) {
         out('');
         for (const line of showRow(stage.output.kind, row)) out(line);

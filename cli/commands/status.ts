@@ -1,33 +1,19 @@
+import { existsSync } from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
+import { stageReportPath } from '../../activities/report.js';
 import { workflowUiUrl } from '../../runtime/connection.js';
 import { existingRun, withClient } from '../../runtime/run-client.js';
 import { EXIT } from '../../runtime/errors.js';
-import type { PipelineProgress, PipelineResult, RunSummary, StageState } from '../../workflows/types.js';
+import type { PipelineProgress, PipelineResult, RunSummary } from '../../workflows/types.js';
 import { out, printJson } from '../output.js';
-import { describeStages, ProgressView } from '../progress.js';
+import { finishedReportFile, ProgressView } from '../progress.js';
+import { describeStatus, type RunStatus } from '../status-view.js';
 import { runInput } from '../../runtime/run-input.js';
 import { followRun } from './run.js';
-import { describeProgress, fanoutProgress, type StageProgress } from '../fanout-progress.js';
-import { describeLedger, ledgerSummary, type LedgerSummary } from '../ledger-summary.js';
+import { fanoutProgress } from '../fanout-progress.js';
+import { ledgerSummary } from '../ledger-summary.js';
 
-export interface RunStatus {
-  workflowId: string;
-  runId: string;
-  status: string;
-  pipeline?: string;
-  startTime?: string;
-  closeTime?: string;
-  uiUrl?: string;
-  stages: Array<Partial<StageState> & Pick<StageState, 'id' | 'type' | 'status'>>;
-  failure?: string;
-  note?: string;
-  /** Why a running run waits besides a user pause: `budget reached (tokens 412 of 300)`. */
-  pauseReason?: string;
-  /** Per-item stages still running: items done, shards, throughput, ETA. */
-  progress?: Record<string, StageProgress>;
-  /** LLM call ledger totals of this run (calls made / reused, tokens, cost), when this machine holds the ledger. */
-  ledger?: LedgerSummary;
-}
+export type { RunStatus } from '../status-view.js';
 
 export async function statusAction(workflowId: string, opts: { json?: boolean; follow?: boolean }, setCode: (c: number) => void): Promise<void> {
   await withClient(async (client, target) => {
@@ -78,17 +64,10 @@ export async function statusAction(workflowId: string, opts: { json?: boolean; f
     }
     const ledger = await ledgerSummary(workflowId).catch(() => undefined);
     if (ledger) st.ledger = ledger;
+    const reportFile = st.status === 'RUNNING' || st.status === 'PAUSED' ? undefined : finishedReportFile(st.stages, stageReportPath(workflowId), existsSync);
+    if (reportFile) st.reportFile = reportFile;
     if (opts.json) printJson(st);
-    else {
-      out(`${st.workflowId}  ${st.status}${st.pauseReason ? ` (paused: ${st.pauseReason})` : ''}${st.pipeline ? `  pipeline ${st.pipeline}` : ''}`);
-      out(`  started ${st.startTime}${st.closeTime ? `, closed ${st.closeTime}` : ''}`);
-      if (st.uiUrl) out(`  web UI: ${st.uiUrl}`);
-      for (const line of describeStages(st.stages as StageState[])) out(line);
-      for (const [id, p] of Object.entries(st.progress ?? {})) out(`    ${id}: ${describeProgress(p)}`);
-      if (st.ledger) for (const line of describeLedger(st.ledger)) out(line);
-      if (st.failure) out(`  failure: ${st.failure}`);
-      if (st.note) out(`  note: ${st.note}`);
-    }
+    else for (const line of describeStatus(st)) out(line);
     setCode(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED'].includes(st.status) ? EXIT.runFailed : EXIT.ok);
   });
 }

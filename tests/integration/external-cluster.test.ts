@@ -16,7 +16,7 @@ describe('TEMPORAL_ADDRESS', () => {
     expect(r.stdout).not.toMatch(/started the embedded Temporal server/);
     const id = /workflow id: (\S+)/.exec(r.stdout)?.[1];
     expect(id).toBeTruthy();
-    expect(r.stdout).toMatch(/questions \(dataset\) {2}16 rows/);
+    expect(r.stdout).toMatch(/questions \(dataset\) {2}16 questions/);
 
     expect(existsSync(path.join(state, 'server.json'))).toBe(false);
     expect(temporalServers().filter((l) => l.includes(state))).toEqual([]);

@@ -2,7 +2,7 @@
 // line with kappa, raw agreement, both GOOD rates and the 2×2 counts.
 import { describe, expect, it } from 'vitest';
 import { judgeAgreement } from '../../agents/judges/index.js';
-import { describeAgreement, describeResult, describeStages, learnedSummary, nextSteps } from '../../cli/progress.js';
+import { describeAgreement, describeResult, describeRows, describeStages, learnedSummary, nextSteps } from '../../cli/progress.js';
 import type { StageState } from '../../workflows/types.js';
 
 const filter = (stats: Record<string, unknown>): StageState => ({ id: 'filtered', type: 'filter', status: 'completed', stats } as StageState);
@@ -53,6 +53,24 @@ describe('run/status: what each stage produced', () => {
     expect(lines[1]).toBe('      3 trajectories → 5 steps');
     expect(nextSteps('run-1', [{ id: 'eval-base', type: 'evaluate', status: 'completed', output: { hash: 'x', kind: 'metrics', rows: 1, bytes: 1 } }], '/s/reports/run-1.html')).toEqual(['report: /s/reports/run-1.html', 'next: swirl show run-1 eval-base   swirl history run-1']);
     expect(nextSteps('run-2', [], undefined)).toEqual(['next: swirl history run-2   swirl report run-2']);
+  });
+
+  it('stage lines count a steps artifact in trajectories (its rows), with the steps from the stats', () => {
+    // decompose: 8 trajectories kept (with an action) of 12, holding 16 steps.
+    const dec = { ...stage('decompose', { trajectories: 12, steps: 16, empty: 4 }), output: { hash: 'a'.repeat(64), kind: 'steps', rows: 8, bytes: 10 } } as StageState;
+    expect(describeStages([dec])[0]).toMatch(/^ {2}\S+ decompose \(decompose\) {2}8 trajectories \(16 steps\) {2}artifact aaaaaaaaaaaa$/);
+    expect(describeStages([dec])[0]).not.toContain('8 steps');
+    // filter: 3 trajectories kept with 5 steps between them.
+    const fil = { ...stage('filter', { trajectoriesIn: 8, stepsIn: 16, kept: 3, keptSteps: 5 }), output: { hash: 'a'.repeat(64), kind: 'steps', rows: 3, bytes: 10 } } as StageState;
+    expect(describeStages([fil])[0]).toContain('  3 trajectories (5 steps)  artifact ');
+    expect(describeRows({ type: 'filter', stats: { kept: 1, keptSteps: 1 }, output: { hash: 'x', kind: 'steps', rows: 1, bytes: 1 } })).toBe('1 trajectory (1 step)');
+    // No stats (an old summary): the rows only, never a guessed step count.
+    expect(describeRows({ type: 'decompose', output: { hash: 'x', kind: 'steps', rows: 8, bytes: 1 } })).toBe('8 trajectories');
+    expect(describeRows({ type: 'dataset', output: { hash: 'x', kind: 'questions', rows: 2, bytes: 1 } })).toBe('2 questions');
+    expect(describeRows({ type: 'rollout', output: { hash: 'x', kind: 'trajectories', rows: 1, bytes: 1 } })).toBe('1 trajectory');
+    expect(describeRows({ type: 'evaluate', output: { hash: 'x', kind: 'metrics', rows: 4, bytes: 1 } })).toBe('4 evaluated questions');
+    expect(describeRows({ type: 'train', output: { hash: 'x', kind: 'policy', rows: 1, bytes: 1 } })).toBe('1 policy');
+    expect(describeRows({ type: 'report', output: { hash: 'x', kind: 'report', rows: 1, bytes: 1 } })).toBe('1 report');
   });
 
   it('last line: what training learned — reward curve, accuracy base → trained, changed outputs, the report', () => {

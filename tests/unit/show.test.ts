@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decompose } from '../../agents/steps.js';
 import type { Trajectory } from '../../agents/types.js';
-import { oneLine, rowIds, showRow } from '../../cli/show.js';
+import { oneLine, rowIds, showHeader, showRow } from '../../cli/show.js';
 
 const traj: Trajectory = {
   id: 'q1#0',
@@ -69,6 +69,16 @@ describe('swirl show', () => {
   it('prints questions, and other rows as JSON', () => {
     expect(showRow('questions', { id: 'q9', dataset: 'gsm8k', question: 'How many?', answer: '4' })).toEqual(['question q9  (gsm8k)', '  How many?', '  gold: 4']);
     expect(showRow('policy', { adapter: 'a.gguf' })).toEqual(['{', '  "adapter": "a.gguf"', '}']);
+  });
+
+  it('the header counts rows by what they are: a steps artifact holds trajectories, its steps come from the stage stats', () => {
+    const ref = (kind: string, rows: number) => ({ hash: 'ab'.repeat(32), kind, rows, bytes: 1 }) as never;
+    expect(showHeader('steps', { type: 'decompose', stats: { trajectories: 12, steps: 16 }, output: ref('steps', 8) }, 3)).toBe('steps (decompose): 8 trajectories (16 steps), artifact abababababab; showing 3');
+    expect(showHeader('filtered', { type: 'filter', stats: { kept: 1, keptSteps: 1 }, output: ref('steps', 1) }, 1, 'q1#0')).toBe('filtered (filter): 1 trajectory (1 step), artifact abababababab; showing 1 with id q1#0');
+    // Without stats (an old run's summary) the step count is not guessed.
+    expect(showHeader('steps', { type: 'decompose', output: ref('steps', 8) }, 3)).toBe('steps (decompose): 8 trajectories, artifact abababababab; showing 3');
+    expect(showHeader('eval', { type: 'evaluate', stats: { n: 2 }, output: ref('metrics', 2) }, 2)).toBe('eval (evaluate): 2 evaluated questions, artifact abababababab; showing 2');
+    expect(showHeader('rollouts', { type: 'rollout', output: ref('trajectories', 1) }, 1)).toBe('rollouts (rollout): 1 trajectory, artifact abababababab; showing 1');
   });
 
   it('escapes control characters and cuts long text to one line', () => {
