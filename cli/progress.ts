@@ -118,36 +118,8 @@ export function describeResult(s: Pick<StageState, 'type' | 'stats' | 'output'>)
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
-/**
- * A stage output's row count, named by what a row is. A `steps` artifact holds
- * one StepGroup per trajectory, so its rows are trajectories; the steps inside
- * them are counted by the stage's stats (decompose `steps`, filter `keptSteps`)
- * and shown when known. `metrics` rows are one evaluated question each.
- */
-export function describeRows(s: Pick<StageState, 'type' | 'stats'> & { output: NonNullable<StageState['output']> }): string {
-  const n = s.output.rows;
-  const st = (s.stats ?? {}) as Record<string, unknown>;
-  switch (s.output.kind) {
-    case 'questions':
-      return plural(n, 'question', 'questions');
-    case 'trajectories':
-      return plural(n, 'trajectory', 'trajectories');
-    case 'steps': {
-      const steps = s.type === 'decompose' ? num(st.steps) : s.type === 'filter' ? num(st.keptSteps) : undefined;
-      return `${plural(n, 'trajectory', 'trajectories')}${steps === undefined ? '' : ` (${plural(steps, 'step', 'steps')})`}`;
-    }
-    case 'metrics':
-      return plural(n, 'evaluated question', 'evaluated questions');
-    case 'policy':
-      return plural(n, 'policy', 'policies');
-    case 'report':
-      return plural(n, 'report', 'reports');
-    case 'failures':
-      return plural(n, 'failure', 'failures');
-    default:
-      return plural(n, 'item', 'items');
-  }
-}
+export { describeRows } from './rows.js';
+import { describeRows } from './rows.js';
 
 export function describeStages(stages: StageState[]): string[] {
   return stages.flatMap((s) => {

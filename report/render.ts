@@ -14,6 +14,7 @@
 //   chartLibraryVersion(): string             the inlined Chart.js version
 // Every chart is a <canvas id="chart-…" data-points="N"> (N = values drawn);
 // a section without data shows <p class="empty"> instead of a chart.
+import { describeRows } from '../cli/rows.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -412,7 +413,8 @@ function pipelineGraph(stages: ReportStage[]): string {
       ? `<g class="badge-cache"><rect x="${x + W - 72}" y="${y + 46}" width="62" height="18" rx="9" fill="#dcfce7" stroke="#86efac"/><text x="${x + W - 41}" y="${y + 59}" text-anchor="middle" class="badge-text" fill="#15803d">cache hit</text></g>`
       : '';
     const retry = isNum(s.attempts) && s.attempts > 1 ? ` · ${s.attempts} attempts` : '';
-    const rows = s.output ? `${num(s.output.rows)} ${s.output.kind}` : s.error ? clip(s.error.type, 26) : '';
+    // The box is narrow: rows without the step count in brackets (the stage table has it).
+    const rows = s.output ? clip(describeRows({ type: s.type, output: s.output }), 26) : s.error ? clip(s.error.type, 26) : '';
     return `<g class="stage" data-stage="${esc(s.id)}" data-status="${esc(s.status)}"><title>${esc(`${s.id} (${s.type}): ${s.status}${s.error ? ` — ${s.error.type}: ${s.error.message}` : ''}`)}</title>
 <rect x="${x}" y="${y}" width="${W}" height="${H}" rx="10" class="box"/><rect x="${x}" y="${y}" width="6" height="${H}" rx="3" fill="${color}"/>
 <text x="${x + 16}" y="${y + 22}" class="stage-id">${esc(clip(s.id, 19))}</text>
@@ -448,7 +450,7 @@ function stageTable(stages: ReportStage[]): string {
   const rows = stages.map((s) => {
     const counts = s.counts ? `${num(s.counts.succeeded)} ok / ${num(s.counts.failed)} failed${s.counts.filtered ? ` / ${num(s.counts.filtered)} filtered` : ''}` : '';
     const err = s.error ? `<div class="error">${esc(s.error.type)}: ${esc(clip(s.error.message, 300))}</div>` : '';
-    return `<tr><td><code>${esc(s.id)}</code></td><td>${esc(s.type)}</td><td><span class="status s-${esc(s.status)}">${esc(s.status)}</span>${s.cacheHit ? ' <span class="pill ok">cache hit</span>' : ''}</td><td>${startedCell(s.startedAt)}</td><td class="r nowrap">${esc(duration(s.durationMs))}</td><td class="r">${esc(s.attempts ?? '–')}</td><td class="r nowrap">${s.output ? `${esc(num(s.output.rows))} <span class="muted">${esc(s.output.kind)}</span>` : '–'}</td><td class="nowrap">${esc(counts)}</td><td class="stats">${statsCell(s.stats)}${err}</td></tr>`;
+    return `<tr><td><code>${esc(s.id)}</code></td><td>${esc(s.type)}</td><td><span class="status s-${esc(s.status)}">${esc(s.status)}</span>${s.cacheHit ? ' <span class="pill ok">cache hit</span>' : ''}</td><td>${startedCell(s.startedAt)}</td><td class="r nowrap">${esc(duration(s.durationMs))}</td><td class="r">${esc(s.attempts ?? '–')}</td><td class="r nowrap">${s.output ? esc(describeRows({ type: s.type, stats: s.stats, output: s.output })) : '–'}</td><td class="nowrap">${esc(counts)}</td><td class="stats">${statsCell(s.stats)}${err}</td></tr>`;
   });
   return `<details class="stage-table" open><summary>Stage details</summary><div class="scroll"><table><thead><tr><th>stage</th><th>type</th><th>status</th><th>started</th><th class="r">duration</th><th class="r">attempts</th><th class="r">output</th><th>items</th><th>stats</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></details>`;
 }

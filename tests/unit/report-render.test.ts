@@ -61,6 +61,14 @@ describe('renderReport', () => {
     expect(html).toContain(`Chart.js ${chartLibraryVersion()}`);
   });
 
+  it('names a stage output\'s rows by what a row is (a steps artifact holds trajectories)', () => {
+    const data = buildReportData(fixtureSources());
+    const steps = data.stages.find((s) => s.output?.kind === 'steps');
+    expect(steps, 'the fixture has a steps output').toBeDefined();
+    expect(html).toContain(`${steps!.output!.rows} trajectories`);
+    expect(html).not.toMatch(new RegExp(`>${steps!.output!.rows} steps<`));
+  });
+
   it('draws every section of a full run', () => {
     for (const id of ['chart-funnel', 'chart-goodrates', 'chart-rewards', 'chart-training-0-loss', 'chart-training-0-meanReward', 'chart-training-0-kl', 'chart-training-0-validActions']) expect(html).toContain(`<canvas id="${id}"`);
     expect(html).toContain('data-points="256"'); // GOOD rates
