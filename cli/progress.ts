@@ -1,6 +1,7 @@
 // Run progress in the terminal: a bar over stages on a TTY, one plain line per
 // stage change otherwise (CI logs stay readable).
 import { signalWarnings, type TrainCurvePoint } from '../workflows/train-curve.js';
+import { describeRows, num, plural } from './rows.js';
 import cliProgress from 'cli-progress';
 import type { Plan } from '../compiler/plan-types.js';
 import type { JudgeAgreement } from '../agents/judges/index.js';
@@ -59,7 +60,6 @@ export function describeAgreement(stats: unknown): string | undefined {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
 /**
  * What a finished stage produced, in the numbers a person wants: rollouts by
@@ -116,10 +116,7 @@ export function describeResult(s: Pick<StageState, 'type' | 'stats' | 'output'>)
   return undefined;
 }
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
-export { describeRows } from './rows.js';
-import { describeRows } from './rows.js';
 
 export function describeStages(stages: StageState[]): string[] {
   return stages.flatMap((s) => {
@@ -201,3 +198,5 @@ export function learnedSummary(stages: Array<Pick<StageState, 'id' | 'type' | 's
   }
   return `learned: ${parts.join('; ')}${reportFile ? `; report: ${reportFile}` : ''}`;
 }
+
+export { describeRows } from './rows.js';

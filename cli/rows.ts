@@ -1,8 +1,8 @@
 // How many rows a stage output has, named by what a row is. Shared by the CLI
 // (stage lines, `swirl show`) and the report; imports nothing.
 
-const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+export const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+export const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * A stage output's row count, named by what a row is. A `steps` artifact holds
