@@ -7,7 +7,7 @@ import type { StepGroup } from '../agents/steps.js';
 import type { Trajectory } from '../agents/types.js';
 import type { EvalRecord } from '../activities/evaluate.js';
 import type { StageState } from '../workflows/types.js';
-import { describeRows } from './progress.js';
+import { describeRows } from './rows.js';
 
 /** One line of text at most `max` characters, control characters escaped, newlines shown as ⏎. */
 export function oneLine(text: string, max = 160): string {
