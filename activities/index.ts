@@ -7,6 +7,7 @@ import { guardActivities, SUMMARY_PAYLOAD_BYTES } from './payload-guard.js';
 import { keepAliveAll } from './keep-alive.js';
 import type { QueueRole } from './queues.js';
 import type { StageCache } from '../store/stage-cache.js';
+import type { PlanModel } from '../compiler/plan-types.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { lookupStageCache, type CacheLookupInput } from './stage-cache.js';
 import { concatArtifacts, ItemCache, processShard, type ItemProcessor } from './fanout.js';
@@ -17,6 +18,7 @@ import { decomposeTrajectories } from './decompose.js';
 import { filterProcessor, finishFilter, type FinishFilterInput } from './judge.js';
 import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
 import { readPolicy } from './policy.js';
+import { servePolicy } from './served-policy.js';
 import { writeStageReport, type StageReportInput } from './report.js';
 import { prepareTrainBatches, sampleTrainBatch, type TrainBatchesInput, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
 import { swirlPaths } from '../runtime/paths.js';
@@ -92,6 +94,9 @@ export function createActivities(deps: ActivityDeps) {
     async readPolicy(input: { policy: ArtifactRef }) {
       return readPolicy(deps.store, input.policy);
     },
+    async servePolicy(input: { policy: ArtifactRef; modelName: string; model: PlanModel }) {
+      return servePolicy(deps.store, input);
+    },
     async prepareTrainBatches(input: TrainBatchesInput) {
       return prepareTrainBatches(deps.store, input);
     },
@@ -130,6 +135,8 @@ export const ACTIVITY_QUEUES: Record<keyof Activities, QueueRole> = {
   finishFilter: 'orchestration',
   summarizeEvaluation: 'orchestration',
   readPolicy: 'orchestration',
+  // Loads a trained adapter into a runtime-LoRA server and checks it (docs/gpu.md).
+  servePolicy: 'llm',
   prepareTrainBatches: 'orchestration',
   // Sampling from the current policy and scoring it needs the models.
   sampleTrainBatch: 'llm',

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
+import type { TrainerProbe } from './served-policy.js';
 
 export interface PolicyRecord {
   /** Name of the model in the Plan whose weights are the base. */
@@ -15,6 +16,10 @@ export interface PolicyRecord {
   /** Content hash of the checkpoint (the trainer's step hash). */
   hash: string;
   iterations: number;
+  /** The train stage's key (`<run>/<stage>`): names the adapter a runtime-LoRA server serves. */
+  runKey?: string;
+  /** The trainer's probe of the final adapter (runtime LoRA checks the served adapter with it). */
+  probe?: TrainerProbe;
 }
 
 export async function readPolicy(store: ArtifactStore, ref: ArtifactRef): Promise<PolicyRecord> {

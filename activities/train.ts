@@ -34,6 +34,7 @@ import { turnSeed } from '../agents/episode.js';
 import type { TrainSettings } from '../workflows/train-settings.js';
 import type { StageYield } from '../workflows/train-yield.js';
 import { withBudget, type RunBudget } from '../agents/budget.js';
+import { hfTemplate, isRuntimeLora, probeText, serveAdapter, serverOf, type ProbeCheck, type TrainerProbe } from './served-policy.js';
 
 export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
 export type { TrainCurvePoint } from '../workflows/train-curve.js';
@@ -118,6 +119,10 @@ export interface SampleBatchInput extends JudgeContext {
   model: PlanModel;
   /** Current policy's adapter (none before the first update). */
   adapterGguf?: string;
+  /** The same adapter as a PEFT checkpoint folder, the step that wrote it and its probe: what a runtime-LoRA server loads and is checked with. */
+  adapterCheckpoint?: string;
+  adapterStep?: number;
+  probe?: TrainerProbe;
   settings: TrainSettings;
   /** The run's budget (patch train-budget-v1): paid sampler and reward calls stop with BudgetReached once it is spent. */
   budget?: RunBudget;
@@ -144,6 +149,9 @@ export interface BatchFile {
   sampledTokenActions?: number;
   /** The sampler's settings for the G actions (recorded: the trainer scores at temperature 1, untruncated). */
   sampler?: TrainSampler;
+  /** Runtime LoRA: the name the server sampled with (the base's before the first update) and the probe check of the adapter load. */
+  servedModel?: string;
+  probeCheck?: ProbeCheck;
 }
 
 /** How training actions are sampled: on-policy by default (temperature 1, the whole vocabulary). */
@@ -161,7 +169,7 @@ export interface TrainSampler {
  * from llama-cpp only (the one runtime that returns ids).
  */
 export function trainSampler(model: PlanModel): TrainSampler {
-  return { temperature: 1, topK: 0, topP: 1, logprobs: model.provider === 'llama-cpp' };
+  return { temperature: 1, topK: 0, topP: 1, logprobs: model.provider === 'llama-cpp' || isRuntimeLora(model) };
 }
 
 /** One sampled action as the trainer reads it (trainer/CONTRACT.md): the raw sampled text and, where known, its ids and log-probs. */
@@ -186,6 +194,12 @@ export function sampledAction(msg: AIMessage, reward: number, parsedTurn?: strin
   // No ids (hosted providers drop the stop sequence): the parsed turn keeps its closing tag,
   // which the sampler did generate; an empty completion stays a one-space action, not an error.
   return { text: parsedTurn ?? (text || ' '), reward };
+}
+
+/** A sample from a runtime-LoRA server: its token ids and log-probs when it returned them (vLLM's `return_tokens_as_token_ids`). */
+export function serverAction(out: { text: string; tokens: number[]; logprobs: number[] }, reward: number, parsedTurn?: string): SampledAction {
+  if (out.tokens.length && out.tokens.length === out.logprobs.length) return { text: out.text, reward, tokens: out.tokens, samplerLogprobs: out.logprobs };
+  return { text: parsedTurn ?? (out.text || ' '), reward };
 }
 
 /** Share of states whose rewards are all equal (no RLOO signal). */
@@ -234,12 +248,16 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   if (!batch) throw ApplicationFailure.nonRetryable(`train batch ${input.index} does not exist`, 'DataError');
   const s = input.settings;
   requireBaseModel(input.model, input.modelName);
-  const modelFile = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256);
-  const template = await detectTemplate(modelFile);
+  const served = isRuntimeLora(input.model);
+  const template = served ? hfTemplate(String(input.model.hf)) : await detectTemplate(resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256));
+  // Runtime LoRA: publish and load the current adapter, and check that the server serves it.
+  const probeCheck = served && s.objective === 'swirl' && input.adapterCheckpoint !== undefined ? await serveAdapter({ runKey: input.runKey, modelName: input.modelName, model: input.model, step: input.adapterStep ?? input.index - 1, checkpoint: input.adapterCheckpoint, ...(input.probe ? { probe: input.probe } : {}) }) : undefined;
+  const servedModel = served ? (probeCheck?.served ?? String(input.model.model)) : undefined;
+  const server = served ? serverOf(input.modelName, input.model) : undefined;
   const rewardSpec = normalizeJudge(s.rewardModel) ?? { matcher: 'gsm8k-reference' as const };
   const reward = s.objective === 'swirl' ? makeProcessJudge(rewardSpec, input, { modelsDir, ledger, runId, stageId }) : undefined;
   const policy =
-    s.objective === 'swirl'
+    s.objective === 'swirl' && !served
       ? ledgeredModelFor(
           input.modelName,
           { ...input.model, temperature: typeof input.model.temperature === 'number' ? input.model.temperature : 1.0 },
@@ -283,9 +301,16 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
         };
         for (let j = 0; j < s.samplesPerState; j++) {
           const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
-          // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
-          const res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { ...options, ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
-          const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+          let res: AIMessage | undefined;
+          let fromServer: { text: string; tokens: number[]; logprobs: number[] } | undefined;
+          if (server) {
+            // The server samples the prompt the trainer scores, rendered here, with its ids and log-probs.
+            fromServer = await server.complete({ model: servedModel!, prompt, maxTokens: typeof input.model.maxTokens === 'number' ? input.model.maxTokens : 256, temperature: sampler.temperature, topP: sampler.topP, seed, stop: options.stop, logprobs: true });
+          } else {
+            // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
+            res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { ...options, ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
+          }
+          const text = fromServer ? fromServer.text : typeof res!.content === 'string' ? res!.content : JSON.stringify(res!.content);
           const action = parseAction(text, toolKinds as ActionKind[]);
           let r = 0;
           if (action) {
@@ -305,7 +330,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
             if (!v.parsed) unreadable++;
             r = rewardOf(v);
           }
-          const sampled = sampledAction(res, r, action?.turn);
+          const sampled = fromServer ? serverAction(fromServer, r, action?.turn) : sampledAction(res!, r, action?.turn);
           if (sampled.tokens) fromTokens++;
           actions.push(sampled);
           rewards.push(r);
@@ -338,6 +363,8 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
     ...(s.objective === 'swirl'
       ? { zeroAdvantageStates: zeroAdvantageShare(groupRewards), unreadableVerdicts: judged ? unreadable / judged : 0, sampledTokenActions: rewards.length ? fromTokens / rewards.length : 0, sampler }
       : {}),
+    ...(servedModel ? { servedModel } : {}),
+    ...(probeCheck ? { probeCheck } : {}),
   };
 }
 
@@ -359,6 +386,8 @@ export interface TrainStepResult {
   hash: string;
   reused: boolean;
   metrics: Record<string, number>;
+  /** Runtime LoRA: the probe's log-probs before and after this update (trainer/CONTRACT.md). */
+  probe?: TrainerProbe;
 }
 
 /**
@@ -370,10 +399,13 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   const paths = swirlPaths();
   if (!existsSync(paths.venvPython)) throw ApplicationFailure.nonRetryable(`the Python trainer is not installed (${paths.venvPython} missing)`, 'ConfigError', 'run `npm run setup` on this worker');
   const s = input.settings;
-  const base = resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256);
+  const served = isRuntimeLora(input.model);
+  // A runtime-LoRA model trains on its Hugging Face folder, and the trainer scores the probe the sampler's server is checked with.
+  const base = served ? { hfDir: String(input.model.hf) } : { gguf: resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256) };
   const config = {
     version: 2,
-    base: { gguf: base },
+    base,
+    ...(served ? { probe: probeText(hfTemplate(String(input.model.hf))) } : {}),
     inputAdapter: input.inputAdapter ?? null,
     outputRoot: path.join(paths.state, 'checkpoints'),
     batch: input.batch.path,
@@ -390,6 +422,9 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
     maxContextTokens: typeof input.model.contextSize === 'number' ? input.model.contextSize : 8192,
     // The stage's default: bf16 where the hardware has it (trainer/swirl_trainer/precision.py).
     precision: s.precision ?? 'auto',
+    // Only when set: configs without them keep their step hashes.
+    ...(s.attention ? { attention: s.attention } : {}),
+    ...(s.gradientCheckpointing ? { gradientCheckpointing: true } : {}),
   };
   // Written for the audit trail (and the one-process path reads it).
   const cfgFile = path.join(trainDir(input.runKey), `step-${String(input.index).padStart(5, '0')}.json`);
@@ -414,7 +449,8 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   }
   if (outcome.kind === 'done') {
     const done = outcome.event;
-    return { checkpoint: String(done.checkpoint), ggufAdapter: String(done.ggufAdapter), hash: String(done.hash), reused: Boolean(done.reused), metrics: { ...metrics, ...numbersOf((done.metrics ?? {}) as Record<string, unknown>) } };
+    const probe = probeOf(done.probe);
+    return { checkpoint: String(done.checkpoint), ggufAdapter: String(done.ggufAdapter), hash: String(done.hash), reused: Boolean(done.reused), metrics: { ...metrics, ...numbersOf((done.metrics ?? {}) as Record<string, unknown>) }, ...(probe ? { probe } : {}) };
   }
   if (outcome.kind === 'error') {
     const error = outcome.event;
@@ -457,6 +493,12 @@ async function stepInOwnProcess(spec: TrainerSpawn, cfgFile: string, onEvent: (e
   }
 }
 
+function probeOf(v: unknown): TrainerProbe | undefined {
+  const p = v as Partial<TrainerProbe> | undefined;
+  if (!p || !Array.isArray(p.ids) || typeof p.start !== 'number' || !Array.isArray(p.before) || !Array.isArray(p.after)) return undefined;
+  return { ids: p.ids.map(Number), start: p.start, before: p.before.map(Number), after: p.after.map(Number) };
+}
+
 function numbersOf(o: Record<string, unknown>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(o)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
@@ -466,9 +508,9 @@ function numbersOf(o: Record<string, unknown>): Record<string, number> {
 /** The policy artifact: the base model and the final adapter. */
 export async function writePolicy(
   store: ArtifactStore,
-  input: { modelName: string; step: TrainStepResult; iterations: number; curve: TrainCurvePoint[] },
+  input: { modelName: string; step: TrainStepResult; iterations: number; curve: TrainCurvePoint[]; runKey?: string },
 ): Promise<ArtifactRef> {
   if (!existsSync(input.step.ggufAdapter)) throw ApplicationFailure.nonRetryable(`adapter ${input.step.ggufAdapter} is missing`, 'ConfigError');
   const adapterSha = createHash('sha256').update(readFileSync(input.step.ggufAdapter)).digest('hex');
-  return store.put('policy', [{ model: input.modelName, adapterGguf: input.step.ggufAdapter, checkpoint: input.step.checkpoint, hash: input.step.hash, adapterSha, iterations: input.iterations, curve: input.curve }]);
+  return store.put('policy', [{ model: input.modelName, adapterGguf: input.step.ggufAdapter, checkpoint: input.step.checkpoint, hash: input.step.hash, adapterSha, iterations: input.iterations, curve: input.curve, ...(input.runKey ? { runKey: input.runKey } : {}), ...(input.step.probe ? { probe: input.step.probe } : {}) }]);
 }

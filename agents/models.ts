@@ -126,7 +126,7 @@ export function chatModelFor(name: string, m: PlanModel, ctx: ModelContext): Bas
 // --- hosted providers (agents/providers/) ---
 
 /** The API key of a model, from the worker's environment variable the Plan names (`apiKeyEnv`); never from the Plan itself. */
-function apiKeyOf(name: string, m: PlanModel, env: NodeJS.ProcessEnv, exampleVar?: string): string | undefined {
+export function apiKeyOf(name: string, m: PlanModel, env: NodeJS.ProcessEnv, exampleVar?: string): string | undefined {
   if (m.apiKeyEnv) {
     const key = env[m.apiKeyEnv];
     if (!key) throw ApplicationFailure.nonRetryable(`model ${name}: environment variable ${m.apiKeyEnv} is not set on this worker`, 'ConfigError', `export ${m.apiKeyEnv}=… in the worker's environment`);

@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   E_MODEL_INVALID: 'a llama-cpp model file is not a GGUF file',
   E_ADAPTER_INVALID: "a llama-cpp model's `adapter` is not a GGUF file",
   E_ADAPTER_NOT_ALLOWED: 'a model with an `adapter` is the policy of a train stage, or of an evaluate stage that applies a trained policy (`policy` input)',
+  E_HF_INVALID: "a model's `hf` folder lacks config.json, weights (*.safetensors / *.bin) or a tokenizer",
+  E_TRAIN_MODEL: 'a train stage names a model swirl cannot train: not llama-cpp, and not openai-compatible with `lora: runtime` and `hf`',
   E_SECRET_LITERAL: 'a secret field holds a literal instead of `${env:NAME}`',
   E_BAD_OVERRIDE: 'a `--set KEY=VALUE` override is malformed, too long, names a reserved segment (`__proto__`, `constructor`, `prototype`) or no stage',
   E_STAGE_NOT_IMPLEMENTED: 'the stage type is valid but this version of swirl cannot run it yet',

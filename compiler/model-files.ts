@@ -4,7 +4,9 @@
 // the models still compiles the same Plan); anything else is a path relative
 // to the spec, confined to the project like every other path (plan.ts hashes it).
 // A LoRA adapter (`adapter:`) is always such a path, checked the same way.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { didYouMean } from './errors.js';
 import { resolveSpecPath } from './files.js';
 
@@ -78,4 +80,51 @@ export function resolveAdapterFile(value: string, ctx: { specDir: string; projec
     };
   }
   return { abs: r.abs };
+}
+
+export type HfFolder = { abs: string } | { error: 'E_PATH_NOT_FOUND' | 'E_HF_INVALID'; detail: string; hint: string };
+
+/** Weight files transformers loads from a folder (single file or shards with their index). */
+export function hfWeightFiles(files: readonly string[]): string[] {
+  return files.filter((f) => /\.(safetensors|bin)$/.test(f) && !/^training_args\.bin$/.test(f) && !/^optimizer/.test(f)).sort();
+}
+
+/**
+ * Resolves a model's `hf:` folder (a Hugging Face causal LM: config.json, a tokenizer, weights).
+ * Relative paths are taken from the spec's folder; absolute paths may lie outside the project:
+ * model folders live where the GPU box keeps them (/models/…), and they are not copied.
+ */
+export function resolveHfFolder(value: string, ctx: { specDir: string }): HfFolder {
+  const abs = path.resolve(ctx.specDir, value);
+  let entries: string[];
+  try {
+    if (!statSync(abs).isDirectory()) return { error: 'E_HF_INVALID', detail: `\`hf: ${value}\` is a file, not a model folder`, hint: 'point `hf` at a Hugging Face model folder (config.json, tokenizer, *.safetensors), e.g. the one the server was started with' };
+    entries = readdirSync(abs);
+  } catch {
+    return { error: 'E_PATH_NOT_FOUND', detail: `model folder \`${value}\` does not exist or cannot be read (looked for ${abs})`, hint: 'download the model to a folder this worker can read (huggingface-cli download ORG/MODEL --local-dir DIR) and point `hf` at it' };
+  }
+  if (!entries.includes('config.json')) return { error: 'E_HF_INVALID', detail: `model folder \`${value}\` has no config.json`, hint: 'point `hf` at a Hugging Face model folder (config.json, tokenizer, *.safetensors)' };
+  if (hfWeightFiles(entries).length === 0) return { error: 'E_HF_INVALID', detail: `model folder \`${value}\` has no weights (*.safetensors or *.bin)`, hint: 'the download is incomplete: fetch the weight files too (huggingface-cli download ORG/MODEL --local-dir DIR), not only the config and tokenizer' };
+  if (!entries.some((f) => f === 'tokenizer.json' || f === 'tokenizer_config.json')) return { error: 'E_HF_INVALID', detail: `model folder \`${value}\` has no tokenizer (tokenizer.json / tokenizer_config.json)`, hint: 'save the tokenizer into the folder too (tokenizer.save_pretrained(DIR))' };
+  return { abs };
+}
+
+/**
+ * What the Plan pins of an `hf` folder: the content of its small files (config, tokenizer,
+ * chat template) and the names and sizes of its weight files. Hashing gigabytes of weights at
+ * every compile would cost minutes; the trainer checksums the full content for its checkpoints.
+ */
+export function hfFingerprint(abs: string): string {
+  const h = createHash('sha256');
+  const entries = readdirSync(abs).sort();
+  const weights = new Set(hfWeightFiles(entries));
+  for (const f of entries) {
+    const p = path.join(abs, f);
+    const st = statSync(p);
+    if (!st.isFile()) continue;
+    if (weights.has(f)) h.update(`${f}\0size:${st.size}\0`);
+    else if (st.size < 64 << 20) h.update(`${f}\0${createHash('sha256').update(readFileSync(p)).digest('hex')}\0`);
+    else h.update(`${f}\0size:${st.size}\0`);
+  }
+  return h.digest('hex');
 }

@@ -10,7 +10,7 @@ import { parseDuration } from './duration.js';
 import { PLAN_VERSION, type Plan, type PlanModel, type PlanRetry, type PlanStage } from './plan-types.js';
 import { STAGE_IMPL_VERSIONS, STAGE_KINDS, type StageType } from './stage-kinds.js';
 import { fileSha256 as contentSha256, resolveSpecPath } from './files.js';
-import { resolveAdapterFile, resolveModelFile } from './model-files.js';
+import { hfFingerprint, resolveAdapterFile, resolveHfFolder, resolveModelFile } from './model-files.js';
 import { withStageDefaults } from './stage-defaults.js';
 import { stageRefs } from './stage-refs.js';
 import { isServerUrl } from './tool-server.js';
@@ -116,6 +116,15 @@ function planModels(spec: RawSpec, ctx: PlanContext): Record<string, PlanModel> 
         model.adapterSha256 = fileSha256(a.abs, ctx);
       }
     }
+    if (typeof m.hf === 'string') {
+      const h = resolveHfFolder(m.hf, ctx);
+      if ('error' in h) throw new Error(`internal: unchecked hf folder of model ${name}: ${h.detail}`);
+      // Absolute: the folder lives where the box keeps models, usually outside the project.
+      model.hf = h.abs;
+      model.hfFingerprint = hfFingerprint(h.abs);
+    }
+    // Relative to the spec like every path; the server reads the same absolute path.
+    if (typeof m.loraDir === 'string') model.loraDir = path.resolve(ctx.specDir, m.loraDir);
     out[name] = model;
   }
   return out;

@@ -7,7 +7,7 @@ import { positionOf, toPointer } from './positions.js';
 import { STAGE_KINDS, type StageType } from './stage-kinds.js';
 import { isServerUrl } from './tool-server.js';
 import { resolveSpecPath } from './files.js';
-import { resolveAdapterFile, resolveModelFile } from './model-files.js';
+import { resolveAdapterFile, resolveHfFolder, resolveModelFile } from './model-files.js';
 import { JUDGE_FIELDS, judgeAt } from './stage-refs.js';
 import { scrubKeys } from '../runtime/redact.js';
 import type { RawModel, RawSpec, RawStage } from './spec-types.js';
@@ -100,7 +100,30 @@ function policyAdapterConflict(stage: RawStage, model: RawModel | undefined, inp
   return undefined;
 }
 
+/**
+ * What a train stage can train: a llama-cpp GGUF (the trainer dequantizes it; llama.cpp samples
+ * with the GGUF adapter), or an openai-compatible server with `lora: runtime` and the `hf`
+ * folder of the weights it serves (the trainer's base; the server samples with each new adapter).
+ * Any other model has no weights the trainer can load, or no way to serve the adapter it trains.
+ */
+function trainModelConflict(stage: RawStage, model: RawModel | undefined): { message: string; hint: string } | undefined {
+  if (!model || model.provider === 'llama-cpp') return undefined;
+  if (model.provider === 'openai-compatible' && model.lora === 'runtime') return undefined;
+  const name = String(stage.model);
+  if (model.provider === 'openai-compatible') {
+    return {
+      message: `stage \`${stage.id}\` trains model \`${name}\`, an openai-compatible server without \`lora: runtime\`: the server could not sample from the adapters the stage trains`,
+      hint: 'add `lora: runtime` and `hf: /path/to/the/served/model` (start vLLM with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True; docs/gpu.md), or train a llama-cpp model',
+    };
+  }
+  return {
+    message: `stage \`${stage.id}\` trains model \`${name}\` (provider ${model.provider}): swirl trains LoRA adapters on weights it can load, and ${model.provider} serves none`,
+    hint: 'train a llama-cpp model (a GGUF) or an openai-compatible server with `lora: runtime` and its `hf` folder (docs/gpu.md)',
+  };
+}
+
 /** Providers that need an API key, with the variable their docs use. */
+const RUNTIME_LORA_FIELDS = ['hf', 'lora', 'loraDir', 'probeTolerance'];
 const HOSTED_KEY_VARS: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', google: 'GOOGLE_API_KEY' };
 const HOSTED_EXAMPLE_MODELS: Record<string, string> = { openai: 'gpt-4o-mini', anthropic: 'claude-haiku-4-5', google: 'gemini-2.5-flash' };
 
@@ -170,6 +193,22 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     if ('error' in r) errors.push({ code: r.error, message: r.detail, ...at(ptr), hint: r.hint });
   }
 
+  // Runtime LoRA (docs/gpu.md): an openai-compatible server that loads each trained adapter, and the HF folder it serves.
+  for (const [name, m] of Object.entries(spec.models ?? {})) {
+    const ptr = (f: string) => toPointer(['models', name, f]);
+    const set = RUNTIME_LORA_FIELDS.filter((f) => m[f] !== undefined);
+    if (m.provider !== 'openai-compatible') {
+      for (const f of set) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: `\`${f}\` is for openai-compatible models (a server that loads LoRA adapters at run time), not provider ${m.provider} (model \`${name}\`)`, ...at(ptr(f), true), hint: m.provider === 'llama-cpp' ? 'llama-cpp applies the trained GGUF adapter itself: remove the field' : 'remove it' });
+      continue;
+    }
+    if (m.lora === 'runtime' && m.hf === undefined) errors.push({ code: 'E_MISSING_FIELD', message: `model \`${name}\` has \`lora: runtime\` and needs \`hf\`: the Hugging Face folder of the weights the server serves (the trainer's base, and the chat template of its prompts)`, ...at(ptr('lora'), true), hint: 'add `hf: /path/to/model` (the folder vLLM was started with)' });
+    if (m.lora !== 'runtime') for (const f of ['loraDir', 'probeTolerance']) if (m[f] !== undefined) errors.push({ code: 'E_FIELD_NOT_FOR_KIND', message: `\`${f}\` applies only with \`lora: runtime\` (model \`${name}\`)`, ...at(ptr(f), true), hint: 'add `lora: runtime` or remove the field' });
+    if (typeof m.hf === 'string') {
+      const r = resolveHfFolder(m.hf, ctx);
+      if ('error' in r) errors.push({ code: r.error, message: r.detail, ...at(ptr('hf')), hint: r.hint });
+    }
+  }
+
   spec.stages.forEach((s, i) => {
     const info = STAGE_KINDS[s.type as StageType] as (typeof STAGE_KINDS)[StageType] | undefined;
     if (!info) return; // the schema reports unknown types; nothing more to check here
@@ -214,6 +253,8 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     refModel(['stages', i, 'model'], raw.model);
     const adapterError = policyAdapterConflict(s, typeof raw.model === 'string' && spec.models && Object.hasOwn(spec.models, raw.model) ? spec.models[raw.model] : undefined, kinds);
     if (adapterError) errors.push({ code: 'E_ADAPTER_NOT_ALLOWED', ...adapterError, ...at(toPointer(['stages', i, 'model'])) });
+    const trainModelError = s.type === 'train' ? trainModelConflict(s, typeof raw.model === 'string' && spec.models && Object.hasOwn(spec.models, raw.model) ? spec.models[raw.model] : undefined) : undefined;
+    if (trainModelError) errors.push({ code: 'E_TRAIN_MODEL', ...trainModelError, ...at(toPointer(['stages', i, 'model'])) });
     for (const judge of JUDGE_FIELDS) {
       const j = judgeAt(raw, judge);
       if (typeof j === 'string') refModel(['stages', i, ...judge], j);

@@ -168,6 +168,10 @@ function trainingOf(stageId: string, s: Record<string, unknown>): TrainingCurve 
     if (!isObj(p) || !isNum(p.iteration)) continue;
     const pt: TrainingPoint = { iteration: p.iteration };
     for (const k of ['loss', 'meanReward', 'kl', 'validActions', 'zeroAdvantage', 'unreadable', 'gradNorm', 'adapterDelta', 'samplerGap'] as const) if (isNum(p[k])) pt[k] = p[k];
+    for (const k of ['probeNew', 'probeOld'] as const) if (isNum(p[k])) pt[k] = p[k];
+    if (typeof p.served === 'string') pt.served = p.served;
+    if (typeof p.servedAdapterHash === 'string') pt.servedAdapterHash = p.servedAdapterHash;
+    if (typeof p.probeDistinguishable === 'boolean') pt.probeDistinguishable = p.probeDistinguishable;
     points.push(pt);
   }
   return points.length ? { stageId, points } : undefined;

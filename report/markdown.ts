@@ -73,6 +73,12 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
     const shown = t.points.length <= 12 ? t.points : [...t.points.slice(0, 6), ...t.points.slice(-6)];
     for (const p of shown) lines.push(`| ${p.iteration} | ${num(p.meanReward, 3)} | ${num(p.loss, 4)} | ${num(p.kl, 5)} | ${pct(p.validActions)} |${signal ? ` ${pct(p.zeroAdvantage)} | ${num(p.gradNorm, 4)} | ${num(p.adapterDelta, 5)} |` : ''}`);
     lines.push('', `Mean reward ${num(first.meanReward, 3)} → ${num(last.meanReward, 3)} over ${count(t.points.length, 'iteration')}.`, '');
+    const served = t.points.filter((p) => p.served !== undefined);
+    if (served.length) {
+      lines.push('The sampler (a runtime-LoRA server) per iteration: the name it served, the adapter it was given, and the probe after the load (mean |server − trainer| log-prob per token, new / previous adapter).', '', '| iteration | served model | adapter | probe vs new | probe vs previous |', '|---:|---|---|---:|---:|');
+      for (const p of served.length <= 12 ? served : [...served.slice(0, 6), ...served.slice(-6)]) lines.push(`| ${p.iteration} | \`${p.served}\` | ${p.servedAdapterHash ? `\`${p.servedAdapterHash.slice(0, 12)}\`` : 'base'} | ${num(p.probeNew, 4)} | ${num(p.probeOld, 4)}${p.probeDistinguishable === false ? ' (update below tolerance)' : ''} |`);
+      lines.push('');
+    }
   }
   if (data.notes?.length) lines.push('## Notes', '', ...data.notes.map((n) => `- ${n}`), '');
   return `${lines.join('\n').trimEnd()}\n`;

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { PairedComparison, ReportData, ReportEvaluation, ReportStage } from './types.js';
+import type { PairedComparison, ReportData, ReportEvaluation, ReportStage, TrainingPoint } from './types.js';
 
 const require = createRequire(import.meta.url);
 let library: { source: string; version: string } | undefined;
@@ -194,6 +194,16 @@ function histogramSection(id: string, values: number[] | undefined, what: string
   return `${canvas(id, xs.length, `${what} histogram`)}<p class="caption">${num(xs.length)} ${plural(xs.length, 'value', 'values')} · mean ${num(mean, 3)} · median ${num(median, 3)} · min ${num(sorted[0], 3)} · max ${num(sorted[sorted.length - 1], 3)}</p>`;
 }
 
+/** Runtime LoRA: which adapter the server sampled each iteration with, and the probe that proves it served that one. */
+function servedTable(pts: TrainingPoint[]): string {
+  const rows = pts.filter((p) => p.served !== undefined);
+  if (!rows.length) return '';
+  const body = rows
+    .map((p) => `<tr><td class="r">${p.iteration}</td><td><code>${esc(p.served!)}</code></td><td>${p.servedAdapterHash ? `<code>${esc(p.servedAdapterHash.slice(0, 12))}</code>` : 'base'}</td><td class="r">${esc(num(p.probeNew, 4))}</td><td class="r">${esc(num(p.probeOld, 4))}${p.probeDistinguishable === false ? ' <span class="muted">(update below tolerance)</span>' : ''}</td></tr>`)
+    .join('');
+  return `<h4>Served policy per iteration</h4><p class="caption">The sampler is an inference server that loads each trained adapter; after every load the server's log-probs of a fixed probe are compared with the trainer's (mean |difference| per token, nats): near the new adapter and farther from the previous one, or the iteration fails with E_STALE_POLICY.</p><div class="scroll"><table><thead><tr><th class="r">iteration</th><th>served model</th><th>adapter</th><th class="r">probe vs new</th><th class="r">probe vs previous</th></tr></thead><tbody>${body}</tbody></table></div>`;
+}
+
 function trainingSection(data: ReportData, charts: ChartSpec[]): string {
   const usable = (data.training ?? []).filter((c) => c.points.length > 0);
   if (usable.length === 0) return absent(data, ['train'], 'This pipeline has no train stage.', 'No training curves yet: the train stage has not reported any iteration.');
@@ -226,7 +236,7 @@ function trainingSection(data: ReportData, charts: ChartSpec[]): string {
           const last = values.filter(isNum).at(-1);
           return `<div><h4>${esc(label)} <span class="muted">· last ${esc(num(last, 3))}</span></h4>${canvas(id, values.filter(isNum).length, `${label} per iteration of ${c.stageId}`, 220)}</div>`;
         });
-      return `<h3>train stage <code>${esc(c.stageId)}</code> <span class="muted">· ${pts.length} ${plural(pts.length, 'iteration', 'iterations')}</span></h3><div class="grid3" style="grid-template-columns:repeat(${panels.length === 4 ? 2 : Math.min(3, panels.length)},minmax(0,1fr))">${panels.join('')}</div>`;
+      return `<h3>train stage <code>${esc(c.stageId)}</code> <span class="muted">· ${pts.length} ${plural(pts.length, 'iteration', 'iterations')}</span></h3><div class="grid3" style="grid-template-columns:repeat(${panels.length === 4 ? 2 : Math.min(3, panels.length)},minmax(0,1fr))">${panels.join('')}</div>${servedTable(pts)}`;
     })
     .join('');
 }

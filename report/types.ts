@@ -116,6 +116,12 @@ export interface TrainingPoint {
   adapterDelta?: number;
   /** Mean per-token log-prob, trainer minus sampler. */
   samplerGap?: number;
+  /** Runtime LoRA: the name the server sampled with, the hash of the adapter it served, and the probe distances after its load (nats per token). */
+  served?: string;
+  servedAdapterHash?: string;
+  probeNew?: number;
+  probeOld?: number;
+  probeDistinguishable?: boolean;
 }
 
 export interface TrainingCurve {

@@ -171,6 +171,21 @@ for (const name of new Set(['smollm2-135m', ...(modelsArg ?? '').split(',').map(
   log(`trainer base model: ${path.relative(root, done.folder)} (${done.built ? `built in ${r.secs}s` : 'in place'})`);
 }
 
+// 5d. A tiny random Hugging Face model with a ChatML template (~1 MB): the CI stand-in for the
+// model a GPU box serves with vLLM (pipelines/gsm8k-gpu.yaml, docs/gpu.md). Seeded, so every
+// machine builds the same weights.
+{
+  const tiny = path.join(modelsDir, 'tiny-chatml');
+  if (existsSync(path.join(tiny, 'config.json')) && stampOk('tiny-chatml', `tiny-1:${reqHash}`)) log(`tiny HF model: ${path.relative(root, tiny)} (in place)`);
+  else {
+    const r = run('build the tiny HF model', py, ['-m', 'swirl_trainer', 'tiny-model', '--out', tiny, '--seed', '0'], 'rerun `npm run setup`; if it persists, remove .swirl/models/tiny-chatml and rerun', {
+      env: { ...process.env, PYTHONPATH: path.join(root, 'trainer') },
+    });
+    writeStamp('tiny-chatml', `tiny-1:${reqHash}`);
+    log(`tiny HF model: ${path.relative(root, tiny)} (built in ${r.secs}s)`);
+  }
+}
+
 // 6. Chromium, for the HTML report's browser test (playwright-core drives the
 // Debian package; no browser download). Cold install ~100 s, then a no-op.
 const chromium = process.env.SWIRL_CHROMIUM ?? '/usr/bin/chromium';

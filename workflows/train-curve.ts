@@ -18,10 +18,18 @@ export interface TrainCurvePoint {
   adapterDelta?: number;
   /** Mean per-token log-prob gap, trainer minus sampler (off-policy drift). */
   samplerGap?: number;
+  /** Runtime LoRA: the name the server sampled this batch with, the hash of the adapter it was given, and the probe check after its load. */
+  served?: string;
+  servedAdapterHash?: string;
+  /** Mean |server - trainer| log-prob of the probe, new adapter / previous adapter (nats per token). */
+  probeNew?: number;
+  probeOld?: number;
+  /** false when the update moved the probe less than the tolerance (a stale adapter could not be told apart). */
+  probeDistinguishable?: boolean;
 }
 
 /** A curve point from one iteration's batch and trainer metrics (fields only where measured). */
-export function curvePoint(iteration: number, batch: BatchFile, m: Record<string, number>): TrainCurvePoint {
+export function curvePoint(iteration: number, batch: BatchFile, m: Record<string, number>, servedAdapterHash?: string): TrainCurvePoint {
   const opt = (k: keyof TrainCurvePoint, v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? { [k]: v } : {});
   return {
     iteration,
@@ -34,6 +42,9 @@ export function curvePoint(iteration: number, batch: BatchFile, m: Record<string
     ...opt('gradNorm', m.gradNorm),
     ...opt('adapterDelta', m.adapterDelta),
     ...opt('samplerGap', m.samplerLogprobGap),
+    ...(batch.servedModel ? { served: batch.servedModel } : {}),
+    ...(batch.probeCheck && servedAdapterHash ? { servedAdapterHash } : {}),
+    ...(batch.probeCheck ? { probeNew: batch.probeCheck.meanAbsNew, probeOld: batch.probeCheck.meanAbsOld, probeDistinguishable: batch.probeCheck.distinguishable } : {}),
   };
 }
 

@@ -22,6 +22,9 @@ export interface TrainSettings {
   rewardModel?: unknown;
   /** Training precision; absent = the trainer's `auto` (left out of the Plan when unset, so existing stage hashes stay). */
   precision?: TrainPrecision;
+  /** Attention mask path of packed batches and activation recomputation (absent = the trainer's defaults; left out of the Plan when unset). */
+  attention?: 'auto' | 'dense' | 'flex';
+  gradientCheckpointing?: boolean;
 }
 
 export type TrainPrecision = 'auto' | 'fp32' | 'bf16';
@@ -44,5 +47,7 @@ export function trainSettings(c: Record<string, unknown>): TrainSettings {
     seed: (c.seed as number) ?? 0,
     ...(c.rewardModel !== undefined ? { rewardModel: c.rewardModel } : {}),
     ...(typeof c.precision === 'string' ? { precision: c.precision as TrainPrecision } : {}),
+    ...(typeof c.attention === 'string' ? { attention: c.attention as 'auto' | 'dense' | 'flex' } : {}),
+    ...(typeof c.gradientCheckpointing === 'boolean' ? { gradientCheckpointing: c.gradientCheckpointing } : {}),
   };
 }

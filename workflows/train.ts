@@ -86,6 +86,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
   let rewards = carry.rewards;
   let i = carry.next;
   const budgeted = patched(TRAIN_BUDGET_PATCH);
+  const runtimeLora = input.model.provider === 'openai-compatible' && input.model.lora === 'runtime';
   let budget = carry.budget ?? input.budget;
   let waiting: string | undefined;
   setHandler(trainProgressQuery, () => ({
@@ -119,6 +120,8 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
         projectRoot: input.projectRoot,
         settings: input.settings,
         ...(last ? { adapterGguf: last.ggufAdapter } : {}),
+        // Runtime LoRA (docs/gpu.md): the server loads the PEFT checkpoint as version i and is checked with the trainer's probe.
+        ...(last && runtimeLora ? { adapterCheckpoint: last.checkpoint, adapterStep: i, ...(last.probe ? { probe: last.probe } : {}) } : {}),
         ...(budgeted && budget ? { budget } : {}),
       });
     let batch: Awaited<ReturnType<typeof sample>>;
@@ -136,6 +139,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
         await condition(() => waiting === undefined);
       }
     }
+    const sampledWith = last?.hash;
     last = await trainer.trainStep({
       runKey: input.runKey,
       index: i,
@@ -147,7 +151,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
       ...(last ? { inputAdapter: last.checkpoint } : {}),
     });
     const m = last.metrics;
-    curve = thin([...curve, curvePoint(i + 1, batch, m)]);
+    curve = thin([...curve, curvePoint(i + 1, batch, m, sampledWith)]);
     rewards = [...rewards, ...batch.rewards].slice(-512);
   }
   // A plain Error here would fail the workflow *task*, which Temporal retries
@@ -159,6 +163,6 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
       'the filter kept too few states for one batch: keep more steps (filter mode, keepStatuses), lower batchStates, or generate more rollouts',
     );
   }
-  const policy = await orchestration.writePolicy({ modelName: input.modelName, step: last, iterations: input.iterations, curve });
+  const policy = await orchestration.writePolicy({ modelName: input.modelName, step: last, iterations: input.iterations, curve, ...(runtimeLora ? { runKey: input.runKey } : {}) });
   return { policy, iterations: input.iterations, curve, rewards, last };
 }

@@ -22,11 +22,15 @@ export async function runEvaluate(ctx: StageContext): Promise<StageOutcome> {
   const policy = policyId ? await acts.readPolicy({ policy: ctx.inputs[policyId]! }) : undefined;
   const items = await acts.expandSamples({ questions: ctx.inputs[questionsId]!, samples: 1 });
   const base = rolloutConfigOf(ctx, cfg);
+  // Runtime LoRA (docs/gpu.md): the server loads the trained adapter and is checked before any episode; episodes ask for it by name.
+  const served = policy && base.model.provider === 'openai-compatible' && base.model.lora === 'runtime'
+    ? await proxyActivities<Activities>(activityOptions(stage, input.queues.llm)).servePolicy({ policy: ctx.inputs[policyId!]!, modelName: base.modelName, model: base.model })
+    : undefined;
   const config: EvaluateConfig = {
     ...base,
     // Greedy decoding with the model's fixed seed: evaluations are repeatable and comparable.
-    model: { ...base.model, temperature: 0, seed: typeof base.model.seed === 'number' ? base.model.seed : 0 },
-    ...(policy ? { loraPath: policy.adapterGguf } : {}),
+    model: { ...base.model, temperature: 0, seed: typeof base.model.seed === 'number' ? base.model.seed : 0, ...(served ? { model: served.served } : {}) },
+    ...(policy && !served ? { loraPath: policy.adapterGguf } : {}),
     ledgerPurpose: 'eval',
     models: input.plan.models,
     judge: cfg.judge,
