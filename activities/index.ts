@@ -94,7 +94,7 @@ export function createActivities(deps: ActivityDeps) {
     async readPolicy(input: { policy: ArtifactRef }) {
       return readPolicy(deps.store, input.policy);
     },
-    async servePolicy(input: { policy: ArtifactRef; modelName: string; model: PlanModel }) {
+    async servePolicy(input: { policy: ArtifactRef; modelName: string; model: PlanModel; projectRoot: string }) {
       return servePolicy(deps.store, input);
     },
     async prepareTrainBatches(input: TrainBatchesInput) {

@@ -89,8 +89,17 @@ export function adapterName(runKey: string, step: number): string {
   return `${runKey.replace(/[^A-Za-z0-9._-]+/g, '-')}-step-${step}`;
 }
 
-export function loraDirOf(model: PlanModel): string {
-  return typeof model.loraDir === 'string' ? model.loraDir : path.join(swirlPaths().state, 'lora-published');
+/** The Plan keeps `hf` and `loraDir` project-relative when they lie inside the project (so Plans compare across checkouts). */
+export function planPath(value: string, projectRoot: string): string {
+  return path.resolve(projectRoot, value);
+}
+
+export function hfFolderOf(model: PlanModel, projectRoot: string): string {
+  return planPath(String(model.hf), projectRoot);
+}
+
+export function loraDirOf(model: PlanModel, projectRoot: string): string {
+  return typeof model.loraDir === 'string' ? planPath(model.loraDir, projectRoot) : path.join(swirlPaths().state, 'lora-published');
 }
 
 /** Copies a PEFT checkpoint folder to `<loraDir>/<name>` (atomically: a server never reads half a folder). */
@@ -114,6 +123,7 @@ export function publishAdapter(checkpoint: string, loraDir: string, name: string
 
 export interface ServeInput {
   runKey: string;
+  projectRoot: string;
   modelName: string;
   model: PlanModel;
   /** The step that wrote the adapter (its version in the name). */
@@ -129,7 +139,7 @@ export interface ServeInput {
 export async function serveAdapter(input: ServeInput, signal?: AbortSignal): Promise<ProbeCheck> {
   const server = serverOf(input.modelName, input.model);
   const name = adapterName(input.runKey, input.step);
-  const dir = publishAdapter(input.checkpoint, loraDirOf(input.model), name);
+  const dir = publishAdapter(input.checkpoint, loraDirOf(input.model, input.projectRoot), name);
   await server.loadAdapter(name, dir);
   const tolerance = typeof input.model.probeTolerance === 'number' ? input.model.probeTolerance : DEFAULT_PROBE_TOLERANCE;
   if (!input.probe) throw ApplicationFailure.nonRetryable(`the trainer reported no probe for step ${input.step}: the served adapter cannot be checked`, 'ConfigError', 'update the trainer (npm run setup): trainer contract 2 with `probe`');
@@ -139,19 +149,19 @@ export async function serveAdapter(input: ServeInput, signal?: AbortSignal): Pro
   const sampler = all.slice(p.start - 1, p.ids.length - 1);
   const verdict = judgeProbe({ sampler, before: p.before, after: p.after, tolerance });
   const check: ProbeCheck = { served: name, ok: verdict.ok, meanAbsNew: verdict.meanAbsNew, meanAbsOld: verdict.meanAbsOld, distinguishable: verdict.distinguishable, tolerance };
-  if (!verdict.ok) throw ApplicationFailure.nonRetryable(staleMessage({ name, ...verdict, tolerance }), 'E_STALE_POLICY', 'the server is not serving the adapter it was just given: restart it, check that it reads the published folder (loraDir) and that nothing else loads adapters under these names; docs/gpu.md');
+  if (!verdict.ok) throw ApplicationFailure.nonRetryable(staleMessage(name, verdict, tolerance), 'E_STALE_POLICY', 'the server is not serving the adapter it was just given: restart it, check that it reads the published folder (loraDir) and that nothing else loads adapters under these names; docs/gpu.md');
   // Older versions of this stage are not needed any more (a rerun loads them again).
   const prefix = `${input.runKey.replace(/[^A-Za-z0-9._-]+/g, '-')}-step-`;
-  for (const m of await server.listModels()) {
-    if (m !== name && m.startsWith(prefix)) await server.unloadAdapter(m);
+  for (const { id } of await server.listModels()) {
+    if (id !== name && id.startsWith(prefix)) await server.unloadAdapter(id);
   }
   void signal;
   return check;
 }
 
 /** An evaluate stage's trained policy on a runtime-LoRA server: loads its final adapter, checks it, returns what to evaluate. */
-export async function servePolicy(store: ArtifactStore, input: { policy: ArtifactRef; modelName: string; model: PlanModel }): Promise<ProbeCheck> {
+export async function servePolicy(store: ArtifactStore, input: { policy: ArtifactRef; modelName: string; model: PlanModel; projectRoot: string }): Promise<ProbeCheck> {
   const p = await readPolicy(store, input.policy);
   if (!p.runKey) throw ApplicationFailure.nonRetryable(`the policy of model ${p.model} was not trained for a runtime-LoRA server (no runKey in its artifact)`, 'ConfigError', 'evaluate it with the model it was trained on, or retrain with `lora: runtime`');
-  return serveAdapter({ runKey: p.runKey, modelName: input.modelName, model: input.model, step: p.iterations, checkpoint: p.checkpoint, ...(p.probe ? { probe: p.probe } : {}) });
+  return serveAdapter({ runKey: p.runKey, projectRoot: input.projectRoot, modelName: input.modelName, model: input.model, step: p.iterations, checkpoint: p.checkpoint, ...(p.probe ? { probe: p.probe } : {}) });
 }

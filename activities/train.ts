@@ -34,7 +34,7 @@ import { turnSeed } from '../agents/episode.js';
 import type { TrainSettings } from '../workflows/train-settings.js';
 import type { StageYield } from '../workflows/train-yield.js';
 import { withBudget, type RunBudget } from '../agents/budget.js';
-import { hfTemplate, isRuntimeLora, probeText, serveAdapter, serverOf, type ProbeCheck, type TrainerProbe } from './served-policy.js';
+import { hfFolderOf, hfTemplate, isRuntimeLora, probeText, serveAdapter, serverOf, type ProbeCheck, type TrainerProbe } from './served-policy.js';
 
 export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
 export type { TrainCurvePoint } from '../workflows/train-curve.js';
@@ -249,9 +249,9 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   const s = input.settings;
   requireBaseModel(input.model, input.modelName);
   const served = isRuntimeLora(input.model);
-  const template = served ? hfTemplate(String(input.model.hf)) : await detectTemplate(resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256));
+  const template = served ? hfTemplate(hfFolderOf(input.model, input.projectRoot)) : await detectTemplate(resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256));
   // Runtime LoRA: publish and load the current adapter, and check that the server serves it.
-  const probeCheck = served && s.objective === 'swirl' && input.adapterCheckpoint !== undefined ? await serveAdapter({ runKey: input.runKey, modelName: input.modelName, model: input.model, step: input.adapterStep ?? input.index - 1, checkpoint: input.adapterCheckpoint, ...(input.probe ? { probe: input.probe } : {}) }) : undefined;
+  const probeCheck = served && s.objective === 'swirl' && input.adapterCheckpoint !== undefined ? await serveAdapter({ runKey: input.runKey, projectRoot: input.projectRoot, modelName: input.modelName, model: input.model, step: input.adapterStep ?? input.index - 1, checkpoint: input.adapterCheckpoint, ...(input.probe ? { probe: input.probe } : {}) }) : undefined;
   const servedModel = served ? (probeCheck?.served ?? String(input.model.model)) : undefined;
   const server = served ? serverOf(input.modelName, input.model) : undefined;
   const rewardSpec = normalizeJudge(s.rewardModel) ?? { matcher: 'gsm8k-reference' as const };
@@ -401,11 +401,11 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   const s = input.settings;
   const served = isRuntimeLora(input.model);
   // A runtime-LoRA model trains on its Hugging Face folder, and the trainer scores the probe the sampler's server is checked with.
-  const base = served ? { hfDir: String(input.model.hf) } : { gguf: resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256) };
+  const base = served ? { hfDir: hfFolderOf(input.model, input.projectRoot) } : { gguf: resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256) };
   const config = {
     version: 2,
     base,
-    ...(served ? { probe: probeText(hfTemplate(String(input.model.hf))) } : {}),
+    ...(served ? { probe: probeText(hfTemplate(hfFolderOf(input.model, input.projectRoot))) } : {}),
     inputAdapter: input.inputAdapter ?? null,
     outputRoot: path.join(paths.state, 'checkpoints'),
     batch: input.batch.path,

@@ -43,6 +43,7 @@ function fileSha256(abs: string, ctx: PlanContext): string {
   return h;
 }
 
+const insideProject = (abs: string, ctx: PlanContext) => !path.relative(ctx.projectRoot, abs).startsWith('..') && !path.isAbsolute(path.relative(ctx.projectRoot, abs));
 const projectRelative = (abs: string, ctx: PlanContext) => path.relative(ctx.projectRoot, abs).split(path.sep).join('/');
 
 function retryOf(stage: RawRetry | undefined, defaults: RawRetry | undefined): PlanRetry {
@@ -119,12 +120,15 @@ function planModels(spec: RawSpec, ctx: PlanContext): Record<string, PlanModel> 
     if (typeof m.hf === 'string') {
       const h = resolveHfFolder(m.hf, ctx);
       if ('error' in h) throw new Error(`internal: unchecked hf folder of model ${name}: ${h.detail}`);
-      // Absolute: the folder lives where the box keeps models, usually outside the project.
-      model.hf = h.abs;
+      // Project-relative inside the project (Plans compare across checkouts), absolute outside (/models/…).
+      model.hf = insideProject(h.abs, ctx) ? projectRelative(h.abs, ctx) : h.abs;
       model.hfFingerprint = hfFingerprint(h.abs);
     }
     // Relative to the spec like every path; the server reads the same absolute path.
-    if (typeof m.loraDir === 'string') model.loraDir = path.resolve(ctx.specDir, m.loraDir);
+    if (typeof m.loraDir === 'string') {
+      const abs = path.resolve(ctx.specDir, m.loraDir);
+      model.loraDir = insideProject(abs, ctx) ? projectRelative(abs, ctx) : abs;
+    }
     out[name] = model;
   }
   return out;

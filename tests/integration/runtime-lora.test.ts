@@ -12,7 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { judgeProbe, RuntimeLoraServer, staleMessage } from '../../agents/providers/runtime-lora.js';
+import { judgeProbe, staleMessage } from '../../agents/providers/runtime-lora.js';
+import { startStub, stop, type Stub } from './fixtures/vllm-stub.js';
 import { packageRoot, swirlPaths } from '../../runtime/paths.js';
 
 const run = promisify(execFile);
@@ -22,48 +23,9 @@ const ENV = { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', OM
 const PROBE = [4, 36, 34, 20, 33, 102, 23, 24, 5, 102, 4, 16, 34, 34];
 const EXACT = 1e-4; // fp32 on the CPU, same weights: the two computations agree far below this
 
-interface Stub {
-  child: ChildProcess;
-  server: RuntimeLoraServer;
-  url: string;
-  stderr: () => string;
-}
-
 async function py(script: string, args: string[]): Promise<string> {
   const { stdout } = await run(swirlPaths().venvPython, [path.join(FIXTURES, script), ...args], { env: ENV, maxBuffer: 1 << 24 });
   return stdout;
-}
-
-function startStub(model: string, extra: string[] = []): Promise<Stub> {
-  const child = spawn(swirlPaths().venvPython, [path.join(FIXTURES, 'stub_vllm.py'), '--model', model, '--served-model-name', 'tiny', '--port', '0', ...extra], {
-    env: ENV,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stub_vllm did not print ready within 120 s; stderr:\n${err.slice(-2000)}`)), 120_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`stub_vllm exited with ${code}; stderr:\n${err.slice(-2000)}`));
-    });
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.includes('"ready"'));
-      if (!line) return;
-      clearTimeout(timer);
-      const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-      resolve({ child, url, server: new RuntimeLoraServer({ baseUrl: url, timeoutMs: 60_000 }), stderr: () => err });
-    });
-  });
-}
-
-function stop(s: Stub | undefined): void {
-  if (s && s.child.exitCode === null) {
-    s.child.removeAllListeners('exit');
-    s.child.kill('SIGTERM');
-  }
 }
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {

@@ -24,7 +24,7 @@ export async function runEvaluate(ctx: StageContext): Promise<StageOutcome> {
   const base = rolloutConfigOf(ctx, cfg);
   // Runtime LoRA (docs/gpu.md): the server loads the trained adapter and is checked before any episode; episodes ask for it by name.
   const served = policy && base.model.provider === 'openai-compatible' && base.model.lora === 'runtime'
-    ? await proxyActivities<Activities>(activityOptions(stage, input.queues.llm)).servePolicy({ policy: ctx.inputs[policyId!]!, modelName: base.modelName, model: base.model })
+    ? await proxyActivities<Activities>(activityOptions(stage, input.queues.llm)).servePolicy({ policy: ctx.inputs[policyId!]!, modelName: base.modelName, model: base.model, projectRoot: base.projectRoot })
     : undefined;
   const config: EvaluateConfig = {
     ...base,
