@@ -51,5 +51,18 @@ describe('results markdown', () => {
     expect(one).toContain('over 1 iteration.');
     expect(renderResultsMarkdown(fixtureReportData())).toContain('252 trajectories in, 843 steps judged,');
   });
+  it('lists the served adapter and its probe per iteration for a runtime-LoRA sampler, and only then', () => {
+    const data = fixtureReportData();
+    data.training = [{ stageId: 't', points: [
+      { iteration: 1, meanReward: 0.2, served: 'base' },
+      { iteration: 2, meanReward: 0.3, served: 'r-t-step-1', servedAdapterHash: 'abcdef0123456789abcd', probeNew: 0.0012, probeOld: 0.31, probeDistinguishable: true },
+      { iteration: 3, meanReward: 0.3, served: 'r-t-step-2', servedAdapterHash: '0123456789abcdef0123', probeNew: 0.001, probeOld: 0.002, probeDistinguishable: false },
+    ] }];
+    const md = renderResultsMarkdown(data);
+    expect(md).toContain('| 1 | `base` | base |');
+    expect(md).toContain('| 2 | `r-t-step-1` | `abcdef012345` | 0.0012 | 0.3100 |');
+    expect(md).toContain('| 3 | `r-t-step-2` | `0123456789ab` | 0.0010 | 0.0020 (update below tolerance) |');
+    expect(renderResultsMarkdown(fixtureReportData())).not.toContain('served model');
+  });
 });
 
