@@ -124,13 +124,20 @@ export async function executePlan(plan: Plan, projectRoot: string, label: string
         memo: { pipeline: plan.pipeline.name, specHash: plan.specHash, ...opts.memo },
         ...sa,
       })
-      .catch((e: unknown) => {
-        if (e instanceof WorkflowExecutionAlreadyStartedError) {
-          throw new SwirlError('E_RUN_EXISTS', `a run with id ${workflowId} is already running`, {
-            hint: `follow it with \`swirl status ${workflowId}\`, stop it with \`swirl cancel ${workflowId}\`, or start this one with another --id (or none: swirl picks a fresh one)`,
-          });
+      .then((h) => ({ workflowId: h.workflowId, firstExecutionRunId: h.firstExecutionRunId }))
+      .catch(async (e: unknown) => {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        // The same command again, after the process that ran it (and its worker) died: the run
+        // is still open in Temporal. With the same spec and a worker here, continue it.
+        const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+        const sameSpec = running?.memo?.specHash === plan.specHash;
+        if (running?.status.name === 'RUNNING' && sameSpec && opts.worker && !opts.detach) {
+          log(`run ${workflowId} is already running this spec: continuing it with this process's worker`);
+          return { workflowId, firstExecutionRunId: running.runId };
         }
-        throw e;
+        throw new SwirlError('E_RUN_EXISTS', `a run with id ${workflowId} is already running${running && !sameSpec ? ' another spec' : ''}`, {
+          hint: `follow it with \`swirl status ${workflowId}\`, stop it with \`swirl cancel ${workflowId}\`, or start this one with another --id (or none: swirl picks a fresh one)${sameSpec ? '; `swirl run` with the same spec and without --no-worker continues it' : ''}`,
+        });
       });
     const ui = workflowUiUrl(target, workflowId, handle.firstExecutionRunId);
     log(`workflow id: ${workflowId}`);

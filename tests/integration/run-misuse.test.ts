@@ -54,6 +54,30 @@ describe('run misuse', () => {
     expect(resumed.stderr).toMatch(/start one with `swirl worker --queue llm,train` \(with SWIRL_TASK_QUEUE_PREFIX=it-misuse-\d+\)/);
   });
 
+  it('the same `swirl run FILE --id X` again, after the process that ran X died, continues X with its own worker', async () => {
+    // Started detached with no worker anywhere on its queues: the state a killed `swirl run` leaves behind.
+    const alone = `${tag}-alone`;
+    const envAlone = { ...env, SWIRL_TASK_QUEUE_PREFIX: alone };
+    const small = path.join(packageRoot, 'tests', 'fixtures', 'specs', 'valid', 'dataset-only.yaml');
+    const workflowId = `${alone}-run`;
+    const first = await swirl(['run', small, '--id', workflowId, '--no-worker', '--detach'], envAlone);
+    expect(first.code, first.stderr).toBe(0);
+    const again = await swirl(['run', small, '--id', workflowId], envAlone);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain(`run ${workflowId} is already running this spec: continuing it with this process's worker`);
+    expect(again.stdout).toMatch(/run completed in/);
+    // Another spec under a running id is still refused.
+    const other = `${alone}-other`;
+    expect((await swirl(['run', small, '--id', other, '--no-worker', '--detach'], envAlone)).code).toBe(0);
+    try {
+      const clash = await swirl(['run', spec, '--id', other], envAlone);
+      expect(clash.code).toBe(2);
+      expect(clash.stderr).toMatch(/E_RUN_EXISTS: a run with id .*-other is already running another spec/);
+    } finally {
+      await client.workflow.getHandle(other).terminate('test done').catch(() => undefined);
+    }
+  });
+
   it('`resume` of a run no worker answers for records the signal and says nothing will move', async () => {
     const lonely = { orchestration: `${tag}-none.orchestration`, llm: `${tag}-none.llm`, train: `${tag}-none.train` };
     const workflowId = `${tag}-lonely`;
