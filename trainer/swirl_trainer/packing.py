@@ -154,7 +154,7 @@ def flex_tree(parent: list[int], depth: list[int], config: Any) -> FlexTree:
 FLEX_BLOCK = 128  # FlexAttention's default sparse block size
 
 
-def flex_block_masks(tree: FlexTree, device: Any) -> Any:
+def flex_block_masks(tree: FlexTree, device: Any, compile_: bool | None = None) -> Any:
     """The BlockMask (or {layer type: BlockMask}) of a trie. On CUDA the block mask is computed by a
     compiled kernel from the mask rule (no N x N tensor); the CPU path (forward only, for tests)
     evaluates the rule densely."""
@@ -167,7 +167,8 @@ def flex_block_masks(tree: FlexTree, device: Any) -> Any:
     enter = torch.cat([torch.tensor(tree.enter), extra]).to(device)
     exit_ = torch.cat([torch.tensor(tree.exit), extra]).to(device)
     depth = torch.cat([torch.tensor(tree.depth), torch.zeros(padded - n, dtype=torch.long)]).to(device)
-    compile_ = torch.device(device).type == "cuda"
+    if compile_ is None:
+        compile_ = torch.device(device).type == "cuda"
 
     def ancestor(b: Any, h: Any, q: Any, kv: Any) -> Any:
         return (enter[kv] <= enter[q]) & (exit_[q] <= exit_[kv])

@@ -638,6 +638,9 @@ def set_checkpointing(causal: Any, on: bool) -> None:
     from transformers.modeling_layers import GradientCheckpointingLayer
 
     if on:
+        if not getattr(causal, "supports_gradient_checkpointing", False):
+            raise ConfigError(f"gradientCheckpointing: {type(causal).__name__} does not support gradient checkpointing",
+                              "set gradientCheckpointing: false")
         causal.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     elif getattr(causal, "is_gradient_checkpointing", False):
         causal.gradient_checkpointing_disable()

@@ -147,3 +147,38 @@ def test_gradient_checkpointing_gives_the_same_update(tmp_path, tiny_llama_dir, 
     assert ck["metrics"]["gradNorm"] == pytest.approx(plain["metrics"]["gradNorm"], rel=1e-5)
     ta, tb = (load_file(str(Path(x["checkpoint"]) / "adapter_model.safetensors")) for x in (plain, ck))
     assert max((ta[k] - tb[k]).abs().max().item() for k in ta) < 1e-6
+
+
+def test_a_persistent_session_turns_checkpointing_off_again(tmp_path, tiny_llama_dir, monkeypatch):
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+    from swirl_trainer.step import Session, run_step
+
+    calls = [0]
+    forward = LlamaDecoderLayer.forward
+
+    def counting(self, *a, **kw):
+        calls[0] += 1
+        return forward(self, *a, **kw)
+
+    monkeypatch.setattr(LlamaDecoderLayer, "forward", counting)
+    session = Session()
+    counts = []
+    for k, ck in enumerate((False, True, False)):
+        calls[0] = 0
+        run_step(write_step(tmp_path, tiny_llama_dir, tmp_path / "ck", stepIndex=k, gradientCheckpointing=ck), lambda *a, **f: None, session)
+        counts.append(calls[0])
+    assert counts[1] == counts[0] * 3 // 2 and counts[2] == counts[0]
+
+
+def test_compiled_block_mask_equals_the_reference_one():
+    """The GPU builds the BlockMask with a compiled kernel (no N x N tensor); the same compile runs
+    on CPU (about 7 s here) and must give the same blocks as the dense evaluation of the rule."""
+    model = tiny_gemma3(sliding_window=4)
+    seqs = seqs_of(tiny_batch(), char_tokenizer())
+    tree = pack([s for s in seqs if s.key[0] < 2], model.config, attention="flex").attention_mask
+    ref = flex_block_masks(tree, "cpu", compile_=False)
+    got = flex_block_masks(tree, "cpu", compile_=True)
+    for lt in ref:
+        assert torch.equal(ref[lt].to_dense(), got[lt].to_dense()), lt
+        assert torch.equal(ref[lt].full_kv_num_blocks, got[lt].full_kv_num_blocks), lt
