@@ -38,10 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     mrg.add_argument("--out", required=True, type=Path, help="the new folder to write (must not exist)")
     prep = sub.add_parser("prepare-base", help="dequantize a GGUF base once into the trainer's cache (setup runs it)")
     prep.add_argument("--gguf", required=True, type=Path)
+    tiny = sub.add_parser("tiny-model", help="write a tiny random Llama causal LM with a ChatML tokenizer (for tests)")
+    tiny.add_argument("--out", required=True, type=Path)
+    tiny.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    if args.command in ("step", "serve", "export-gguf", "prepare-base", "export-merged"):
-        from .commands import export_gguf_command, export_merged_command, prepare_base_command, serve_command, step_command
+    if args.command in ("step", "serve", "export-gguf", "prepare-base", "export-merged", "tiny-model"):
+        from .commands import (export_gguf_command, export_merged_command, prepare_base_command, serve_command, step_command,
+                               tiny_model_command)
+
+        if args.command == "tiny-model":
+            return tiny_model_command(args.out, args.seed)
 
         if args.command == "serve":
             return serve_command()

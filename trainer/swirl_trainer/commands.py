@@ -208,3 +208,12 @@ def prepare_base_command(gguf: Path) -> int:
         emit("done", folder=str(folder), sha256=digest, built=not existed, seconds=round(time.time() - t, 1))
 
     return _guarded(go)
+
+
+def tiny_model_command(out: Path, seed: int) -> int:
+    def go(emit: Any) -> None:
+        from .tiny import write_tiny_model
+
+        emit("done", dir=str(write_tiny_model(out, seed)))
+
+    return _guarded(go)

@@ -18,11 +18,14 @@ from .errors import ConfigError, DataError
 OBJECTIVES = ("swirl", "sft", "stored-actions")
 BASELINES = ("rloo", "none")
 PRECISIONS = ("auto", "fp32", "bf16")
+ATTENTIONS = ("auto", "dense", "flex")
+#: Files that hold a Hugging Face model's weights (one of them must be in base.hfDir).
+WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
 KNOWN_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 TOP_LEVEL = {
     "version", "base", "inputAdapter", "outputRoot", "batch", "objective", "lora", "optim",
     "klBeta", "baseline", "seed", "stepIndex", "packing", "maxContextTokens", "precision",
-    "importanceClip",
+    "importanceClip", "attention", "gradientCheckpointing", "probe",
 }
 
 
@@ -63,11 +66,19 @@ class StepConfig:
     #: Truncation c of the per-token importance weight min(exp(logp - q), c) that corrects for the
     #: sampler being another policy than the one scored here; 0 = off (the plain on-policy loss).
     importance_clip: float = 0.0
+    #: How a packed batch attends: auto | dense (a 4-D additive N x N mask) | flex (FlexAttention
+    #: with a BlockMask from the trie). The hash covers the resolved value (attention.resolve_attention).
+    attention: str = "auto"
+    #: Recompute each decoder layer's activations in the backward pass (memory for time).
+    gradient_checkpointing: bool = False
+    #: (prompt, continuation) scored with the input and the new adapter (the done event's `probe`);
+    #: a report, not an input of the update: never hashed.
+    probe: tuple[str, str] | None = None
 
-    def canonical(self, precision: str = "fp32") -> dict[str, Any]:
+    def canonical(self, precision: str = "fp32", attention: str = "dense") -> dict[str, Any]:
         """The config fields that change the result (paths excluded: they are hashed by content).
-        `precision` is the resolved one; fp32 is left out so fp32 steps keep the hashes they had
-        before precision existed (their checkpoints stay reusable)."""
+        `precision` and `attention` are the resolved ones; fp32 and dense are left out so steps
+        keep the hashes they had before those fields existed (their checkpoints stay reusable)."""
         doc: dict[str, Any] = {
             "objective": self.objective,
             "lora": {"rank": self.lora.rank, "alpha": self.lora.alpha, "dropout": self.lora.dropout,
@@ -83,6 +94,10 @@ class StepConfig:
         # Only when used: steps without it keep the hashes they had before the field existed.
         if self.importance_clip:
             doc["importanceClip"] = self.importance_clip
+        if attention != "dense":
+            doc["attention"] = attention
+        if self.gradient_checkpointing:
+            doc["gradientCheckpointing"] = True
         return doc
 
 
@@ -160,6 +175,12 @@ def parse_config(raw: Any) -> StepConfig:
         hf = _abs_path(base["hfDir"], "base.hfDir")
         if not (hf / "config.json").is_file():
             raise ConfigError(f"base model folder has no config.json: {hf}", "point base.hfDir at a Hugging Face model folder")
+        if not any(next(hf.glob(g), None) for g in WEIGHT_GLOBS):
+            raise ConfigError(f"base model folder has config.json but no weights (*.safetensors, *.bin or a sharded "
+                              f"index): {hf}",
+                              "copy the model's weight files into that folder (a download that fetched only the "
+                              "config leaves it like this), or point base.hfDir at a complete model folder; "
+                              "`python -m swirl_trainer tiny-model --out DIR` writes a small complete one for tests")
 
     inp = raw.get("inputAdapter")
     input_adapter = None
@@ -215,6 +236,12 @@ def parse_config(raw: Any) -> StepConfig:
     precision = raw.get("precision", "fp32")
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", "set precision")
+    attention = raw.get("attention", "auto")
+    if attention not in ATTENTIONS:
+        raise ConfigError(f"attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}", "set attention (auto picks)")
+    checkpointing = raw.get("gradientCheckpointing", False)
+    if not isinstance(checkpointing, bool):
+        raise ConfigError(f"gradientCheckpointing must be true or false, got {checkpointing!r}", "set gradientCheckpointing")
     return StepConfig(
         base_gguf=gguf, base_hf_dir=hf, input_adapter=input_adapter, output_root=output_root, batch=batch,
         objective=objective, lora=lora, optim=optim,
@@ -222,7 +249,18 @@ def parse_config(raw: Any) -> StepConfig:
         seed=_int(raw, "seed", 0, lo=0), step_index=_int(raw, "stepIndex", 0, lo=0),
         packing=packing, max_context_tokens=_int(raw, "maxContextTokens", 8192, lo=16), precision=precision,
         importance_clip=_num(raw, "importanceClip", 0.0, lo=0),
+        attention=attention, gradient_checkpointing=checkpointing, probe=_probe(raw.get("probe")),
     )
+
+
+def _probe(v: Any) -> tuple[str, str] | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict) or set(v) != {"prompt", "continuation"} or not all(
+            isinstance(v[k], str) and v[k] for k in ("prompt", "continuation")):
+        raise ConfigError('probe must be {"prompt": "<non-empty text>", "continuation": "<non-empty text>"}',
+                          "the probe is scored as a state prompt and an action text are")
+    return v["prompt"], v["continuation"]
 
 
 def load_config(path: Path) -> StepConfig:

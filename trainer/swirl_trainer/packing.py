@@ -9,6 +9,12 @@ its children, so the log-probability of an action token is read at its
 parent's row. The result equals running every sequence on its own (tested to
 1e-4 in fp32); only the summation order of floats differs.
 
+With `attention: flex` the tree mask is not materialized: a FlexAttention
+BlockMask is built on the device from each node's Euler-tour interval (key j is
+an ancestor-or-self of query i iff enter[j] <= enter[i] and exit[i] <= exit[j])
+and its depth (the sliding window), so memory stays O(N) plus one bit per
+128 x 128 block instead of N x N floats.
+
 The unpacked path (`packing: false`) runs each state's G sequences as one
 right-padded batch with the model's own causal mask.
 """
@@ -91,6 +97,96 @@ def ancestor_mask(parent: list[int]) -> torch.Tensor:
     return m
 
 
+def euler_intervals(parent: list[int]) -> tuple[list[int], list[int]]:
+    """Per node, its entry index in a depth-first walk of the trie and the largest entry index in
+    its subtree: j is an ancestor-or-self of i iff enter[j] <= enter[i] and exit[i] <= exit[j].
+    Nodes are not stored in walk order (a later sequence adds children to an early node)."""
+    n = len(parent)
+    kids: list[list[int]] = [[] for _ in range(n)]
+    roots = []
+    for i, p in enumerate(parent):
+        (kids[p] if p >= 0 else roots).append(i)
+    enter = [0] * n
+    exit_ = [0] * n
+    clock = 0
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:  # iterative: a trie is as deep as its longest sequence
+        node, done = stack.pop()
+        if done:
+            exit_[node] = clock - 1
+            continue
+        enter[node] = clock
+        clock += 1
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(kids[node]))
+    return enter, exit_
+
+
+@dataclass
+class FlexTree:
+    """What a FlexAttention BlockMask of a trie is built from (on the model's device, per forward)."""
+
+    enter: list[int]
+    exit: list[int]
+    depth: list[int]
+    #: {layer type: sliding window or None}, or None for a model with one attention type
+    layer_windows: dict[str, int | None] | None
+
+
+def flex_tree(parent: list[int], depth: list[int], config: Any) -> FlexTree:
+    enter, exit_ = euler_intervals(parent)
+    layer_types = getattr(config, "layer_types", None)
+    windows = None
+    if layer_types:
+        windows = {}
+        for lt in set(layer_types):
+            if lt == "full_attention":
+                windows[lt] = None
+            elif lt == "sliding_attention":
+                windows[lt] = int(config.sliding_window)
+            else:
+                from .errors import ConfigError
+
+                raise ConfigError(f"attention layer type {lt!r} is not supported by the packed path", "set packing: false")
+    return FlexTree(enter, exit_, list(depth), windows)
+
+
+FLEX_BLOCK = 128  # FlexAttention's default sparse block size
+
+
+def flex_block_masks(tree: FlexTree, device: Any, compile_: bool | None = None) -> Any:
+    """The BlockMask (or {layer type: BlockMask}) of a trie. On CUDA the block mask is computed by a
+    compiled kernel from the mask rule (no N x N tensor); the CPU path (forward only, for tests)
+    evaluates the rule densely."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    n = len(tree.enter)
+    padded = -(-n // FLEX_BLOCK) * FLEX_BLOCK
+    # Padding rows past n: each sees only itself and no real row sees it (enter = exit = index >= n).
+    extra = torch.arange(n, padded)
+    enter = torch.cat([torch.tensor(tree.enter), extra]).to(device)
+    exit_ = torch.cat([torch.tensor(tree.exit), extra]).to(device)
+    depth = torch.cat([torch.tensor(tree.depth), torch.zeros(padded - n, dtype=torch.long)]).to(device)
+    if compile_ is None:
+        compile_ = torch.device(device).type == "cuda"
+
+    def ancestor(b: Any, h: Any, q: Any, kv: Any) -> Any:
+        return (enter[kv] <= enter[q]) & (exit_[q] <= exit_[kv])
+
+    def make(window: int | None) -> Any:
+        if window is None:
+            mod = ancestor
+        else:
+            def mod(b: Any, h: Any, q: Any, kv: Any) -> Any:
+                # the per-sequence rule: key j is visible from query i when i - j < window
+                return ancestor(b, h, q, kv) & (depth[q] - depth[kv] < window)
+        return create_block_mask(mod, None, None, n, n, device=device, _compile=compile_)
+
+    if tree.layer_windows is None:
+        return make(None)
+    return {lt: make(w) for lt, w in tree.layer_windows.items()}
+
+
 def additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     out = torch.zeros(mask.shape, dtype=dtype)
     out.masked_fill_(~mask, torch.finfo(dtype).min)
@@ -121,7 +217,9 @@ def tree_masks(parent: list[int], depth: list[int], config: Any, dtype: torch.dt
     return out
 
 
-def pack(seqs: list[Seq], config: Any, dtype: torch.dtype = torch.float32) -> Unit:
+def pack(seqs: list[Seq], config: Any, dtype: torch.dtype = torch.float32, attention: str = "dense") -> Unit:
+    """One trajectory's sequences as one trie. attention "dense": 4-D additive mask(s);
+    "flex": a FlexTree, turned into a BlockMask on the device by token_logprobs."""
     trie = Trie()
     rows: list[int] = []
     cols: list[int] = []
@@ -140,7 +238,8 @@ def pack(seqs: list[Seq], config: Any, dtype: torch.dtype = torch.float32) -> Un
     return Unit(
         input_ids=torch.tensor([trie.tokens]),
         position_ids=torch.tensor([trie.depth]),
-        attention_mask=tree_masks(trie.parent, trie.depth, config, dtype),
+        attention_mask=(flex_tree(trie.parent, trie.depth, config) if attention == "flex"
+                        else tree_masks(trie.parent, trie.depth, config, dtype)),
         gather=Gather(rows, cols, targets, spans),
         fed_tokens=len(trie),
         seq_tokens=seq_tokens,
@@ -190,7 +289,14 @@ def token_logprobs(causal_lm: Any, unit: Unit, chunk: int = 256) -> torch.Tensor
     inner = causal_lm.model
     dev = causal_lm.lm_head.weight.device
     mask = unit.attention_mask
-    mask = {k: v.to(dev) for k, v in mask.items()} if isinstance(mask, dict) else mask.to(dev)
+    if isinstance(mask, FlexTree):
+        if causal_lm.config._attn_implementation != "flex_attention":
+            raise RuntimeError("a flex-packed unit needs the model loaded with attn_implementation='flex_attention'")
+        mask = flex_block_masks(mask, dev)
+    elif isinstance(mask, dict):
+        mask = {k: v.to(dev) for k, v in mask.items()}
+    else:
+        mask = mask.to(dev)
     pos = None if unit.position_ids is None else unit.position_ids.to(dev)
     out = inner(input_ids=unit.input_ids.to(dev), position_ids=pos, attention_mask=mask, use_cache=False)
     hidden = out.last_hidden_state  # [B, L, H]

@@ -46,8 +46,10 @@ def adapter_identity(folder: Path) -> str:
     return "peft:" + h.hexdigest()
 
 
-def step_hash(cfg: StepConfig, base_id: str, input_id: str, batch_sha: str, precision: str = "fp32") -> str:
-    doc = {"trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha, "config": cfg.canonical(precision)}
+def step_hash(cfg: StepConfig, base_id: str, input_id: str, batch_sha: str, precision: str = "fp32",
+              attention: str = "dense") -> str:
+    doc = {"trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha,
+           "config": cfg.canonical(precision, attention)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -177,7 +179,7 @@ class Session:
 
     def __init__(self) -> None:
         self.base: Any = None
-        self.base_key: tuple[str, str] | None = None
+        self.base_key: tuple[str, str, str] | None = None
         self.model: Any = None  # PeftModel wrapping self.base.model
         self.lora_key: tuple[Any, ...] | None = None
         self.checkpoint: str | None = None  # "ckpt:<hash>" the model and optimizer hold
@@ -195,17 +197,25 @@ class Session:
             self.model.unload()
         self.model = self.lora_key = self.checkpoint = self.optimizer = None
 
-    def prepare(self, cfg: StepConfig, base_id: str, input_id: str, precision: str, progress: "Progress") -> tuple[Any, Any, dict[str, Any] | None]:
+    def load_base(self, cfg: StepConfig, base_id: str, precision: str, attention: str, progress: "Progress") -> Any:
+        """The base model for (identity, precision, attention implementation), loaded when another is held."""
+        from .attention import hf_implementation
+        from .precision import base_dtype
+
+        key = (base_id, precision, hf_implementation(attention))
+        if self.base_key != key:
+            self.clear()
+            self.base = load_base(cfg, base_id, lambda p: progress.set(p), attn=hf_implementation(attention),
+                                  dtype=base_dtype(precision))
+            self.base_key = key
+        return self.base
+
+    def prepare(self, cfg: StepConfig, base_id: str, input_id: str, precision: str, progress: "Progress",
+                attention: str = "dense") -> tuple[Any, Any, dict[str, Any] | None]:
         """(base, LoRA model, optimizer state to continue) for this step."""
         import torch
 
-        from .precision import base_dtype
-
-        key = (base_id, precision)
-        if self.base_key != key:
-            self.clear()
-            self.base = load_base(cfg, base_id, lambda p: progress.set(p), dtype=base_dtype(precision))
-            self.base_key = key
+        self.load_base(cfg, base_id, precision, attention, progress)
         lora_key = (cfg.lora.rank, cfg.lora.alpha, cfg.lora.dropout, tuple(sorted(cfg.lora.target_modules)))
         if self.model is not None and self.checkpoint == input_id and self.lora_key == lora_key:
             progress.set("continuing from the adapter in memory")
@@ -227,27 +237,48 @@ class Session:
         self.checkpoint, self.optimizer = "ckpt:" + h, optimizer
 
 
-def step_identity(cfg: StepConfig) -> tuple[str, str, str, str, str]:
-    """(hash, base identity, input identity, batch sha256, resolved precision), without torch."""
+def step_identity(cfg: StepConfig) -> tuple[str, str, str, str, str, str]:
+    """(hash, base identity, input identity, batch sha256, resolved precision, resolved attention),
+    without torch when no GPU can be present."""
+    from .attention import resolve_attention
     from .precision import resolve_precision
 
     batch_sha = sha256_file(cfg.batch)
     base_id = base_identity(cfg)
     input_id = adapter_identity(cfg.input_adapter) if cfg.input_adapter else "base:" + base_id
     precision = resolve_precision(cfg.precision)
-    return step_hash(cfg, base_id, input_id, batch_sha, precision), base_id, input_id, batch_sha, precision
+    attention = resolve_attention(cfg.attention, cfg.packing)
+    h = step_hash(cfg, base_id, input_id, batch_sha, precision, attention)
+    return h, base_id, input_id, batch_sha, precision, attention
+
+
+def probe_file(probe: tuple[str, str]) -> str:
+    """The probe's file in a checkpoint folder, named by what it scores."""
+    return "probe-" + hashlib.sha256((probe[0] + "\0" + probe[1]).encode()).hexdigest()[:16] + ".json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def run_step(config: "Path | dict[str, Any]", emit: Emit, session: Session | None = None) -> dict[str, Any]:
     t0 = time.time()
     cfg = load_config(config) if isinstance(config, Path) else parse_config(config)
     states = load_batch(cfg.batch, cfg.objective, cfg.baseline)
-    h, base_id, input_id, batch_sha, precision = step_identity(cfg)
+    h, base_id, input_id, batch_sha, precision, attention = step_identity(cfg)
     final = cfg.output_root / h
     if (final / MANIFEST).is_file():
         manifest = json.loads((final / MANIFEST).read_text())
-        return {"checkpoint": str(final), "ggufAdapter": str(final / "adapter.gguf"), "hash": h, "reused": True,
-                "metrics": manifest.get("metrics", {})}
+        out = {"checkpoint": str(final), "ggufAdapter": str(final / "adapter.gguf"), "hash": h, "reused": True,
+               "metrics": manifest.get("metrics", {})}
+        if cfg.probe is not None:
+            out["probe"] = cached_probe(cfg, final, base_id, precision, attention, session or Session(), emit)
+        return out
     try:
         cfg.output_root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -261,10 +292,11 @@ def run_step(config: "Path | dict[str, Any]", emit: Emit, session: Session | Non
         import torch
 
         configure_torch(cfg.seed)
-        base, model, opt_state = session.prepare(cfg, base_id, input_id, precision, progress)
+        base, model, opt_state = session.prepare(cfg, base_id, input_id, precision, progress, attention)
         t_load = time.time() - t_load
-        metrics = train_update(model, base, cfg, states, progress, emit, opt_state, precision)
+        metrics = train_update(model, base, cfg, states, progress, emit, opt_state, precision, attention)
         optimizer = metrics.pop("_optimizer")
+        probe = metrics.pop("_probe", None)
         progress.set("writing checkpoint")
         tmp = cfg.output_root / f".{h}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -283,11 +315,16 @@ def run_step(config: "Path | dict[str, Any]", emit: Emit, session: Session | Non
         metrics["wallSeconds"] = round(time.time() - t0, 3)
         metrics["loadSeconds"] = round(t_load, 3)
         metrics["precision"] = precision
+        metrics["attention"] = attention
+        # The probe is a report, not part of the step: the manifest (its file list included) is the
+        # same with or without one, and a later step may add another probe file to this folder.
         manifest = {
             "hash": h, "trainer": TRAINER_VERSION, "base": base_id, "input": input_id, "batch": batch_sha,
-            "config": cfg.canonical(precision), "arch": base.arch, "ggufTensors": n_tensors, "metrics": metrics,
+            "config": cfg.canonical(precision, attention), "arch": base.arch, "ggufTensors": n_tensors, "metrics": metrics,
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()},
         }
+        if probe is not None:
+            (tmp / probe_file(cfg.probe)).write_text(json.dumps(probe))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         pause = float(os.environ.get("SWIRL_TRAINER_TEST_PAUSE_BEFORE_RENAME") or 0)
         if pause:  # test hook: a kill during this window must leave no checkpoint
@@ -308,7 +345,83 @@ def run_step(config: "Path | dict[str, Any]", emit: Emit, session: Session | Non
             os.close(fd)
         session.finished(h, optimizer)
         progress.set("done", len(states), len(states))
-    return {"checkpoint": str(final), "ggufAdapter": str(final / "adapter.gguf"), "hash": h, "reused": False, "metrics": metrics}
+    out = {"checkpoint": str(final), "ggufAdapter": str(final / "adapter.gguf"), "hash": h, "reused": False, "metrics": metrics}
+    if probe is not None:
+        # a concurrent run of the same step may have won the rename: answer with what is on disk
+        stored = final / probe_file(cfg.probe)
+        out["probe"] = json.loads(stored.read_text()) if stored.is_file() else probe
+    return out
+
+
+def probe_ids(base: Any, probe: tuple[str, str]) -> tuple[list[int], list[int]]:
+    """(prompt ids, continuation ids), tokenized exactly as a batch state's prompt and an action's text."""
+    from .config import Action
+
+    p, acts = tokenize_state(base.tokenizer, base.add_bos, State("probe", "probe", probe[0], (Action(probe[1], 0.0),)))
+    if not acts[0]:
+        raise DataError("probe.continuation tokenizes to no tokens", "give the probe a continuation with text")
+    return p, acts[0]
+
+
+def score_probe(model: Any, base: Any, prompt: list[int], cont: list[int], precision: str, use_adapter: bool) -> list[float]:
+    """Log-prob of each continuation token (temperature 1), eval mode, no grad, the step's precision."""
+    import contextlib
+
+    import torch
+
+    from .base import train_device
+    from .packing import Seq, batch_unpacked, token_logprobs
+    from .precision import autocast
+
+    was = model.training
+    model.eval()
+    off = contextlib.nullcontext() if use_adapter else model.disable_adapter()
+    try:
+        with torch.no_grad(), off, autocast(precision, train_device()):
+            lp = token_logprobs(model.get_base_model(), batch_unpacked([Seq((0, 0), prompt, cont)], 0))
+    finally:
+        model.train(was)
+    return [float(x) for x in lp]
+
+
+def probe_result(prompt: list[int], cont: list[int], before: list[float], after: list[float]) -> dict[str, Any]:
+    return {"ids": prompt + cont, "start": len(prompt), "before": before, "after": after}
+
+
+def cached_probe(cfg: StepConfig, final: Path, base_id: str, precision: str, attention: str, session: Session,
+                 emit: Emit) -> dict[str, Any]:
+    """The probe of a reused step: stored with its checkpoint, or computed now (input adapter or
+    bare base before, the checkpoint's adapter after) and stored for the next reuse."""
+    assert cfg.probe is not None
+    stored = final / probe_file(cfg.probe)
+    if stored.is_file():
+        return json.loads(stored.read_text())
+    from peft import PeftModel
+
+    with Progress(emit) as progress:
+        progress.set("loading torch")
+        import torch
+
+        configure_torch(cfg.seed)
+        # The adapter in memory is given up (the next step reloads its input from disk, same bytes).
+        session._drop_adapter()
+        base = session.load_base(cfg, base_id, precision, attention, progress)
+        progress.set("scoring probe")
+        prompt, cont = probe_ids(base, cfg.probe)
+        scores = []
+        for folder in (cfg.input_adapter, final):
+            if folder is None:  # no input adapter: the bare base, through a dummy wrapper's disabled adapter
+                torch.manual_seed(cfg.seed)
+                model = attach_lora(base.model, cfg, progress)
+                scores.append(score_probe(model, base, prompt, cont, precision, use_adapter=False))
+            else:
+                model = PeftModel.from_pretrained(base.model, str(folder))
+                scores.append(score_probe(model, base, prompt, cont, precision, use_adapter=True))
+            model.unload()
+        result = probe_result(prompt, cont, *scores)
+        _write_atomic(stored, json.dumps(result))
+        progress.set("done", 1, 1)
+    return result
 
 
 def attach_lora(model: Any, cfg: StepConfig, progress: Progress) -> Any:
@@ -330,14 +443,15 @@ def attach_lora(model: Any, cfg: StepConfig, progress: Progress) -> Any:
     return peft
 
 
-def build_units(states: list[State], ids: list[tuple[list[int], list[list[int]]]], cfg: StepConfig, base: Any) -> list[tuple[list[Any], Any]]:
+def build_units(states: list[State], ids: list[tuple[list[int], list[list[int]]]], cfg: StepConfig, base: Any,
+                attention: str = "dense") -> list[tuple[list[Any], Any]]:
     from .packing import Seq, batch_unpacked, pack
 
     if cfg.packing:
         groups: "OrderedDict[str, list[Any]]" = OrderedDict()
         for si, (st, (p, acts)) in enumerate(zip(states, ids)):
             groups.setdefault(st.trajectory_id, []).extend(Seq((si, ai), p, a) for ai, a in enumerate(acts))
-        return [(seqs, pack(seqs, base.model.config)) for seqs in groups.values()]
+        return [(seqs, pack(seqs, base.model.config, attention=attention)) for seqs in groups.values()]
     pad = base.tokenizer.pad_token_id if base.tokenizer.pad_token_id is not None else 0
     units = []
     for si, (p, acts) in enumerate(ids):
@@ -347,7 +461,7 @@ def build_units(states: list[State], ids: list[tuple[list[int], list[list[int]]]
 
 
 def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], progress: Progress, emit: Emit,
-                 opt_state: dict[str, Any] | None = None, precision: str = "fp32") -> dict[str, Any]:
+                 opt_state: dict[str, Any] | None = None, precision: str = "fp32", attention: str = "dense") -> dict[str, Any]:
     import torch
 
     from .base import train_device
@@ -391,10 +505,16 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
         log("every state's advantages are 0 (equal rewards under RLOO): the policy-gradient term is 0")
     need_ref = cfg.objective != "sft" and cfg.kl_beta > 0
 
+    probe_before = None
+    if cfg.probe is not None:  # eval mode, no grad: draws nothing from the RNG seeded below
+        probe_prompt, probe_cont = probe_ids(base, cfg.probe)
+        probe_before = score_probe(model, base, probe_prompt, probe_cont, precision, use_adapter=cfg.input_adapter is not None)
+
     torch.manual_seed((cfg.seed * 1_000_003 + cfg.step_index) % (2**63))
     model.train() if cfg.lora.dropout > 0 else model.eval()
     causal = model.get_base_model()
-    units = build_units(kept, ids, cfg, base)
+    set_checkpointing(causal, cfg.gradient_checkpointing)
+    units = build_units(kept, ids, cfg, base, attention)
     device = train_device()
     params = [p for _, p in sorted(model.named_parameters()) if p.requires_grad]
     for p in params:
@@ -504,4 +624,26 @@ def train_update(model: Any, base: Any, cfg: StepConfig, states: list[State], pr
             metrics["importanceClipped"] = clipped / q_tokens
     emit("metrics", **metrics)
     metrics["_optimizer"] = opt.state_dict()
+    if probe_before is not None:
+        after = score_probe(model, base, probe_prompt, probe_cont, precision, use_adapter=True)
+        metrics["_probe"] = probe_result(probe_prompt, probe_cont, probe_before, after)
     return metrics
+
+
+def set_checkpointing(causal: Any, on: bool) -> None:
+    """Gradient checkpointing of the decoder layers (non-reentrant: the frozen embeddings need no
+    grad-requiring input). transformers checkpoints a layer only while `layer.training`; our model
+    runs in eval mode (no dropout), so only the layers' own flag is set, not their children's:
+    attention dropout and LoRA dropout stay as model.train()/eval() set them."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    if on:
+        if not getattr(causal, "supports_gradient_checkpointing", False):
+            raise ConfigError(f"gradientCheckpointing: {type(causal).__name__} does not support gradient checkpointing",
+                              "set gradientCheckpointing: false")
+        causal.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif getattr(causal, "is_gradient_checkpointing", False):
+        causal.gradient_checkpointing_disable()
+    for m in causal.modules():
+        if isinstance(m, GradientCheckpointingLayer):
+            m.training = on or m.training
