@@ -158,7 +158,7 @@ export function filterProcessor(deps: JudgeFactoryDeps): ItemProcessor {
     if (reasons.length === 0 && wantsOutcome) {
       const spec = normalizeJudge(cfg.outcomeJudge);
       if (!spec) throw ApplicationFailure.nonRetryable(`filter mode ${cfg.mode} needs an outcomeJudge`, 'ConfigError');
-      const o = await makeOutcomeJudge(spec, cfg, { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) }).judgeOutcome({ question: g.question, gold: g.gold, answer: g.answer, dataset: g.dataset }, ctx.signal);
+      const o = await makeOutcomeJudge(spec, cfg, { ...deps, stageId: ctx.stageId, runId: runIdOf(ctx.shardKey) }).judgeOutcome({ question: g.question, gold: g.gold, ...(g.aliases ? { aliases: g.aliases } : {}), answer: g.answer, dataset: g.dataset }, ctx.signal);
       g = { ...g, outcome: { correct: o.correct, score: o.score, reason: o.reason } };
       if (!o.correct) reasons.push('outcome');
     }

@@ -18,6 +18,8 @@ export interface EpisodeQuestion {
   dataset: string;
   /** GSM8K worked solution (its <<a*b=c>> calculations feed the reference judge). */
   solution?: string;
+  /** Other accepted answers (MuSiQue): a filter's outcome judge accepts them like the evaluation does. */
+  aliases?: string[];
 }
 
 export interface EpisodeOptions {
@@ -89,6 +91,7 @@ export function startEpisode(q: EpisodeQuestion, o: EpisodeOptions, instruction:
         gold: q.answer,
         question: q.question,
         ...(q.solution ? { reference: q.solution } : {}),
+        ...(q.aliases?.length ? { aliases: q.aliases } : {}),
         usage,
         model: o.modelName,
         ...extra,

@@ -31,6 +31,8 @@ export interface StepGroup {
   status: TrajectoryStatus;
   question: string;
   gold: string;
+  /** Other accepted answers (from the trajectory; MuSiQue). */
+  aliases?: string[];
   reference?: string;
   answer?: string;
   model: string;
@@ -76,6 +78,7 @@ export function decompose(t: Trajectory): StepGroup {
     status: t.status,
     question: questionText(t),
     gold: t.gold,
+    ...(t.aliases?.length ? { aliases: t.aliases } : {}),
     ...(t.reference ? { reference: t.reference } : {}),
     ...(t.answer !== undefined ? { answer: t.answer } : {}),
     model: t.model,

@@ -29,6 +29,8 @@ export interface Trajectory {
   steps: Step[];
   answer?: string;
   gold: string;
+  /** Other accepted answers (MuSiQue aliases), when the dataset has them. */
+  aliases?: string[];
   /** The question text as the dataset gave it (judges need it without the instructions). */
   question?: string;
   /** GSM8K worked solution with its <<a*b=c>> annotations, for the reference judge. */

@@ -36,12 +36,14 @@ export const STAGE_IMPL_VERSIONS: Record<StageType, string> = {
   // rollout-2: trajectories carry the question text and the GSM8K reference solution.
   // rollout-3: prompts are tokenized with special tokens parsed (turn markers are single tokens).
   // rollout-4: the default instructions show a worked example instead of "between <tag> and </tag>".
-  rollout: 'rollout-4',
-  decompose: 'decompose-1',
+  // rollout-5 / decompose-2 / filter-4: trajectories and steps carry the dataset's answer aliases,
+  // and a filter's outcome judge accepts them (MuSiQue), as the evaluation always did.
+  rollout: 'rollout-5',
+  decompose: 'decompose-2',
   // filter-2 / evaluate-3: the gsm8k-reference judge rewards progress only (repeats and bare
   // numbers are BAD) and answers are read by one rule (`72 clips (48+24)` is 72, `.5` is 0.5).
   // filter-3 / evaluate-4: restated numbers (`72*1`) and exponent results are BAD too.
-  filter: 'filter-3',
+  filter: 'filter-4',
   evaluate: 'evaluate-4',
   // train-3: that judge as the reward; actions sampled at temperature 1, untruncated, and
   // trained on the sampled token ids.

@@ -218,4 +218,20 @@ describe('filter', () => {
     // As the outcome judge it stays what it is.
     expect((await run('outcome', { outcomeJudge: { matcher: 'numeric' } })).kept).toEqual([k3.id]);
   });
+  it("the outcome judge accepts the dataset's answer aliases (MuSiQue), which decompose carries from the trajectory", async () => {
+    const musique = { ...k1, dataset: 'musique', gold: 'United Kingdom', aliases: ['UK', 'Britain'], answer: 'Britain', steps: [{ index: 0, kind: 'answer' as const, content: 'Britain' }], messages: [instr, { role: 'assistant' as const, content: '<answer>Britain</answer>' }] };
+    const g = decompose(musique);
+    expect(g.aliases).toEqual(['UK', 'Britain']);
+    expect(decompose(k1).aliases).toBeUndefined(); // GSM8K steps artifacts stay as they were
+    const proc = filterProcessor({ modelsDir: '/nonexistent', ledger: new MemoryLedger() });
+    const cfg: FilterConfig = { mode: 'outcome', keepStatuses: ['answered'], projectRoot: '/', models: {}, outcomeJudge: { matcher: 'exact' } };
+    const judge = async (x: StepGroup) => {
+      const o = await proc(x, { index: 0, shardKey: 's', stageId: 'f', config: cfg as unknown as Record<string, unknown>, signal: new AbortController().signal });
+      if (o.outcome !== 'succeeded') throw new Error('filter item failed');
+      return (o.row as StepGroup).kept;
+    };
+    expect(await judge(g)).toBe(true);
+    const { aliases: _dropped, ...without } = g;
+    expect(await judge(without)).toBe(false);
+  });
 });
