@@ -34,7 +34,7 @@ import type { PipelineInput, PipelineProgress, PipelineResult, RunSummary } from
 import { wilson, Z95 } from './intervals.js';
 
 export { wilson };
-import { REPORT_DATA_VERSION, type PairedComparison, type ReportAgreement, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportStage, type TrainingCurve, type TrainingPoint } from './types.js';
+import { REPORT_DATA_VERSION, type PairedComparison, type ReportAgreement, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportPolicyModel, type ReportStage, type TrainingCurve, type TrainingPoint } from './types.js';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 
@@ -60,7 +60,7 @@ export interface ReportSources {
   startTime?: string;
   closeTime?: string;
   /** The run's Plan: stage order, edges, configs, pipeline name, spec hash, `--set` overrides. */
-  plan?: Pick<Plan, 'pipeline' | 'specHash' | 'stages' | 'overrides'>;
+  plan?: Pick<Plan, 'pipeline' | 'specHash' | 'stages' | 'overrides'> & Partial<Pick<Plan, 'models'>>;
   stages: StageLike[];
   /** The audit of the run's history: attempts per stage, and timings for stages that have none. */
   audit?: AuditReport;
@@ -159,6 +159,14 @@ function droppedOf(s: Record<string, unknown>): Record<string, number> {
     if (m && isNum(v)) out[m[1]!] = v;
   }
   return out;
+}
+
+/** The model the first evaluate stage runs (what results.json names as the model). */
+function policyModelOf(plan: ReportSources['plan']): { policyModel?: ReportPolicyModel } {
+  const name = plan?.stages.find((s) => s.type === 'evaluate')?.config.model;
+  const m = typeof name === 'string' ? plan?.models?.[name] : undefined;
+  if (typeof name !== 'string' || !m) return {};
+  return { policyModel: { name, provider: m.provider, ...(typeof m.model === 'string' ? { model: m.model } : {}), ...(typeof m.modelSha256 === 'string' ? { sha256: m.modelSha256 } : {}) } };
 }
 
 function trainingOf(stageId: string, s: Record<string, unknown>): TrainingCurve | undefined {
@@ -310,6 +318,7 @@ export function buildReportData(src: ReportSources): ReportData {
       ...(src.plan?.specHash ?? src.audit?.specHash ? { specHash: src.plan?.specHash ?? src.audit?.specHash } : {}),
       ...(src.plan?.overrides?.length ? { overrides: [...src.plan.overrides] } : {}),
       ...(src.failure ? { failure: src.failure.slice(0, 500) } : {}),
+      ...policyModelOf(src.plan),
     },
     stages,
     funnel,

@@ -31,6 +31,18 @@ export interface ReportRun {
   overrides?: string[];
   /** Why the run failed, when it did (first 500 characters). */
   failure?: string;
+  /** The model the (first) evaluate stage runs: what results.json names. */
+  policyModel?: ReportPolicyModel;
+}
+
+export interface ReportPolicyModel {
+  /** Its name in the spec's `models`. */
+  name: string;
+  provider: string;
+  /** The served or embedded model name, or the GGUF path. */
+  model?: string;
+  /** The GGUF's sha256 the Plan pinned (llama-cpp). */
+  sha256?: string;
 }
 
 export interface ReportStage {

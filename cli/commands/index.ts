@@ -153,6 +153,7 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .option('--markdown <file>', 'also write the numbers as Markdown (accuracy with CIs, differences, yield, training), e.g. docs/results.md')
     .option('--command <cmd>', 'a command that reproduces the run, listed in the Markdown (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--preface <file>', 'Markdown written by a person (setup, what was tried, what the numbers mean), put under the title of the --markdown page')
+    .option('--results-json <file>', 'also write the arms (accuracy, 95% CI, paired difference to base) as JSON, e.g. docs/results.json')
     .option('--json', 'print {file, status} as JSON')
     .action(async (id, opts) => (await import('./report.js')).reportAction(id, opts, setCode));
 }

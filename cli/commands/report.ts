@@ -6,6 +6,7 @@ import path from 'node:path';
 import { collectReportData } from '../../report/collect.js';
 import { renderReport } from '../../report/render.js';
 import { renderResultsMarkdown } from '../../report/markdown.js';
+import { resultsJson } from '../../report/results-json.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
 import { swirlPaths } from '../../runtime/paths.js';
 import { withClient } from '../../runtime/run-client.js';
@@ -30,7 +31,7 @@ function openInBrowser(file: string): boolean {
   }
 }
 
-export async function reportAction(workflowId: string, opts: { out?: string; open?: string; json?: boolean; markdown?: string; command?: string[]; preface?: string }, setCode: (c: number) => void): Promise<void> {
+export async function reportAction(workflowId: string, opts: { out?: string; open?: string; json?: boolean; markdown?: string; command?: string[]; preface?: string; resultsJson?: string }, setCode: (c: number) => void): Promise<void> {
   const open = (opts.open ?? 'auto') as OpenMode;
   if (!OPEN_MODES.includes(open)) throw new SwirlError('E_USAGE', `--open must be one of ${OPEN_MODES.join(', ')}, got ${opts.open}`, { hint: 'use --open never to only write the file' });
   const file = path.resolve(opts.out ?? defaultReportPath(workflowId));
@@ -55,6 +56,16 @@ export async function reportAction(workflowId: string, opts: { out?: string; ope
       throw new SwirlError('E_REPORT_WRITE', `cannot write ${md}: ${(e as Error).message}`, { hint: 'choose a writable path with --markdown', exitCode: EXIT.environment });
     }
     if (!opts.json) out(md);
+  }
+  if (opts.resultsJson) {
+    const rj = path.resolve(opts.resultsJson);
+    try {
+      await mkdir(path.dirname(rj), { recursive: true });
+      await writeFile(rj, `${JSON.stringify(resultsJson(data), null, 2)}\n`);
+    } catch (e) {
+      throw new SwirlError('E_REPORT_WRITE', `cannot write ${rj}: ${(e as Error).message}`, { hint: 'choose a writable path with --results-json', exitCode: EXIT.environment });
+    }
+    if (!opts.json) out(rj);
   }
   try {
     await mkdir(path.dirname(file), { recursive: true });
