@@ -69,6 +69,19 @@ describe('renderReport', () => {
     expect(html).not.toMatch(new RegExp(`>${steps!.output!.rows} steps<`));
   });
 
+  it('shows the served adapter and probe per iteration for a runtime-LoRA sampler (escaped), and nothing of it otherwise', () => {
+    const data = emptyData({ training: [{ stageId: 'swirl', points: [
+      { iteration: 1, meanReward: 0.1, served: 'base' },
+      { iteration: 2, meanReward: 0.2, served: 'run-swirl-step-1<b>', servedAdapterHash: 'f'.repeat(64), probeNew: 0.002, probeOld: 0.4, probeDistinguishable: true },
+    ] }] });
+    const page = renderReport(data);
+    expect(page).toContain('Served policy per iteration');
+    expect(page).toContain('<code>run-swirl-step-1&lt;b&gt;</code>');
+    expect(page).toContain(`<code>${'f'.repeat(12)}</code>`);
+    expect(page).toContain('0.0020');
+    expect(html).not.toContain('Served policy per iteration');
+  });
+
   it('draws every section of a full run', () => {
     for (const id of ['chart-funnel', 'chart-goodrates', 'chart-rewards', 'chart-training-0-loss', 'chart-training-0-meanReward', 'chart-training-0-kl', 'chart-training-0-validActions']) expect(html).toContain(`<canvas id="${id}"`);
     expect(html).toContain('data-points="256"'); // GOOD rates
