@@ -20,7 +20,7 @@ import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
 import { readPolicy } from './policy.js';
 import { servePolicy } from './served-policy.js';
 import { writeStageReport, type StageReportInput } from './report.js';
-import { prepareTrainBatches, sampleTrainBatch, type TrainBatchesInput, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
+import { prepareTrainBatches, sampleTrainBatch, sampleTrainBatchOnTrainer, type TrainBatchesInput, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
 import { swirlPaths } from '../runtime/paths.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ShardSpec } from '../workflows/fanout-types.js';
@@ -62,7 +62,7 @@ export function createActivities(deps: ActivityDeps) {
   const shardDeps = { store: deps.store, scratchDir: deps.scratchDir, processors, items };
   // Every input and result is size-checked here, once for all (payload-guard.ts), and every
   // activity heartbeats while it runs (the workflows give each a short heartbeat timeout):
-  // processShard, sampleTrainBatch and trainStep with their progress, the rest through keepAlive.
+  // processShard, sampleTrainBatch(OnTrainer) and trainStep with their progress, the rest through keepAlive.
   return guardActivities(keepAliveAll({
     async processShard(spec: ShardSpec) {
       return processShard(shardDeps, spec);
@@ -103,6 +103,9 @@ export function createActivities(deps: ActivityDeps) {
     async sampleTrainBatch(input: SampleBatchInput) {
       return sampleTrainBatch(deps.store, items, modelsDir, input, deps.ledger);
     },
+    async sampleTrainBatchOnTrainer(input: SampleBatchInput) {
+      return sampleTrainBatchOnTrainer(deps.store, items, modelsDir, input, deps.ledger);
+    },
     async trainStep(input: TrainStepInput) {
       return trainStep(modelsDir, input);
     },
@@ -115,7 +118,7 @@ export function createActivities(deps: ActivityDeps) {
     async recordStageCache(input: { stageId: string; key: string; output: ArtifactRef; stats?: Record<string, unknown>; counts?: { succeeded: number; failed: number; filtered: number } }): Promise<void> {
       await deps.cache.put(input.key, input.output, { ...(input.stats ? { stats: input.stats } : {}), ...(input.counts ? { counts: input.counts } : {}) });
     },
-  }, ['processShard', 'sampleTrainBatch', 'trainStep']), SUMMARY_INPUTS);
+  }, ['processShard', 'sampleTrainBatch', 'sampleTrainBatchOnTrainer', 'trainStep']), SUMMARY_INPUTS);
 }
 
 /** Activities whose input is a bounded summary (curve, stats, a batch), not only references. */
@@ -140,6 +143,8 @@ export const ACTIVITY_QUEUES: Record<keyof Activities, QueueRole> = {
   prepareTrainBatches: 'orchestration',
   // Sampling from the current policy and scoring it needs the models.
   sampleTrainBatch: 'llm',
+  // `sampler: trainer`: the persistent trainer samples with the adapter it holds, so on its worker.
+  sampleTrainBatchOnTrainer: 'train',
   trainStep: 'train',
   writePolicy: 'orchestration',
   writeStageReport: 'orchestration',

@@ -1,6 +1,8 @@
 // The train stage's activities. One training iteration is
 //   sampleTrainBatch (llm queue): G actions per state from the current policy
-//     (base GGUF + the latest LoRA adapter), scored by the reward model;
+//     (base GGUF + the latest LoRA adapter, or a runtime-LoRA server), scored by the reward model;
+//     or sampleTrainBatchOnTrainer (train queue, `sampler: trainer`): the same, with the G actions
+//     drawn by the persistent trainer itself from the adapter it holds;
 //   trainStep (train queue): one optimizer update by the Python trainer
 //     (a persistent `python -m swirl_trainer serve` per worker, see trainer-pool.ts),
 //     whose JSON-lines output becomes heartbeats, metrics and a content-addressed checkpoint.
@@ -39,6 +41,9 @@ import { hfFolderOf, hfTemplate, isRuntimeLora, probeText, serveAdapter, serverO
 export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
 export type { TrainCurvePoint } from '../workflows/train-curve.js';
 import type { TrainCurvePoint } from '../workflows/train-curve.js';
+
+/** BatchFile.servedModel of a batch the trainer sampled (`sampler: trainer`); the curve shows it as `served`. */
+export const TRAINER_SAMPLER = 'trainer';
 
 interface StateRef {
   /** Trajectory id and step index. */
@@ -149,7 +154,10 @@ export interface BatchFile {
   sampledTokenActions?: number;
   /** The sampler's settings for the G actions (recorded: the trainer scores at temperature 1, untruncated). */
   sampler?: TrainSampler;
-  /** Runtime LoRA: the name the server sampled with (the base's before the first update) and the probe check of the adapter load. */
+  /**
+   * Runtime LoRA: the name the server sampled with (the base's before the first update) and the probe check of the adapter load.
+   * `trainer` (TRAINER_SAMPLER) when the trainer sampled the batch (`sampler: trainer`; no probe: it samples the weights it trains).
+   */
   servedModel?: string;
   probeCheck?: ProbeCheck;
 }
@@ -235,10 +243,41 @@ export function trainDir(runKey: string): string {
 /** Samples G actions per state with the current policy and scores them; writes the trainer's batch file. */
 export async function sampleTrainBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, ledgerIn?: LlmLedger): Promise<BatchFile> {
   const runId = input.runKey.split('/')[0]!;
-  return withBudget(runId, input.budget, () => sampleBatch(store, items, modelsDir, input, runId, ledgerIn));
+  return withBudget(runId, input.budget, () => sampleBatch(store, items, modelsDir, input, runId, 'policy', ledgerIn));
 }
 
-async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, runId: string, ledgerIn?: LlmLedger): Promise<BatchFile> {
+/**
+ * The same batch, sampled by this worker's persistent trainer (`sampler: trainer`, train queue):
+ * transformers' generate on the model's `hf` folder with the adapter the last step wrote, still
+ * in the trainer's memory (trainer/CONTRACT.md `generate`). The judging and the batch file are
+ * sampleTrainBatch's; the trainer's samples cost no budget (no paid calls), the judge's still do.
+ */
+export async function sampleTrainBatchOnTrainer(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, ledgerIn?: LlmLedger): Promise<BatchFile> {
+  const runId = input.runKey.split('/')[0]!;
+  return withBudget(runId, input.budget, () => sampleBatch(store, items, modelsDir, input, runId, 'trainer', ledgerIn));
+}
+
+/** Who draws the G actions: the stage's model (llama.cpp, or a runtime-LoRA server), or the trainer. */
+type DrawBy = 'policy' | 'trainer';
+
+/** One drawn action: its raw text, and the batch's action once its reward is known. */
+interface Drawn {
+  text: string;
+  action: (reward: number, parsedTurn?: string) => SampledAction;
+}
+
+/** A state of the batch, rendered for sampling. */
+interface BatchState {
+  ref: StateRef;
+  g: StepGroup;
+  state: ChatTurn[];
+  stateId: string;
+  prompt: string;
+  toolKinds: ReturnType<typeof toolKindsOf>;
+  stop: string[];
+}
+
+async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: string, input: SampleBatchInput, runId: string, by: DrawBy, ledgerIn?: LlmLedger): Promise<BatchFile> {
   const ledger = ledgerIn ?? defaultLedger();
   const stageId = input.runKey.split('/').slice(1).join('/');
   const groups = new Map<string, StepGroup>();
@@ -248,16 +287,20 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   if (!batch) throw ApplicationFailure.nonRetryable(`train batch ${input.index} does not exist`, 'DataError');
   const s = input.settings;
   requireBaseModel(input.model, input.modelName);
-  const served = isRuntimeLora(input.model);
-  const template = served ? hfTemplate(hfFolderOf(input.model, input.projectRoot)) : await detectTemplate(resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256));
+  const onTrainer = by === 'trainer';
+  if (onTrainer && typeof input.model.hf !== 'string') throw ApplicationFailure.nonRetryable(`model ${input.modelName} has no \`hf\` folder: the trainer samples from Hugging Face weights`, 'ConfigError', 'add `hf: /path/to/model` to the model, or drop `sampler: trainer`');
+  // A runtime-LoRA server samples unless the trainer does (the server then only serves evaluations).
+  const served = isRuntimeLora(input.model) && !onTrainer;
+  // The trainer's prompts are rendered with the `hf` folder's template, as the runtime-LoRA server's are.
+  const template = served || onTrainer ? hfTemplate(hfFolderOf(input.model, input.projectRoot)) : await detectTemplate(resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256));
   // Runtime LoRA: publish and load the current adapter, and check that the server serves it.
   const probeCheck = served && s.objective === 'swirl' && input.adapterCheckpoint !== undefined ? await serveAdapter({ runKey: input.runKey, projectRoot: input.projectRoot, modelName: input.modelName, model: input.model, step: input.adapterStep ?? input.index - 1, checkpoint: input.adapterCheckpoint, ...(input.probe ? { probe: input.probe } : {}) }) : undefined;
-  const servedModel = served ? (probeCheck?.served ?? String(input.model.model)) : undefined;
+  const servedModel = onTrainer ? TRAINER_SAMPLER : served ? (probeCheck?.served ?? String(input.model.model)) : undefined;
   const server = served ? serverOf(input.modelName, input.model) : undefined;
   const rewardSpec = normalizeJudge(s.rewardModel) ?? { matcher: 'gsm8k-reference' as const };
   const reward = s.objective === 'swirl' ? makeProcessJudge(rewardSpec, input, { modelsDir, ledger, runId, stageId }) : undefined;
   const policy =
-    s.objective === 'swirl' && !served
+    s.objective === 'swirl' && !served && !onTrainer
       ? ledgeredModelFor(
           input.modelName,
           { ...input.model, temperature: typeof input.model.temperature === 'number' ? input.model.temperature : 1.0 },
@@ -269,49 +312,58 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   const lines: string[] = [];
   const rewards: number[] = [];
   const groupRewards: number[][] = [];
-  const sampler = trainSampler(input.model);
+  const sampler = onTrainer ? { temperature: 1, topK: 0, topP: 1, logprobs: true } : trainSampler(input.model);
+  const maxTokens = typeof input.model.maxTokens === 'number' ? input.model.maxTokens : 256;
   let valid = 0;
   let judged = 0;
   let unreadable = 0;
   let fromTokens = 0;
   // Heartbeat on a timer too: one state's G generations can take longer than the heartbeat
   // timeout on a busy CPU, and a retried attempt reuses finished samples from the ledger anyway.
-  let progress = { state: 0, of: batch.states.length };
+  let progress: Record<string, unknown> = { state: 0, of: batch.states.length };
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_EVERY_MS);
   try {
-    for (const [k, ref] of batch.states.entries()) {
-      progress = { state: k, of: batch.states.length };
-      ctx.heartbeat(progress);
+    const states: BatchState[] = batch.states.map((ref) => {
       const g = groups.get(ref.t);
       if (!g) throw ApplicationFailure.nonRetryable(`state ${ref.t}/${ref.s} is not in the steps artifact`, 'DataError');
       const state = stepState(g, ref.s);
-      const prompt = renderPrompt(toMessages(state), template).prompt;
-      const stateId = `${ref.t}/${ref.s}`;
+      const toolKinds = toolKindsOf(g);
+      return { ref, g, state, stateId: `${ref.t}/${ref.s}`, prompt: renderPrompt(toMessages(state), template).prompt, toolKinds, stop: stopSequences(toolKinds.filter((x): x is ToolKind => x !== 'answer')) };
+    });
+    // The trainer samples the whole batch up front, G per state, in one batched request per stop list.
+    const fromTrainer = onTrainer && s.objective === 'swirl'
+      ? await sampleOnTrainer(input, states, maxTokens, (ev) => (progress = { sampling: ev.phase, done: ev.done, of: ev.total }))
+      : undefined;
+    const draw = (b: BatchState, j: number): Promise<Drawn> => {
+      if (fromTrainer) {
+        const out = fromTrainer.get(b.stateId)?.[j];
+        if (!out) throw ApplicationFailure.nonRetryable(`the trainer returned no sample ${j} for state ${b.stateId}`, 'TrainerProtocolError', 'update the trainer (npm run setup): trainer/CONTRACT.md `generate`');
+        return Promise.resolve({ text: out.text, action: (r, turn) => serverAction(out, r, turn) });
+      }
+      const seed = turnSeed(s.seed, `${b.stateId}@${input.index}`, j, 0);
+      if (server) {
+        // The server samples the prompt the trainer scores, rendered here, with its ids and log-probs.
+        return server
+          .complete({ model: servedModel!, prompt: b.prompt, maxTokens, temperature: sampler.temperature, topP: sampler.topP, seed, stop: b.stop, logprobs: true })
+          .then((out) => ({ text: out.text, action: (r, turn) => serverAction(out, r, turn) }));
+      }
+      const options = { stop: b.stop, temperature: sampler.temperature, topP: sampler.topP, ...(input.model.provider === 'llama-cpp' ? { topK: sampler.topK } : {}), ...(sampler.logprobs ? { logprobs: true } : {}) };
+      // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
+      return policy!
+        .withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${b.stateId}@${input.index}#${j}` })
+        .invoke(toMessages(b.state), { ...options, ...({ seed } as object), signal: Context.current().cancellationSignal })
+        .then((res) => ({ text: typeof res.content === 'string' ? res.content : JSON.stringify(res.content), action: (r, turn) => sampledAction(res as AIMessage, r, turn) }));
+    };
+    for (const [k, b] of states.entries()) {
+      progress = { state: k, of: batch.states.length };
+      ctx.heartbeat(progress);
+      const { g, ref, state, stateId, prompt, toolKinds } = b;
       const actions: SampledAction[] = [];
       if (s.objective === 'swirl') {
-        const toolKinds = toolKindsOf(g);
-        const tools = toolKinds.filter((x): x is ToolKind => x !== 'answer');
-        const options = {
-          stop: stopSequences(tools),
-          temperature: sampler.temperature,
-          topP: sampler.topP,
-          ...(input.model.provider === 'llama-cpp' ? { topK: sampler.topK } : {}),
-          ...(sampler.logprobs ? { logprobs: true } : {}),
-        };
         for (let j = 0; j < s.samplesPerState; j++) {
-          const seed = turnSeed(s.seed, `${stateId}@${input.index}`, j, 0);
-          let res: AIMessage | undefined;
-          let fromServer: { text: string; tokens: number[]; logprobs: number[] } | undefined;
-          if (server) {
-            // The server samples the prompt the trainer scores, rendered here, with its ids and log-probs.
-            fromServer = await server.complete({ model: servedModel!, prompt, maxTokens: typeof input.model.maxTokens === 'number' ? input.model.maxTokens : 256, temperature: sampler.temperature, topP: sampler.topP, seed, stop: options.stop, logprobs: true });
-          } else {
-            // The sample key keeps G otherwise identical requests apart; the adapter is part of the ledger key.
-            res = (await policy!.withLedgerContext({ purpose: 'sample', runId, stageId, sampleKey: `${stateId}@${input.index}#${j}` }).invoke(toMessages(state), { ...options, ...({ seed } as object), signal: Context.current().cancellationSignal })) as AIMessage;
-          }
-          const text = fromServer ? fromServer.text : typeof res!.content === 'string' ? res!.content : JSON.stringify(res!.content);
-          const action = parseAction(text, toolKinds as ActionKind[]);
+          const drawn = await draw(b, j);
+          const action = parseAction(drawn.text, toolKinds as ActionKind[]);
           let r = 0;
           if (action) {
             valid++;
@@ -330,7 +382,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
             if (!v.parsed) unreadable++;
             r = rewardOf(v);
           }
-          const sampled = fromServer ? serverAction(fromServer, r, action?.turn) : sampledAction(res!, r, action?.turn);
+          const sampled = drawn.action(r, action?.turn);
           if (sampled.tokens) fromTokens++;
           actions.push(sampled);
           rewards.push(r);
@@ -401,7 +453,8 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   const s = input.settings;
   const served = isRuntimeLora(input.model);
   // A runtime-LoRA model trains on its Hugging Face folder, and the trainer scores the probe the sampler's server is checked with.
-  const base = served ? { hfDir: hfFolderOf(input.model, input.projectRoot) } : { gguf: resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256) };
+  // So does a model the trainer samples (`sampler: trainer`): it generates from the weights it trains.
+  const base = served || onTrainerWeights(input.model, s) ? { hfDir: hfFolderOf(input.model, input.projectRoot) } : { gguf: resolveModelPath(String(input.model.model ?? 'gemma3-270m'), { modelsDir, projectRoot: input.projectRoot }, input.model.modelSha256) };
   const config = {
     version: 2,
     base,
@@ -430,11 +483,7 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   const cfgFile = path.join(trainDir(input.runKey), `step-${String(input.index).padStart(5, '0')}.json`);
   writeAtomic(cfgFile, JSON.stringify(config, null, 2));
   const ctx = Context.current();
-  const spec: TrainerSpawn = {
-    python: paths.venvPython,
-    cwd: paths.root,
-    env: { ...process.env, PYTHONPATH: path.join(paths.root, 'trainer'), HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' },
-  };
+  const spec = trainerSpawn();
   let metrics: Record<string, number> = {};
   const onEvent = (ev: TrainerEvent) => {
     if (ev.event === 'progress') ctx.heartbeat({ step: input.index, ...withoutId(ev) });
@@ -465,6 +514,75 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
 }
 
 const withoutId = ({ id: _id, ...rest }: TrainerEvent) => rest;
+
+/** The persistent trainer of this worker: steps and `generate` requests must name the same one (trainer-pool.ts keys trainers by it). */
+function trainerSpawn(): TrainerSpawn {
+  const paths = swirlPaths();
+  return {
+    python: paths.venvPython,
+    cwd: paths.root,
+    env: { ...process.env, PYTHONPATH: path.join(paths.root, 'trainer'), HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' },
+  };
+}
+
+/** Whether the stage trains (and samples) on the model's Hugging Face folder because the trainer samples it. */
+function onTrainerWeights(model: PlanModel, s: TrainSettings): boolean {
+  return s.sampler === 'trainer' && typeof model.hf === 'string';
+}
+
+/** A sample as the trainer returns it (trainer/CONTRACT.md `generate`). */
+interface TrainerSample {
+  text: string;
+  tokens: number[];
+  logprobs: number[];
+}
+
+/**
+ * G samples per state from the trainer, in one `generate` request per distinct stop list (states
+ * of one run share their tools, so usually one). Same settings as the step that follows (base,
+ * precision, attention), so the trainer keeps the base and adapter it holds.
+ */
+async function sampleOnTrainer(input: SampleBatchInput, states: BatchState[], maxTokens: number, onProgress: (ev: TrainerEvent) => void): Promise<Map<string, TrainerSample[]>> {
+  const paths = swirlPaths();
+  if (!existsSync(paths.venvPython)) throw ApplicationFailure.nonRetryable(`the Python trainer is not installed (${paths.venvPython} missing)`, 'ConfigError', 'run `npm run setup` on this worker');
+  const s = input.settings;
+  const byStop = new Map<string, BatchState[]>();
+  for (const b of states) byStop.set(JSON.stringify(b.stop), [...(byStop.get(JSON.stringify(b.stop)) ?? []), b]);
+  const out = new Map<string, TrainerSample[]>();
+  const ctx = Context.current();
+  let part = 0;
+  for (const [stop, group] of byStop) {
+    const config = {
+      version: 2,
+      base: { hfDir: hfFolderOf(input.model, input.projectRoot) },
+      inputAdapter: input.adapterCheckpoint ?? null,
+      precision: s.precision ?? 'auto',
+      attention: s.attention ?? 'auto',
+      prompts: group.map((b) => ({ stateId: b.stateId, prompt: b.prompt })),
+      samples: s.samplesPerState,
+      maxTokens,
+      temperature: 1,
+      stop: JSON.parse(stop) as string[],
+      // One seed per batch and request: a retried activity draws the same samples (same machine).
+      seed: turnSeed(s.seed, `trainer@${input.index}`, part++, 0),
+    };
+    const outcome = await trainerPool().generate(trainerSpawn(), config, (ev) => ev.event === 'progress' && onProgress(ev), ctx.cancellationSignal);
+    if (outcome.kind === 'crashed') {
+      const how = outcome.signal ? `was killed (${outcome.signal})` : `exited with code ${outcome.code}`;
+      throw ApplicationFailure.retryable(`trainer ${how} while sampling${outcome.stderr ? `: ${stderrTail(outcome.stderr)}` : ''}`, 'TrainerCrashed');
+    }
+    const ev = outcome.event;
+    if (outcome.kind === 'error') {
+      const type = String(ev.type);
+      if (type === 'ConfigError' || type === 'DataError') throw ApplicationFailure.nonRetryable(String(ev.message), type, ...(ev.hint ? [String(ev.hint)] : []));
+      throw ApplicationFailure.retryable(String(ev.message), type);
+    }
+    for (const r of (ev.results ?? []) as Array<{ stateId: string; samples: TrainerSample[] }>) {
+      out.set(r.stateId, r.samples.map((x) => ({ text: String(x.text), tokens: x.tokens.map(Number), logprobs: x.logprobs.map(Number) })));
+    }
+  }
+  return out;
+}
 
 /** The one-process-per-step path (`python -m swirl_trainer step`), kept as an escape hatch. */
 async function stepInOwnProcess(spec: TrainerSpawn, cfgFile: string, onEvent: (ev: TrainerEvent) => void, signal: AbortSignal): Promise<StepOutcome> {

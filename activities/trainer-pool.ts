@@ -2,8 +2,9 @@
 // distinct python + environment in this worker process, started on first use, replaced when it
 // has died, killed when the worker shuts down. A trainer keeps the base model, the adapter and
 // the optimizer state in memory between steps, so a step no longer pays for importing torch and
-// loading the base (most of a step on a small model). It runs one step at a time: requests for
-// the same trainer wait their turn (the waiting activity keeps heartbeating).
+// loading the base (most of a step on a small model). It runs one request at a time (a `step`, or
+// a `generate` that samples from the adapter it holds): requests for the same trainer wait their
+// turn (the waiting activity keeps heartbeating).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -25,6 +26,9 @@ export type StepOutcome =
   | { kind: 'done'; event: TrainerEvent }
   | { kind: 'error'; event: TrainerEvent }
   | { kind: 'crashed'; code: number | null; signal: NodeJS.Signals | null; stderr: string };
+
+/** The requests a persistent trainer serves (trainer/CONTRACT.md); both are idempotent, so a lost one is sent again. */
+export type TrainerCmd = 'step' | 'generate';
 
 interface Pending {
   id: string;
@@ -88,10 +92,10 @@ class Trainer {
     } else p.onEvent(ev);
   }
 
-  request(id: string, config: unknown, onEvent: (ev: TrainerEvent) => void): Promise<StepOutcome | 'resend'> {
+  request(id: string, cmd: TrainerCmd, config: unknown, onEvent: (ev: TrainerEvent) => void): Promise<StepOutcome | 'resend'> {
     return new Promise((resolve) => {
       this.pending = { id, onEvent, resolve, answered: false };
-      this.child.stdin.write(JSON.stringify({ id, cmd: 'step', config }) + '\n');
+      this.child.stdin.write(JSON.stringify({ id, cmd, config }) + '\n');
     });
   }
 
@@ -106,10 +110,22 @@ class TrainerPool {
   private seq = 0;
 
   /** One training step on the persistent trainer for `spec`; `signal` aborts it (killing that trainer). */
-  async step(spec: TrainerSpawn, config: unknown, onEvent: (ev: TrainerEvent) => void, signal?: AbortSignal): Promise<StepOutcome> {
+  step(spec: TrainerSpawn, config: unknown, onEvent: (ev: TrainerEvent) => void, signal?: AbortSignal): Promise<StepOutcome> {
+    return this.enqueue('step', spec, config, onEvent, signal);
+  }
+
+  /**
+   * Samples on the persistent trainer for `spec` (trainer/CONTRACT.md `generate`): the adapter the
+   * last step wrote is still in its memory. Waits its turn behind steps like a step does.
+   */
+  generate(spec: TrainerSpawn, config: unknown, onEvent: (ev: TrainerEvent) => void, signal?: AbortSignal): Promise<StepOutcome> {
+    return this.enqueue('generate', spec, config, onEvent, signal);
+  }
+
+  private enqueue(cmd: TrainerCmd, spec: TrainerSpawn, config: unknown, onEvent: (ev: TrainerEvent) => void, signal?: AbortSignal): Promise<StepOutcome> {
     const key = keyOf(spec);
     const prev = this.turns.get(key) ?? Promise.resolve();
-    const mine = prev.then(() => this.run(key, spec, config, onEvent, signal));
+    const mine = prev.then(() => this.run(key, cmd, spec, config, onEvent, signal));
     const settled = mine.catch(() => undefined);
     this.turns.set(key, settled);
     void settled.then(() => {
@@ -118,15 +134,15 @@ class TrainerPool {
     return mine;
   }
 
-  private async run(key: string, spec: TrainerSpawn, config: unknown, onEvent: (ev: TrainerEvent) => void, signal?: AbortSignal): Promise<StepOutcome> {
+  private async run(key: string, cmd: TrainerCmd, spec: TrainerSpawn, config: unknown, onEvent: (ev: TrainerEvent) => void, signal?: AbortSignal): Promise<StepOutcome> {
     for (let resends = 0; ; resends++) {
       if (signal?.aborted) throw new Error('cancelled');
       const trainer = this.trainerFor(key, spec);
       const onAbort = () => trainer.kill();
       signal?.addEventListener('abort', onAbort);
       try {
-        const out = await trainer.request(`${process.pid}-${++this.seq}`, config, onEvent);
-        if (out !== 'resend' || resends >= 2) return out === 'resend' ? { kind: 'crashed', code: 0, signal: null, stderr: 'the trainer exited on its idle timer while a step was sent' } : out;
+        const out = await trainer.request(`${process.pid}-${++this.seq}`, cmd, config, onEvent);
+        if (out !== 'resend' || resends >= 2) return out === 'resend' ? { kind: 'crashed', code: 0, signal: null, stderr: `the trainer exited on its idle timer while a ${cmd} request was sent` } : out;
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }

@@ -103,13 +103,16 @@ function policyAdapterConflict(stage: RawStage, model: RawModel | undefined, inp
 /**
  * What a train stage can train: a llama-cpp GGUF (the trainer dequantizes it; llama.cpp samples
  * with the GGUF adapter), or an openai-compatible server with `lora: runtime` and the `hf`
- * folder of the weights it serves (the trainer's base; the server samples with each new adapter).
+ * folder of the weights it serves (the trainer's base; the server samples with each new adapter),
+ * or an openai-compatible model with `hf` whose stage has `sampler: trainer` (the trainer samples
+ * from its own weights; the server, if any, serves only rollouts and evaluations).
  * Any other model has no weights the trainer can load, or no way to serve the adapter it trains.
  */
 function trainModelConflict(stage: RawStage, model: RawModel | undefined): { message: string; hint: string } | undefined {
   if (!model || model.provider === 'llama-cpp') return undefined;
   if (model.provider === 'openai-compatible' && model.lora === 'runtime') return undefined;
   const name = String(stage.model);
+  if (model.provider === 'openai-compatible' && stage.sampler === 'trainer') return undefined; // trainerSamplerConflict checks `hf`
   if (model.provider === 'openai-compatible') {
     return {
       message: `stage \`${stage.id}\` trains model \`${name}\`, an openai-compatible server without \`lora: runtime\`: the server could not sample from the adapters the stage trains`,
@@ -119,6 +122,44 @@ function trainModelConflict(stage: RawStage, model: RawModel | undefined): { mes
   return {
     message: `stage \`${stage.id}\` trains model \`${name}\` (provider ${model.provider}): swirl trains LoRA adapters on weights it can load, and ${model.provider} serves none`,
     hint: 'train a llama-cpp model (a GGUF) or an openai-compatible server with `lora: runtime` and its `hf` folder (docs/gpu.md)',
+  };
+}
+
+/**
+ * `sampler: trainer`: the trainer samples with transformers' generate on the model's `hf` folder,
+ * so only an openai-compatible model with `hf` qualifies. A llama-cpp model samples with its GGUF
+ * adapter already (and has no `hf`); hosted models are E_TRAIN_MODEL anyway.
+ */
+function trainerSamplerConflict(stage: RawStage, model: RawModel | undefined): { message: string; hint: string } | undefined {
+  if (stage.sampler !== 'trainer' || !model) return undefined;
+  const name = String(stage.model);
+  if (model.provider === 'llama-cpp') {
+    return {
+      message: `stage \`${stage.id}\` has \`sampler: trainer\` but model \`${name}\` is a llama-cpp GGUF: the trainer samples from a Hugging Face folder (\`hf\`), which llama-cpp models do not have`,
+      hint: 'drop `sampler: trainer` (llama.cpp samples with the trained GGUF adapter), or train an openai-compatible model with `hf: /path/to/model` (docs/gpu.md)',
+    };
+  }
+  if (model.provider === 'openai-compatible' && model.hf === undefined) {
+    return {
+      message: `stage \`${stage.id}\` has \`sampler: trainer\` but model \`${name}\` has no \`hf\`: the trainer samples from the model's Hugging Face folder`,
+      hint: `add \`hf: /path/to/model\` to model \`${name}\` (the weights the server serves), or drop \`sampler: trainer\``,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * An evaluate stage applies its `policy` input (a trained LoRA) through llama.cpp (the GGUF
+ * adapter) or a runtime-LoRA server (which loads the PEFT adapter). Any other model would answer
+ * with its base weights and the evaluation would silently score the untrained model; since
+ * `sampler: trainer` trains openai-compatible models without `lora: runtime`, that can happen.
+ */
+function evaluatePolicyConflict(stage: RawStage, model: RawModel | undefined, inputKinds: readonly string[]): { message: string; hint: string } | undefined {
+  if (stage.type !== 'evaluate' || !inputKinds.includes('policy') || !model) return undefined;
+  if (model.provider === 'llama-cpp' || (model.provider === 'openai-compatible' && model.lora === 'runtime')) return undefined;
+  return {
+    message: `stage \`${stage.id}\` evaluates a trained policy with model \`${String(stage.model)}\` (provider ${model.provider}${model.provider === 'openai-compatible' ? ', without `lora: runtime`' : ''}), which cannot apply the trained adapter: it would evaluate the base model`,
+    hint: model.provider === 'openai-compatible' ? 'add `lora: runtime` and `hf` to the model (the server loads the trained adapter; docs/gpu.md), or drop the `policy` input to evaluate the base' : 'evaluate the policy with the model it was trained on (llama-cpp, or openai-compatible with `lora: runtime`)',
   };
 }
 
@@ -255,6 +296,10 @@ export function checkSemantics(spec: RawSpec, ctx: SemanticContext): SpecError[]
     if (adapterError) errors.push({ code: 'E_ADAPTER_NOT_ALLOWED', ...adapterError, ...at(toPointer(['stages', i, 'model'])) });
     const trainModelError = s.type === 'train' ? trainModelConflict(s, typeof raw.model === 'string' && spec.models && Object.hasOwn(spec.models, raw.model) ? spec.models[raw.model] : undefined) : undefined;
     if (trainModelError) errors.push({ code: 'E_TRAIN_MODEL', ...trainModelError, ...at(toPointer(['stages', i, 'model'])) });
+    const samplerError = s.type === 'train' ? trainerSamplerConflict(s, typeof raw.model === 'string' && spec.models && Object.hasOwn(spec.models, raw.model) ? spec.models[raw.model] : undefined) : undefined;
+    if (samplerError) errors.push({ code: 'E_TRAINER_SAMPLER', ...samplerError, ...at(toPointer(['stages', i, 'sampler'])) });
+    const evalPolicyError = evaluatePolicyConflict(s, typeof raw.model === 'string' && spec.models && Object.hasOwn(spec.models, raw.model) ? spec.models[raw.model] : undefined, kinds);
+    if (evalPolicyError) errors.push({ code: 'E_POLICY_NOT_APPLICABLE', ...evalPolicyError, ...at(toPointer(['stages', i, 'model'])) });
     for (const judge of JUDGE_FIELDS) {
       const j = judgeAt(raw, judge);
       if (typeof j === 'string') refModel(['stages', i, ...judge], j);

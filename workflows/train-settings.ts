@@ -25,7 +25,15 @@ export interface TrainSettings {
   /** Attention mask path of packed batches and activation recomputation (absent = the trainer's defaults; left out of the Plan when unset). */
   attention?: 'auto' | 'dense' | 'flex';
   gradientCheckpointing?: boolean;
+  /**
+   * Who samples the G actions: absent = the stage's model (llama.cpp, or its runtime-LoRA server);
+   * `trainer` = the persistent trainer, with generate on the model's `hf` folder and the current
+   * adapter. Left out of the Plan when unset, so existing Plans and stage hashes stay.
+   */
+  sampler?: TrainSamplerKind;
 }
+
+export type TrainSamplerKind = 'trainer';
 
 export type TrainPrecision = 'auto' | 'fp32' | 'bf16';
 
@@ -49,5 +57,6 @@ export function trainSettings(c: Record<string, unknown>): TrainSettings {
     ...(typeof c.precision === 'string' ? { precision: c.precision as TrainPrecision } : {}),
     ...(typeof c.attention === 'string' ? { attention: c.attention as 'auto' | 'dense' | 'flex' } : {}),
     ...(typeof c.gradientCheckpointing === 'boolean' ? { gradientCheckpointing: c.gradientCheckpointing } : {}),
+    ...(c.sampler === 'trainer' ? { sampler: 'trainer' as const } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // The training loop of a `train` stage, as a child workflow so that long runs
 // can continue as new: per iteration, sample G actions per state with the
-// current policy and score them (llm queue), then one trainer update (train
+// current policy and score them (llm queue; with `sampler: trainer` the train
+// queue, where the trainer samples), then one trainer update (train
 // queue) that returns the next adapter. A crash anywhere resumes at the last
 // finished activity (trainer steps are content-addressed, so a rerun of a
 // finished step is free). Pausing takes effect between iterations.
@@ -87,6 +88,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
   let i = carry.next;
   const budgeted = patched(TRAIN_BUDGET_PATCH);
   const runtimeLora = input.model.provider === 'openai-compatible' && input.model.lora === 'runtime';
+  const onTrainer = input.settings.sampler === 'trainer';
   let budget = carry.budget ?? input.budget;
   let waiting: string | undefined;
   setHandler(trainProgressQuery, () => ({
@@ -108,8 +110,12 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
     if (workflowInfo().historyLength > (input.historyBudget ?? 2000)) {
       await continueAsNew<typeof trainLoopWorkflow>({ ...input, carry: { next: i, ...(last ? { last } : {}), curve, rewards, continuedAsNew: carry.continuedAsNew + 1, ...(budget ? { budget } : {}) } });
     }
+    // `sampler: trainer` (issue 20): the persistent trainer samples, on the train queue. Only Plans
+    // made after the option existed carry it, so histories of older runs never reach this branch
+    // and replay as before (no patch needed): the activity type changes only for new runs.
+    const sampleOn = onTrainer ? trainer.sampleTrainBatchOnTrainer : sampler.sampleTrainBatch;
     const sample = () =>
-      sampler.sampleTrainBatch({
+      sampleOn({
         runKey: input.runKey,
         steps: input.steps,
         batches: input.batches,
@@ -121,7 +127,9 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
         settings: input.settings,
         ...(last ? { adapterGguf: last.ggufAdapter } : {}),
         // Runtime LoRA (docs/gpu.md): the server loads the PEFT checkpoint as version i and is checked with the trainer's probe.
-        ...(last && runtimeLora ? { adapterCheckpoint: last.checkpoint, adapterStep: i, ...(last.probe ? { probe: last.probe } : {}) } : {}),
+        ...(last && runtimeLora && !onTrainer ? { adapterCheckpoint: last.checkpoint, adapterStep: i, ...(last.probe ? { probe: last.probe } : {}) } : {}),
+        // The trainer samples with the PEFT checkpoint it wrote last (still in its memory).
+        ...(last && onTrainer ? { adapterCheckpoint: last.checkpoint } : {}),
         ...(budgeted && budget ? { budget } : {}),
       });
     let batch: Awaited<ReturnType<typeof sample>>;

@@ -7,8 +7,9 @@
 // served weights. Checked: each training step's adapter is published, loaded
 // under `<run>-swirl-step-<n>`, probed against the trainer and sampled from;
 // older versions are unloaded; the evaluate stage loads the final one; and a
-// server that serves a stale adapter fails the run with E_STALE_POLICY.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// server that serves a stale adapter fails the run with E_STALE_POLICY. With
+// `sampler: trainer` the trainer samples instead of the server (issue 20).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { packageRoot } from '../../runtime/paths.js';
@@ -110,6 +111,46 @@ describe('pipelines/gsm8k-gpu.yaml against the vLLM stub', () => {
       for await (const p of new FsArtifactStore(path.join(state, 'artifacts')).read<{ runKey?: string; probe?: { ids: number[] } }>(swirlStage.output!)) policy.push(p);
       expect(policy[0]!.runKey).toBe(`${run.workflowId}/swirl`);
       expect(policy[0]!.probe!.ids.length).toBeGreaterThan(10);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  }, 900_000);
+
+  it('with `sampler: trainer` the trainer samples the G actions itself: token ids from the policy it trains, no adapter loaded for sampling', async () => {
+    const state = tempStateDir();
+    try {
+      const r = await swirl(['run', 'pipelines/gsm8k-gpu.yaml', '--json', ...small(state, 2), '--set', 'stages.swirl.sampler=trainer'], envFor(state, 'trainer'), 900_000);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const run = JSON.parse(r.stdout) as { workflowId: string; stages: StageState[] };
+      const swirlStage = run.stages.find((s) => s.id === 'swirl')!;
+      expect(swirlStage.status).toBe('completed');
+      const curve = (swirlStage.stats as { curve: Array<CurvePoint & { samplerGap?: number }> }).curve;
+      expect(curve.map((p) => p.iteration)).toEqual([1, 2]);
+      for (const p of curve) {
+        expect(p.served).toBe('trainer');
+        expect(p.probeNew).toBeUndefined();
+        // The trainer scores exactly what it sampled (fp32 here): no off-policy gap.
+        expect(Math.abs(p.samplerGap!)).toBeLessThan(1e-3);
+      }
+      // Every sampled action carries the ids the trainer generated and their log-probs (sampledTokenActions 1).
+      const dir = path.join(state, 'train', `${run.workflowId}/swirl`.replace(/[^A-Za-z0-9._-]+/g, '_'));
+      const batches = readdirSync(dir).filter((f) => /^batch-\d+-[0-9a-f]+\.jsonl$/.test(f)).sort();
+      expect(batches.map((f) => f.slice(0, 11))).toEqual(['batch-00000', 'batch-00001']);
+      for (const f of batches) {
+        const rows = readFileSync(path.join(dir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; actions: Array<{ tokens?: number[]; samplerLogprobs?: number[] }> });
+        expect(rows.length).toBe(1);
+        expect(rows[0]!.prompt).toContain('<|im_start|>assistant\n');
+        expect(rows[0]!.actions).toHaveLength(4);
+        for (const a of rows[0]!.actions) {
+          expect(a.tokens!.length).toBeGreaterThan(0);
+          expect(a.samplerLogprobs).toHaveLength(a.tokens!.length);
+        }
+      }
+      // Sampling published and loaded nothing: only the final adapter, for eval-swirl, reached the server.
+      expect(existsSync(path.join(state, 'lora', `${run.workflowId}-swirl-step-1`))).toBe(false);
+      const loaded = (await stub.server.listModels()).map((m) => m.id).filter((id) => id.startsWith(run.workflowId));
+      expect(loaded).toEqual([`${run.workflowId}-swirl-step-2`]);
+      expect(run.stages.find((s) => s.id === 'eval-swirl')!.status).toBe('completed');
     } finally {
       rmSync(state, { recursive: true, force: true });
     }

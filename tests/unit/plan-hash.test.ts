@@ -401,6 +401,27 @@ describe('defaults and implementation versions', () => {
     expect(changedStages(compile(), bf16)).toEqual(['eval', 'trained']);
   });
 
+  it('train sampler: absent from the Plan unless set; `trainer` trains an openai-compatible model with `hf` without runtime LoRA', () => {
+    const trained = (p: Plan) => p.stages.find((x) => x.id === 'trained')!;
+    expect(trained(compile()).config).not.toHaveProperty('sampler');
+    expect(trainSettings(trained(compile()).config)).not.toHaveProperty('sampler');
+    // A llama-cpp policy samples with its GGUF adapter: the trainer has no `hf` folder to sample from.
+    expect(() => compile(['stages.trained.sampler=trainer'])).toThrow(/E_TRAINER_SAMPLER/);
+    mkdirSync(at('models/hf'), { recursive: true });
+    for (const [f, text] of [['config.json', '{}'], ['model.safetensors', 'w'], ['tokenizer_config.json', '{}']]) writeFileSync(at(`models/hf/${f}`), text!);
+    const withEval = SPEC.replace(/policy: \{provider: llama-cpp[^}]*\}/, "policy: {provider: openai-compatible, model: base, baseUrl: 'http://127.0.0.1:9/v1', hf: ../models/hf, maxTokens: 64}");
+    // Nor can the server apply the trained adapter in an evaluation without runtime LoRA.
+    expect(() => compile(['stages.trained.sampler=trainer'], withEval)).toThrow(/E_POLICY_NOT_APPLICABLE/);
+    const served = withEval.replace('input: [questions, trained]', 'input: questions');
+    expect(served).not.toBe(withEval);
+    // Without the option such a model cannot be trained (the server could not sample the adapters)...
+    expect(() => compile([], served)).toThrow(/E_TRAIN_MODEL/);
+    // ... with it the trainer samples from `hf` itself.
+    const plan = compile(['stages.trained.sampler=trainer'], served);
+    expect(trained(plan).config.sampler).toBe('trainer');
+    expect(trainSettings(trained(plan).config).sampler).toBe('trainer');
+  });
+
   it('the compiler fills the defaults the workflow runs with', () => {
     const { rewardModel: _r, ...train } = trainSettings({});
     expect(trainSettings(withStageDefaults('train', {}))).toEqual(train);

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closeTrainers, trainerPool, type TrainerEvent, type TrainerSpawn } from '../../activities/trainer-pool.js';
 import { swirlPaths } from '../../runtime/paths.js';
 
-// Answers {"cmd":"step","config":{"mode":...}}: "ok" -> progress + done (with its pid),
+// Answers {"cmd":"step"|"generate","config":{"mode":...}} (echoing cmd): "ok" -> progress + done (with its pid),
 // "die" -> exits 3 mid-request, "idle" -> the idle-exit event, exit 0, request unanswered
 // ("idle-once": only the first process to see it does that; cwd holds the marker).
 const STUB = `
@@ -24,7 +24,7 @@ for line in sys.stdin:
     print(json.dumps({"event": "progress", "id": req["id"], "phase": "forward/backward"}), flush=True)
     if mode == "die":
         sys.exit(3)
-    print(json.dumps({"event": "done", "id": req["id"], "pid": os.getpid(), "n": req["config"].get("n")}), flush=True)
+    print(json.dumps({"event": "done", "id": req["id"], "pid": os.getpid(), "n": req["config"].get("n"), "cmd": req["cmd"]}), flush=True)
 `;
 
 function stubSpec(extra: Record<string, string> = {}): TrainerSpawn {
@@ -61,6 +61,19 @@ describe('trainer pool', () => {
     expect(died).toMatchObject({ kind: 'crashed', code: 3 });
     const after = await trainerPool().step(spec, { mode: 'ok' }, noop);
     expect(after.kind === 'done' && after.event.pid).not.toBe(pid);
+  });
+
+  it('sends generate requests to the same trainer as steps, in turn, each answered by its own id', async () => {
+    const spec = stubSpec();
+    const [a, g, b] = await Promise.all([
+      trainerPool().step(spec, { mode: 'ok', n: 1 }, noop),
+      trainerPool().generate(spec, { mode: 'ok', n: 2 }, noop),
+      trainerPool().step(spec, { mode: 'ok', n: 3 }, noop),
+    ]);
+    const done = [a, g, b].map((o) => (o.kind === 'done' ? [o.event.cmd, o.event.n, o.event.pid] : [o.kind]));
+    expect(done.map((d) => d.slice(0, 2))).toEqual([['step', 1], ['generate', 2], ['step', 3]]);
+    expect(new Set(done.map((d) => d[2])).size).toBe(1);
+    expect(trainerPool().pids()).toHaveLength(1);
   });
 
   it('sends a request again when the trainer left on its idle timer without reading it', async () => {

@@ -63,14 +63,23 @@ def gguf_identity(path: Path) -> str:
     return digest
 
 
+_HF_IDENTITY: dict[tuple[Any, ...], str] = {}
+
+
 def hf_identity(folder: Path) -> str:
+    """sha256 over the folder's files, memoised per process by (path, size, mtime) of each file:
+    a persistent trainer asks for it at every step and every `generate` (gigabytes of weights)."""
     import hashlib
 
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    key = (str(folder.resolve()), tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key in _HF_IDENTITY:
+        return _HF_IDENTITY[key]
     h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and not p.name.startswith("."):
-            h.update(str(p.relative_to(folder)).encode() + b"\0" + sha256_file(p).encode() + b"\0")
-    return h.hexdigest()
+    for p in files:
+        h.update(str(p.relative_to(folder)).encode() + b"\0" + sha256_file(p).encode() + b"\0")
+    _HF_IDENTITY[key] = h.hexdigest()
+    return _HF_IDENTITY[key]
 
 
 def base_identity(cfg: StepConfig) -> str:

@@ -93,12 +93,14 @@ def step_command(config: Path) -> int:
 
 
 def serve_command() -> int:
-    """`python -m swirl_trainer serve`: steps requested as JSON lines on stdin, one at a time,
+    """`python -m swirl_trainer serve`: steps (and `generate`: samples from the current policy)
+    requested as JSON lines on stdin, one at a time,
     with base model, adapter and optimizer state kept in memory between them (CONTRACT.md).
     Exits on end of input, when the parent dies, and after SWIRL_TRAINER_IDLE_S seconds
     (default 300) without a request: an idle trainer holds the base model's memory."""
     import queue
 
+    from .generate import run_generate
     from .step import Session, run_step
 
     _exit_with_parent()
@@ -151,8 +153,15 @@ def serve_command() -> int:
                 # A failed step may have left the model half-updated (or the base wrapped by an
                 # adapter that failed its checks): start the next one from disk.
                 session.clear()
+        elif cmd == "generate":
+            def sample(emit: Any) -> None:
+                emit("done", **run_generate(req.get("config"), emit, session))
+
+            if _report(sample, emit) != 0:
+                # A failure may have left a request's adapter wrapped around the base: reload from disk.
+                session.clear()
         else:
-            emit("error", type="ConfigError", message=f"unknown request cmd {cmd!r}", hint="cmd is step, ping or exit")
+            emit("error", type="ConfigError", message=f"unknown request cmd {cmd!r}", hint="cmd is step, generate, ping or exit")
 
 
 def export_gguf_command(adapter: Path, base: Path, out: Path) -> int:
