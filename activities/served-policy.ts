@@ -12,7 +12,8 @@ import { HumanMessage } from '@langchain/core/messages';
 import type { PlanModel } from '../compiler/plan-types.js';
 import { renderPrompt, type ChatTemplate } from '../agents/llama-cpp-chat.js';
 import { apiKeyOf } from '../agents/models.js';
-import { judgeProbe, RuntimeLoraServer, staleMessage } from '../agents/providers/runtime-lora.js';
+import { judgeProbe, RuntimeLoraServer, staleMessage, type Completion, type CompleteRequest } from '../agents/providers/runtime-lora.js';
+import { ledgerKey, type CallMeta, type LlmLedger } from '../store/ledger.js';
 import { parseDuration } from '../compiler/duration.js';
 import { swirlPaths } from '../runtime/paths.js';
 import type { ArtifactStore } from '../store/artifacts.js';
@@ -164,4 +165,53 @@ export async function servePolicy(store: ArtifactStore, input: { policy: Artifac
   const p = await readPolicy(store, input.policy);
   if (!p.runKey) throw ApplicationFailure.nonRetryable(`the policy of model ${p.model} was not trained for a runtime-LoRA server (no runKey in its artifact)`, 'ConfigError', 'evaluate it with the model it was trained on, or retrain with `lora: runtime`');
   return serveAdapter({ runKey: p.runKey, projectRoot: input.projectRoot, modelName: input.modelName, model: input.model, step: p.iterations, checkpoint: p.checkpoint, ...(p.probe ? { probe: p.probe } : {}) });
+}
+
+/**
+ * A runtime-LoRA server's completion through the LLM call ledger: a retried or resumed sampling
+ * activity gets the samples it drew before (so the batch file, and with it the trainer step's
+ * hash, stays the same) and pays for no request twice. The key holds the served base (URL, name,
+ * `hf` fingerprint), the adapter by content (its checkpoint folder is named by its hash), the
+ * rendered prompt, the sampling parameters, the seed and the sample key.
+ */
+export async function ledgeredCompletion(
+  ledger: LlmLedger,
+  model: PlanModel,
+  adapterCheckpoint: string | undefined,
+  req: CompleteRequest & { seed: number },
+  meta: CallMeta & { sampleKey: string },
+  call: () => Promise<Completion>,
+): Promise<Completion> {
+  const { prompt, model: served, seed, ...params } = req;
+  const key = ledgerKey({
+    provider: 'openai-compatible',
+    model: `${String(model.baseUrl)}#${String(model.model)}#${String(model.hfFingerprint ?? '')}`,
+    params: { endpoint: 'completions', served, ...params },
+    messages: [prompt],
+    seed,
+    sampleKey: meta.sampleKey,
+    ...(adapterCheckpoint ? { adapter: path.basename(adapterCheckpoint) } : {}),
+  });
+  const use: CallMeta = { purpose: meta.purpose, ...(meta.runId ? { runId: meta.runId } : {}), ...(meta.stageId ? { stageId: meta.stageId } : {}) };
+  const hit = await ledger.lookup(key);
+  if (hit) {
+    await ledger.recordUse(key, use, true);
+    return hit.response as Completion;
+  }
+  const started = Date.now();
+  const out = await call();
+  const stored = await ledger.recordCompletion({
+    key,
+    provider: 'openai-compatible',
+    model: String(model.model),
+    ...use,
+    response: out,
+    inputTokens: 0,
+    outputTokens: out.tokens.length,
+    latencyMs: Date.now() - started,
+    costUsd: 0,
+    completedAt: new Date().toISOString(),
+  });
+  await ledger.recordUse(key, use, false);
+  return stored.response as Completion;
 }

@@ -36,7 +36,7 @@ import { turnSeed } from '../agents/episode.js';
 import type { TrainSettings } from '../workflows/train-settings.js';
 import type { StageYield } from '../workflows/train-yield.js';
 import { withBudget, type RunBudget } from '../agents/budget.js';
-import { hfFolderOf, hfTemplate, isRuntimeLora, probeText, serveAdapter, serverOf, type ProbeCheck, type TrainerProbe } from './served-policy.js';
+import { hfFolderOf, hfTemplate, isRuntimeLora, ledgeredCompletion, probeText, serveAdapter, serverOf, type ProbeCheck, type TrainerProbe } from './served-policy.js';
 
 export type { TrainObjective, TrainSettings } from '../workflows/train-settings.js';
 export type { TrainCurvePoint } from '../workflows/train-curve.js';
@@ -344,8 +344,8 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
       const seed = turnSeed(s.seed, `${b.stateId}@${input.index}`, j, 0);
       if (server) {
         // The server samples the prompt the trainer scores, rendered here, with its ids and log-probs.
-        return server
-          .complete({ model: servedModel!, prompt: b.prompt, maxTokens, temperature: sampler.temperature, topP: sampler.topP, seed, stop: b.stop, logprobs: true })
+        const req = { model: servedModel!, prompt: b.prompt, maxTokens, temperature: sampler.temperature, topP: sampler.topP, seed, stop: b.stop, logprobs: true };
+        return ledgeredCompletion(ledger, input.model, input.adapterCheckpoint, req, { purpose: 'sample', runId, stageId, sampleKey: `${b.stateId}@${input.index}#${j}` }, () => server.complete(req))
           .then((out) => ({ text: out.text, action: (r, turn) => serverAction(out, r, turn) }));
       }
       const options = { stop: b.stop, temperature: sampler.temperature, topP: sampler.topP, ...(input.model.provider === 'llama-cpp' ? { topK: sampler.topK } : {}), ...(sampler.logprobs ? { logprobs: true } : {}) };

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adapterName, hfTemplate, isRuntimeLora, loraDirOf, probeText, publishAdapter } from '../../activities/served-policy.js';
+import { adapterName, hfTemplate, isRuntimeLora, ledgeredCompletion, loraDirOf, probeText, publishAdapter } from '../../activities/served-policy.js';
+import { MemoryLedger } from '../../store/ledger.js';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -82,6 +83,26 @@ describe('served policy', () => {
     expect(p.prompt.endsWith('<|im_start|>assistant\n')).toBe(true);
     expect(p.continuation).toContain('<math_exp>');
     expect(probeText('gemma').prompt.endsWith('<start_of_turn>model\n')).toBe(true);
+  });
+
+  it('puts server samples through the ledger: a retry gets the same sample, another adapter or sample key does not', async () => {
+    const ledger = new MemoryLedger();
+    const model = { provider: 'openai-compatible', baseUrl: 'http://h:1/v1', model: 'base', lora: 'runtime', hfFingerprint: 'f'.repeat(64) };
+    let calls = 0;
+    const call = async () => ({ text: `t${++calls}`, tokens: [calls], logprobs: [-1], finishReason: 'stop' });
+    const req = { model: 'r-s-step-1', prompt: 'P', maxTokens: 8, temperature: 1, topP: 1, seed: 7, stop: ['</x>'], logprobs: true };
+    const meta = { purpose: 'sample' as const, runId: 'r', stageId: 's', sampleKey: 'st@0#0' };
+    const a = await ledgeredCompletion(ledger, model, '/ck/abc', req, meta, call);
+    const again = await ledgeredCompletion(ledger, model, '/ck/abc', req, meta, call);
+    expect(again).toEqual(a);
+    expect(calls).toBe(1);
+    await ledgeredCompletion(ledger, model, '/ck/def', req, meta, call);
+    await ledgeredCompletion(ledger, model, '/ck/abc', req, { ...meta, sampleKey: 'st@0#1' }, call);
+    await ledgeredCompletion(ledger, model, '/ck/abc', { ...req, seed: 8 }, meta, call);
+    await ledgeredCompletion(ledger, { ...model, hfFingerprint: 'e'.repeat(64) }, '/ck/abc', req, meta, call);
+    expect(calls).toBe(5);
+    const stats = await ledger.stats({ runId: 'r' });
+    expect([stats.calls, stats.reused]).toEqual([5, 1]);
   });
 
   it('resolves a project-relative loraDir against the project root', () => {
