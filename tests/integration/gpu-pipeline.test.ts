@@ -30,7 +30,7 @@ beforeAll(async () => {
   mkdirSync(path.dirname(SCRIPT), { recursive: true });
   writeFileSync(SCRIPT, JSON.stringify(REPLIES));
   stub = await startStub(TINY, ['--script', SCRIPT], 'base');
-}, 180_000);
+}, 360_000);
 
 afterAll(() => {
   stop(stub);

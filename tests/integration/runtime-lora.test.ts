@@ -60,7 +60,7 @@ describe('runtime LoRA sampler (vLLM stub on a tiny model)', () => {
     const tj = JSON.parse(readFileSync(path.join(base, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
     vocab = new Map(Object.entries(tj.model.vocab).map(([t, i]) => [i, t]));
     [stub, plain] = await Promise.all([startStub(base), startStub(base, ['--no-runtime-lora'])]);
-  });
+  }, 600_000);
 
   afterAll(() => {
     stop(stub);
