@@ -5,7 +5,7 @@
 // shard may run several items at once (`itemConcurrency`).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, truncate } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { withBudget } from '../agents/budget.js';
@@ -103,12 +103,95 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
 }
 
 async function runShard(deps: ShardDeps, spec: ShardSpec, processor: ItemProcessor, ctx: Context, progress: (done: number) => void): Promise<Omit<ShardResult, 'index'>> {
-  const items = await deps.items.get(deps.store, spec.items);
   // The scratch name covers everything that determines the shard's results.
   const id = createHash('sha256').update(JSON.stringify([spec.shardKey, spec.items.hash, spec.start, spec.end, spec.processor, spec.config])).digest('hex');
   await mkdir(deps.scratchDir, { recursive: true });
   const scratch = path.join(deps.scratchDir, `${id}.jsonl`);
+  const attempts = `${scratch}.attempts`;
   const done = await readScratch(scratch);
+  if (spec.noProgressAttempts) await checkProgress(spec, ctx.info.attempt, done.length, attempts);
+  try {
+    return await runItems(deps, spec, processor, ctx, progress, scratch, done, attempts);
+  } catch (e) {
+    // What the next attempt reports if it finds this one made no progress (a killed worker writes nothing).
+    if (spec.noProgressAttempts) await appendFile(attempts, JSON.stringify({ attempt: ctx.info.attempt, error: redact(errorText(e)).slice(0, 500) }) + '\n').catch(() => undefined);
+    throw e;
+  }
+}
+
+interface AttemptLine {
+  attempt: number;
+  /** Items finished when the attempt started. */
+  done?: number;
+  /** Why it failed, when it failed by an error (not when its worker died). */
+  error?: string;
+}
+
+/** Attempts in a row, ending with the last one, that finished no item (their start counts equal the next start's). */
+export function stalledAttempts(lines: readonly AttemptLine[], doneNow: number): number {
+  const starts = lines.filter((l) => typeof l.done === 'number').map((l) => l.done!);
+  let n = 0;
+  let after = doneNow;
+  for (let k = starts.length - 1; k >= 0 && starts[k] === after; k--) {
+    n++;
+    after = starts[k]!;
+  }
+  return n;
+}
+
+/**
+ * Patch `shard-progress-v1` (workflows/shard.ts): Temporal retries the shard without limit; the
+ * shard gives up itself after `noProgressAttempts` attempts in a row that finished no item, with
+ * the last error it saw. A hard cap of 100 × that many attempts guards against an attempts log
+ * that cannot be written.
+ */
+async function checkProgress(spec: ShardSpec, attempt: number, doneNow: number, file: string): Promise<void> {
+  const limit = spec.noProgressAttempts!;
+  // Attempt 1 is a new activity (a new shard run, e.g. after a budget pause): it starts a new count.
+  if (attempt === 1) {
+    await writeFile(file, JSON.stringify({ attempt, done: doneNow }) + '\n');
+    return;
+  }
+  const lines: AttemptLine[] = [];
+  try {
+    for (const l of (await readFile(file, 'utf8')).split('\n')) {
+      try {
+        if (l.trim()) lines.push(JSON.parse(l) as AttemptLine);
+      } catch {
+        // a line cut short by a crash
+      }
+    }
+  } catch {
+    // no attempts yet
+  }
+  const stalled = stalledAttempts(lines, doneNow);
+  if (stalled >= limit || attempt > 100 * limit) {
+    const last = [...lines].reverse().find((l) => l.error)?.error;
+    throw ApplicationFailure.create({
+      message: `shard ${spec.shardKey} made no progress in ${stalled} attempts in a row (${doneNow} of ${spec.end - spec.start} items done); last error: ${last ?? 'none recorded (the worker stopped, or the attempt timed out)'}`,
+      type: 'ShardNoProgress',
+      nonRetryable: true,
+    });
+  }
+  await appendFile(file, JSON.stringify({ attempt, done: doneNow }) + '\n');
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof ApplicationFailure && e.type) return `${e.type}: ${e.message}`;
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+async function runItems(
+  deps: ShardDeps,
+  spec: ShardSpec,
+  processor: ItemProcessor,
+  ctx: Context,
+  progress: (done: number) => void,
+  scratch: string,
+  done: ScratchLine[],
+  attempts: string,
+): Promise<Omit<ShardResult, 'index'>> {
+  const items = await deps.items.get(deps.store, spec.items);
   const finished = new Set(done.map((l) => l.i));
   const todo: number[] = [];
   for (let i = spec.start; i < spec.end; i++) if (!finished.has(i)) todo.push(i);
@@ -173,6 +256,7 @@ async function runShard(deps: ShardDeps, spec: ShardSpec, processor: ItemProcess
     counts,
   };
   await rm(scratch, { force: true });
+  await rm(attempts, { force: true });
   return result;
 }
 

@@ -38,6 +38,13 @@ export interface ShardSpec {
   control?: ShardControl;
   /** Items of this shard run at once (default 1: one after another). Not part of the scratch identity. */
   itemConcurrency?: number;
+  /**
+   * Set by shard workflows under patch `shard-progress-v1`: the activity is retried for as long as
+   * its attempts finish items, and fails (ShardNoProgress, non-retryable) after this many attempts
+   * in a row that finished none. Without it a long shard whose worker was stopped a few times
+   * (a deploy, a CI run, a reboot) used up the stage's maxAttempts though it never failed.
+   */
+  noProgressAttempts?: number;
 }
 
 export interface ShardResult {

@@ -16,3 +16,12 @@ export const HEARTBEAT_TIMEOUT_MS = 10_000;
 export function heartbeatTimeoutFor(startToCloseMs: number): number {
   return Math.min(startToCloseMs, HEARTBEAT_TIMEOUT_MS);
 }
+
+/**
+ * A spec's `maxAttempts` as a retry policy field: 0 means unlimited, which Temporal writes as
+ * no `maximumAttempts` at all (its SDK refuses 0 with a ValueError that failed the workflow task,
+ * so a stage with `maxAttempts: 0` used to hang).
+ */
+export function attemptsField(maxAttempts: number): { maximumAttempts?: number } {
+  return maxAttempts > 0 ? { maximumAttempts: maxAttempts } : {};
+}

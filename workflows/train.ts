@@ -21,7 +21,7 @@ import type { PlanModel } from '../compiler/plan-types.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { RunBudget } from './fanout-types.js';
 import { budgetReachedSignal, describeStop, stopOf } from './fanout.js';
-import { HEARTBEAT_TIMEOUT_MS, heartbeatTimeoutFor } from './heartbeat.js';
+import { attemptsField, HEARTBEAT_TIMEOUT_MS, heartbeatTimeoutFor } from './heartbeat.js';
 
 export const TRAIN_BUDGET_PATCH = 'train-budget-v1';
 
@@ -77,7 +77,7 @@ function thin(curve: TrainCurvePoint[]): TrainCurvePoint[] {
 
 export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoopResult> {
   const carry = input.carry ?? { next: 0, curve: [], rewards: [], continuedAsNew: 0 };
-  const retry = { maximumAttempts: input.retry.maximumAttempts, initialInterval: input.retry.initialIntervalMs, backoffCoefficient: input.retry.backoffCoefficient, maximumInterval: input.retry.maximumIntervalMs };
+  const retry = { ...attemptsField(input.retry.maximumAttempts), initialInterval: input.retry.initialIntervalMs, backoffCoefficient: input.retry.backoffCoefficient, maximumInterval: input.retry.maximumIntervalMs };
   const sampler = proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry });
   const trainer = proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry });
   const orchestration = proxyActivities<Activities>({ taskQueue: input.queues.orchestration, startToCloseTimeout: '5m', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry });

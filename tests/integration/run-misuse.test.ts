@@ -78,6 +78,14 @@ describe('run misuse', () => {
     }
   });
 
+  it('`retry.maxAttempts: 0` (unlimited) runs: Temporal takes no maximumAttempts rather than 0', async () => {
+    const envZero = { ...env, SWIRL_TASK_QUEUE_PREFIX: `${tag}-zero` };
+    const small = path.join(packageRoot, 'tests', 'fixtures', 'specs', 'valid', 'dataset-only.yaml');
+    const r = await swirl(['run', small, '--set', 'defaults.retry.maxAttempts=0'], envZero);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/run completed in/);
+  });
+
   it('`resume` of a run no worker answers for records the signal and says nothing will move', async () => {
     const lonely = { orchestration: `${tag}-none.orchestration`, llm: `${tag}-none.llm`, train: `${tag}-none.train` };
     const workflowId = `${tag}-lonely`;

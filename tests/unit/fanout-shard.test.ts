@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
-import { ItemCache, processShard, type ItemProcessor } from '../../activities/fanout.js';
+import { ItemCache, processShard, stalledAttempts, type ItemProcessor } from '../../activities/fanout.js';
 import { MemoryArtifactStore } from '../../store/artifacts.js';
 import type { ShardSpec } from '../../workflows/fanout-types.js';
 import { shardLayout } from '../../workflows/stages/fanout-stage.js';
@@ -120,5 +120,56 @@ describe('shardLayout', () => {
         expect(l.shardSize).toBeLessThanOrEqual(32 * l.itemConcurrency);
       }
     }
+  });
+});
+
+describe('retries counted by progress (patch shard-progress-v1)', () => {
+  const at = (attempt: number, deps: Omit<Deps, 'items'>, spec: ShardSpec) =>
+    new MockActivityEnvironment({ attempt }).run(processShard, { ...deps, items: new ItemCache() }, spec) as Promise<Awaited<ReturnType<typeof processShard>>>;
+  const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as { type?: string; message: string; nonRetryable?: boolean });
+
+  it('counts only the attempts in a row that finished nothing', () => {
+    expect(stalledAttempts([], 0)).toBe(0);
+    expect(stalledAttempts([{ attempt: 1, done: 0 }], 0)).toBe(1);
+    expect(stalledAttempts([{ attempt: 1, done: 0 }], 3)).toBe(0);
+    expect(stalledAttempts([{ attempt: 1, done: 0 }, { attempt: 1, error: 'x' }, { attempt: 2, done: 4 }, { attempt: 3, done: 4 }], 4)).toBe(2);
+    expect(stalledAttempts([{ attempt: 1, done: 4 }, { attempt: 2, done: 4 }, { attempt: 3, done: 5 }], 5)).toBe(1);
+  });
+
+  it('a shard that keeps finishing items is retried past maxAttempts; one that stalls gives up with the last error', async () => {
+    const { store, scratchDir, spec } = await setup(8);
+    const s = spec({ noProgressAttempts: 2 });
+    // Each attempt finishes one more item, then its "worker dies" (a retryable error).
+    let stopAt = 1;
+    const dying: ItemProcessor = async (item, ctx) => {
+      if (ctx.index >= stopAt) throw new Error(`worker stopped at item ${ctx.index}`);
+      return { outcome: 'succeeded', row: item };
+    };
+    for (let attempt = 1; attempt <= 6; attempt++, stopAt++) {
+      const e = await failure(at(attempt, { store, scratchDir, processors: { p: dying } }, s));
+      expect(e?.message).toContain(`worker stopped at item ${stopAt}`); // never ShardNoProgress: each attempt made progress
+    }
+    // Now item 6 fails every time: attempts 7 and 8 finish nothing, attempt 9 gives up.
+    const stuck: ItemProcessor = async (item, ctx) => {
+      if (ctx.index === 6) throw new Error('model down at item 6');
+      return { outcome: 'succeeded', row: item };
+    };
+    expect((await failure(at(7, { store, scratchDir, processors: { p: stuck } }, s)))?.message).toContain('model down at item 6');
+    expect((await failure(at(8, { store, scratchDir, processors: { p: stuck } }, s)))?.message).toContain('model down at item 6');
+    const gaveUp = await failure(at(9, { store, scratchDir, processors: { p: stuck } }, s));
+    expect(gaveUp?.type).toBe('ShardNoProgress');
+    expect(gaveUp?.nonRetryable).toBe(true);
+    expect(gaveUp?.message).toMatch(/made no progress in 2 attempts in a row \(6 of 8 items done\); last error: Error: model down at item 6/);
+    // A new activity (attempt 1, e.g. the shard restarted after a budget pause) starts a new count and can finish.
+    const ok = await at(1, { store, scratchDir, processors: { p: async (item) => ({ outcome: 'succeeded', row: item }) } }, s);
+    expect(ok.counts.succeeded).toBe(8);
+    expect(readdirSync(scratchDir)).toEqual([]); // scratch and attempts log removed
+  });
+
+  it('without the patch field nothing is recorded (old shard workflows keep Temporal\'s attempt limit)', async () => {
+    const { store, scratchDir, spec } = await setup(3);
+    const e = await failure(at(9, { store, scratchDir, processors: { p: async () => { throw new Error('down'); } } }, spec()));
+    expect(e?.message).toContain('down');
+    expect(readdirSync(scratchDir).filter((f) => f.endsWith('.attempts'))).toEqual([]);
   });
 });

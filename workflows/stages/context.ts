@@ -3,7 +3,7 @@ import type { PlanStage } from '../../compiler/plan-types.js';
 import type { ArtifactRef } from '../../store/artifact-ref.js';
 import type { PipelineInput, StageState, StageStats } from '../types.js';
 import type { ItemCounts, RunBudget } from '../fanout-types.js';
-import { heartbeatTimeoutFor } from '../heartbeat.js';
+import { attemptsField, heartbeatTimeoutFor } from '../heartbeat.js';
 
 /** What a stage handler returns: its output, and for per-item stages the failures and counts. */
 export interface StageOutcome {
@@ -38,7 +38,7 @@ export function activityOptions(stage: PlanStage, taskQueue: string): ActivityOp
     startToCloseTimeout: stage.timeoutMs,
     heartbeatTimeout: heartbeatTimeoutFor(stage.timeoutMs),
     retry: {
-      maximumAttempts: stage.retry.maximumAttempts,
+      ...attemptsField(stage.retry.maximumAttempts),
       initialInterval: stage.retry.initialIntervalMs,
       backoffCoefficient: stage.retry.backoffCoefficient,
       maximumInterval: stage.retry.maximumIntervalMs,
