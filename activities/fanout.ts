@@ -5,7 +5,7 @@
 // shard may run several items at once (`itemConcurrency`).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { withBudget } from '../agents/budget.js';
@@ -108,6 +108,11 @@ async function runShard(deps: ShardDeps, spec: ShardSpec, processor: ItemProcess
   await mkdir(deps.scratchDir, { recursive: true });
   const scratch = path.join(deps.scratchDir, `${id}.jsonl`);
   const attempts = `${scratch}.attempts`;
+  // A finished shard's scratch is kept as `.done` for a day: an attempt whose completion never
+  // reached the server (killed right after finishing) then rebuilds its result from it instead
+  // of running every item again.
+  if (!existsSync(scratch) && existsSync(`${scratch}.done`)) await rename(`${scratch}.done`, scratch).catch(() => undefined);
+  await sweepFinished(deps.scratchDir);
   const done = await readScratch(scratch);
   if (spec.noProgressAttempts) await checkProgress(spec, ctx.info.attempt, done.length, attempts);
   try {
@@ -116,6 +121,22 @@ async function runShard(deps: ShardDeps, spec: ShardSpec, processor: ItemProcess
     // What the next attempt reports if it finds this one made no progress (a killed worker writes nothing).
     if (spec.noProgressAttempts) await appendFile(attempts, JSON.stringify({ attempt: ctx.info.attempt, error: redact(errorText(e)).slice(0, 500) }) + '\n').catch(() => undefined);
     throw e;
+  }
+}
+
+/** How long a finished shard's scratch is kept (see runShard). */
+export const FINISHED_SCRATCH_TTL_MS = 24 * 3600_000;
+let lastSweep = 0;
+
+/** Removes finished shards' scratch files older than the TTL (at most once a minute per process). */
+async function sweepFinished(dir: string, now = Date.now()): Promise<void> {
+  if (now - lastSweep < 60_000) return;
+  lastSweep = now;
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (!f.endsWith('.done')) continue;
+    const p = path.join(dir, f);
+    const st = await stat(p).catch(() => undefined);
+    if (st && now - st.mtimeMs > FINISHED_SCRATCH_TTL_MS) await rm(p, { force: true });
   }
 }
 
@@ -255,8 +276,8 @@ async function runItems(
     failures: await deps.store.put('failures', failures),
     counts,
   };
-  await rm(scratch, { force: true });
   await rm(attempts, { force: true });
+  await rename(scratch, `${scratch}.done`);
   return result;
 }
 

@@ -57,7 +57,9 @@ describe('processShard with itemConcurrency', () => {
     const seqFlight = { now: 0, max: 0 };
     const parFlight = { now: 0, max: 0 };
     const seq = await runShard({ store, scratchDir, processors: { p: scrambled(seqCalls, seqFlight) } }, spec());
-    const par = await runShard({ store, scratchDir, processors: { p: scrambled(parCalls, parFlight) } }, spec({ itemConcurrency: 4 }));
+    // Its own scratch folder: a finished shard's scratch is kept (`.done`) and would answer the second run.
+    const parDir = mkdtempSync(path.join(tmpdir(), 'swirl-shard-'));
+    const par = await runShard({ store, scratchDir: parDir, processors: { p: scrambled(parCalls, parFlight) } }, spec({ itemConcurrency: 4 }));
     expect(seqFlight.max).toBe(1);
     expect(parFlight.max).toBe(4);
     expect(par.output.hash).toBe(seq.output.hash);
@@ -67,7 +69,20 @@ describe('processShard with itemConcurrency', () => {
       Array.from({ length: 23 }, (_, i) => i).filter((i) => i % 4 !== 3).map((i) => `q${i}`),
     );
     expect([...parCalls].sort((a, b) => a - b)).toEqual(Array.from({ length: 23 }, (_, i) => i));
-    expect(readdirSync(scratchDir)).toEqual([]); // scratch removed after success
+    expect(readdirSync(parDir).every((f) => f.endsWith('.jsonl.done'))).toBe(true); // kept as finished after success
+  });
+
+  it('a shard whose completion was lost (killed after finishing) rebuilds its result from the kept scratch, running no item again', async () => {
+    const { store, scratchDir, spec } = await setup(6);
+    const first: number[] = [];
+    const a = await runShard({ store, scratchDir, processors: { p: scrambled(first, { now: 0, max: 0 }) } }, spec());
+    const again: number[] = [];
+    const b = await runShard({ store, scratchDir, processors: { p: scrambled(again, { now: 0, max: 0 }) } }, spec());
+    expect(first).toHaveLength(6);
+    expect(again).toEqual([]);
+    expect(b.output.hash).toBe(a.output.hash);
+    expect(b.failures.hash).toBe(a.failures.hash);
+    expect(readdirSync(scratchDir).filter((f) => f.endsWith('.done'))).toHaveLength(1);
   });
 
   it('resumes from a scratch file with lines out of order and a torn last line', async () => {
@@ -163,7 +178,7 @@ describe('retries counted by progress (patch shard-progress-v1)', () => {
     // A new activity (attempt 1, e.g. the shard restarted after a budget pause) starts a new count and can finish.
     const ok = await at(1, { store, scratchDir, processors: { p: async (item) => ({ outcome: 'succeeded', row: item }) } }, s);
     expect(ok.counts.succeeded).toBe(8);
-    expect(readdirSync(scratchDir)).toEqual([]); // scratch and attempts log removed
+    expect(readdirSync(scratchDir).every((f) => f.endsWith('.jsonl.done'))).toBe(true); // attempts log removed, scratch kept as finished
   });
 
   it('without the patch field nothing is recorded (old shard workflows keep Temporal\'s attempt limit)', async () => {
