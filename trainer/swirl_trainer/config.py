@@ -154,6 +154,38 @@ def _abs_path(v: Any, name: str) -> Path:
     return p
 
 
+def parse_base(base: Any) -> "tuple[Path | None, Path | None]":
+    """(gguf, hfDir) of a `base` field: exactly one, existing; an HF folder with config.json and weights."""
+    if not isinstance(base, dict) or len(base) != 1 or not ({"gguf", "hfDir"} & set(base)):
+        raise ConfigError('base must be {"gguf": "/abs/model.gguf"} or {"hfDir": "/abs/dir"}', "set base")
+    if "gguf" in base:
+        gguf = _abs_path(base["gguf"], "base.gguf")
+        if not gguf.is_file():
+            raise ConfigError(f"base model file not found: {gguf}", "run `npm run setup` or point base.gguf at an existing GGUF file")
+        return gguf, None
+    hf = _abs_path(base["hfDir"], "base.hfDir")
+    if not (hf / "config.json").is_file():
+        raise ConfigError(f"base model folder has no config.json: {hf}", "point base.hfDir at a Hugging Face model folder")
+    if not any(next(hf.glob(g), None) for g in WEIGHT_GLOBS):
+        raise ConfigError(f"base model folder has config.json but no weights (*.safetensors, *.bin or a sharded "
+                          f"index): {hf}",
+                          "copy the model's weight files into that folder (a download that fetched only the "
+                          "config leaves it like this), or point base.hfDir at a complete model folder; "
+                          "`python -m swirl_trainer tiny-model --out DIR` writes a small complete one for tests")
+    return None, hf
+
+
+def parse_input_adapter(inp: Any) -> "Path | None":
+    """A previous step's PEFT checkpoint folder, or None for a fresh LoRA / the bare base."""
+    if inp is None:
+        return None
+    adapter = _abs_path(inp, "inputAdapter")
+    if not (adapter / "adapter_config.json").is_file() or not (adapter / "adapter_model.safetensors").is_file():
+        raise ConfigError(f"inputAdapter is not a PEFT checkpoint folder: {adapter}",
+                          "pass the checkpoint path printed by a previous step's done event, or null for a fresh LoRA")
+    return adapter
+
+
 def parse_config(raw: Any) -> StepConfig:
     if not isinstance(raw, dict):
         raise ConfigError("step config must be a JSON object", "see trainer/CONTRACT.md")
@@ -163,32 +195,8 @@ def parse_config(raw: Any) -> StepConfig:
     if raw.get("version", 1) not in (1, 2):
         raise ConfigError(f"unsupported step config version {raw.get('version')!r}", "this trainer reads versions 1 and 2")
 
-    base = raw.get("base")
-    if not isinstance(base, dict) or len(base) != 1 or not ({"gguf", "hfDir"} & set(base)):
-        raise ConfigError('base must be {"gguf": "/abs/model.gguf"} or {"hfDir": "/abs/dir"}', "set base")
-    gguf = hf = None
-    if "gguf" in base:
-        gguf = _abs_path(base["gguf"], "base.gguf")
-        if not gguf.is_file():
-            raise ConfigError(f"base model file not found: {gguf}", "run `npm run setup` or point base.gguf at an existing GGUF file")
-    else:
-        hf = _abs_path(base["hfDir"], "base.hfDir")
-        if not (hf / "config.json").is_file():
-            raise ConfigError(f"base model folder has no config.json: {hf}", "point base.hfDir at a Hugging Face model folder")
-        if not any(next(hf.glob(g), None) for g in WEIGHT_GLOBS):
-            raise ConfigError(f"base model folder has config.json but no weights (*.safetensors, *.bin or a sharded "
-                              f"index): {hf}",
-                              "copy the model's weight files into that folder (a download that fetched only the "
-                              "config leaves it like this), or point base.hfDir at a complete model folder; "
-                              "`python -m swirl_trainer tiny-model --out DIR` writes a small complete one for tests")
-
-    inp = raw.get("inputAdapter")
-    input_adapter = None
-    if inp is not None:
-        input_adapter = _abs_path(inp, "inputAdapter")
-        if not (input_adapter / "adapter_config.json").is_file() or not (input_adapter / "adapter_model.safetensors").is_file():
-            raise ConfigError(f"inputAdapter is not a PEFT checkpoint folder: {input_adapter}",
-                              "pass the checkpoint path printed by a previous step's done event, or null for a fresh LoRA")
+    gguf, hf = parse_base(raw.get("base"))
+    input_adapter = parse_input_adapter(raw.get("inputAdapter"))
 
     output_root = _abs_path(raw.get("outputRoot"), "outputRoot")
     batch = _abs_path(raw.get("batch"), "batch")

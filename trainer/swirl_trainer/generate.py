@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ATTENTIONS, PRECISIONS, WEIGHT_GLOBS, StepConfig, _abs_path, _int, _num
+from .config import ATTENTIONS, PRECISIONS, StepConfig, _int, _num, parse_base, parse_input_adapter
 from .errors import ConfigError
 
 FIELDS = {"version", "base", "inputAdapter", "precision", "attention", "prompts", "samples", "maxTokens", "temperature",
@@ -52,25 +52,8 @@ def parse_generate(raw: Any) -> GenerateConfig:
         raise ConfigError(f"unknown generate config field(s): {', '.join(unknown)}", "see trainer/CONTRACT.md `generate`")
     if raw.get("version", 2) != 2:
         raise ConfigError(f"unsupported generate config version {raw.get('version')!r}", "this trainer reads version 2")
-    base = raw.get("base")
-    if not isinstance(base, dict) or len(base) != 1 or not ({"gguf", "hfDir"} & set(base)):
-        raise ConfigError('base must be {"hfDir": "/abs/dir"} or {"gguf": "/abs/model.gguf"}', "set base")
-    hf = gguf = None
-    if "hfDir" in base:
-        hf = _abs_path(base["hfDir"], "base.hfDir")
-        if not (hf / "config.json").is_file() or not any(next(hf.glob(g), None) for g in WEIGHT_GLOBS):
-            raise ConfigError(f"base.hfDir is not a Hugging Face model folder with weights: {hf}",
-                              "point base.hfDir at the model's folder (config.json and *.safetensors)")
-    else:
-        gguf = _abs_path(base["gguf"], "base.gguf")
-        if not gguf.is_file():
-            raise ConfigError(f"base model file not found: {gguf}", "point base.gguf at an existing GGUF file")
-    adapter = None
-    if raw.get("inputAdapter") is not None:
-        adapter = _abs_path(raw["inputAdapter"], "inputAdapter")
-        if not (adapter / "adapter_config.json").is_file() or not (adapter / "adapter_model.safetensors").is_file():
-            raise ConfigError(f"inputAdapter is not a PEFT checkpoint folder: {adapter}",
-                              "pass a checkpoint path from a step's done event, or null for the bare base")
+    gguf, hf = parse_base(raw.get("base"))
+    adapter = parse_input_adapter(raw.get("inputAdapter"))
     precision = raw.get("precision", "auto")
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", "set precision")

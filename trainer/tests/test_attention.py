@@ -121,13 +121,10 @@ def test_attention_and_checkpointing_hash_only_when_they_change_the_computation(
     assert load_config  # (imported for symmetry with other tests)
 
 
-def test_gradient_checkpointing_gives_the_same_update(tmp_path, tiny_llama_dir, monkeypatch):
-    from pathlib import Path
-
-    from safetensors.torch import load_file
+@pytest.fixture
+def layer_calls(monkeypatch):
+    """Counts forward calls of the tiny Llama's decoder layers (a recomputed layer counts again)."""
     from transformers.models.llama.modeling_llama import LlamaDecoderLayer
-
-    from test_step import run_inprocess
 
     calls = [0]
     forward = LlamaDecoderLayer.forward
@@ -137,6 +134,17 @@ def test_gradient_checkpointing_gives_the_same_update(tmp_path, tiny_llama_dir, 
         return forward(self, *a, **kw)
 
     monkeypatch.setattr(LlamaDecoderLayer, "forward", counting)
+    return calls
+
+
+def test_gradient_checkpointing_gives_the_same_update(tmp_path, tiny_llama_dir, layer_calls):
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from test_step import run_inprocess
+
+    calls = layer_calls
     plain = run_inprocess(write_step(tmp_path, tiny_llama_dir, tmp_path / "a"))
     n_plain, calls[0] = calls[0], 0
     ck = run_inprocess(write_step(tmp_path, tiny_llama_dir, tmp_path / "b", gradientCheckpointing=True))
@@ -149,19 +157,10 @@ def test_gradient_checkpointing_gives_the_same_update(tmp_path, tiny_llama_dir, 
     assert max((ta[k] - tb[k]).abs().max().item() for k in ta) < 1e-6
 
 
-def test_a_persistent_session_turns_checkpointing_off_again(tmp_path, tiny_llama_dir, monkeypatch):
-    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
-
+def test_a_persistent_session_turns_checkpointing_off_again(tmp_path, tiny_llama_dir, layer_calls):
     from swirl_trainer.step import Session, run_step
 
-    calls = [0]
-    forward = LlamaDecoderLayer.forward
-
-    def counting(self, *a, **kw):
-        calls[0] += 1
-        return forward(self, *a, **kw)
-
-    monkeypatch.setattr(LlamaDecoderLayer, "forward", counting)
+    calls = layer_calls
     session = Session()
     counts = []
     for k, ck in enumerate((False, True, False)):
