@@ -137,7 +137,7 @@ export interface ServeInput {
  * Publishes and loads the adapter of `step`, checks the probe, and unloads older versions of
  * this run's stage. Returns the name to sample with and the check.
  */
-export async function serveAdapter(input: ServeInput, signal?: AbortSignal): Promise<ProbeCheck> {
+export async function serveAdapter(input: ServeInput): Promise<ProbeCheck> {
   const server = serverOf(input.modelName, input.model);
   const name = adapterName(input.runKey, input.step);
   const dir = publishAdapter(input.checkpoint, loraDirOf(input.model, input.projectRoot), name);
@@ -156,7 +156,6 @@ export async function serveAdapter(input: ServeInput, signal?: AbortSignal): Pro
   for (const { id } of await server.listModels()) {
     if (id !== name && id.startsWith(prefix)) await server.unloadAdapter(id);
   }
-  void signal;
   return check;
 }
 

@@ -312,7 +312,8 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   const lines: string[] = [];
   const rewards: number[] = [];
   const groupRewards: number[][] = [];
-  const sampler = onTrainer ? { temperature: 1, topK: 0, topP: 1, logprobs: true } : trainSampler(input.model);
+  // The trainer always returns ids and log-probs.
+  const sampler = onTrainer ? { ...trainSampler(input.model), logprobs: true } : trainSampler(input.model);
   const maxTokens = typeof input.model.maxTokens === 'number' ? input.model.maxTokens : 256;
   let valid = 0;
   let judged = 0;
@@ -501,16 +502,21 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
     const probe = probeOf(done.probe);
     return { checkpoint: String(done.checkpoint), ggufAdapter: String(done.ggufAdapter), hash: String(done.hash), reused: Boolean(done.reused), metrics: { ...metrics, ...numbersOf((done.metrics ?? {}) as Record<string, unknown>) }, ...(probe ? { probe } : {}) };
   }
+  throw trainerFailure(outcome, '');
+}
+
+/** A trainer request that did not end with `done`, as the activity's failure. */
+function trainerFailure(outcome: Exclude<StepOutcome, { kind: 'done' }>, during: string): ApplicationFailure {
   if (outcome.kind === 'error') {
     const error = outcome.event;
     const type = String(error.type);
     // Bad config or data cannot succeed on retry; anything else (a crash, OOM, a kill) may.
-    if (type === 'ConfigError' || type === 'DataError') throw ApplicationFailure.nonRetryable(String(error.message), type, ...(error.hint ? [String(error.hint)] : []));
-    throw ApplicationFailure.retryable(String(error.message), type);
+    if (type === 'ConfigError' || type === 'DataError') return ApplicationFailure.nonRetryable(String(error.message), type, ...(error.hint ? [String(error.hint)] : []));
+    return ApplicationFailure.retryable(String(error.message), type);
   }
   const how = outcome.signal ? `was killed (${outcome.signal})` : `exited with code ${outcome.code}`;
   // A killed trainer is retryable: the next attempt gets a new trainer that reloads the last finished checkpoint.
-  throw ApplicationFailure.retryable(`trainer ${how}${outcome.stderr ? `: ${stderrTail(outcome.stderr)}` : ''}`, 'TrainerCrashed');
+  return ApplicationFailure.retryable(`trainer ${how}${during}${outcome.stderr ? `: ${stderrTail(outcome.stderr)}` : ''}`, 'TrainerCrashed');
 }
 
 const withoutId = ({ id: _id, ...rest }: TrainerEvent) => rest;
@@ -567,16 +573,8 @@ async function sampleOnTrainer(input: SampleBatchInput, states: BatchState[], ma
       seed: turnSeed(s.seed, `trainer@${input.index}`, part++, 0),
     };
     const outcome = await trainerPool().generate(trainerSpawn(), config, (ev) => ev.event === 'progress' && onProgress(ev), ctx.cancellationSignal);
-    if (outcome.kind === 'crashed') {
-      const how = outcome.signal ? `was killed (${outcome.signal})` : `exited with code ${outcome.code}`;
-      throw ApplicationFailure.retryable(`trainer ${how} while sampling${outcome.stderr ? `: ${stderrTail(outcome.stderr)}` : ''}`, 'TrainerCrashed');
-    }
+    if (outcome.kind !== 'done') throw trainerFailure(outcome, ' while sampling');
     const ev = outcome.event;
-    if (outcome.kind === 'error') {
-      const type = String(ev.type);
-      if (type === 'ConfigError' || type === 'DataError') throw ApplicationFailure.nonRetryable(String(ev.message), type, ...(ev.hint ? [String(ev.hint)] : []));
-      throw ApplicationFailure.retryable(String(ev.message), type);
-    }
     for (const r of (ev.results ?? []) as Array<{ stateId: string; samples: TrainerSample[] }>) {
       out.set(r.stateId, r.samples.map((x) => ({ text: String(x.text), tokens: x.tokens.map(Number), logprobs: x.logprobs.map(Number) })));
     }

@@ -122,6 +122,13 @@ class State:
     where: str = field(default="", compare=False)
 
 
+def _enum(obj: dict, key: str, default: str, allowed: "tuple[str, ...] | frozenset[str] | set[str]") -> str:
+    v = obj.get(key, default)
+    if v not in allowed:
+        raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {v!r}", f"set {key}")
+    return v
+
+
 def _num(obj: dict, key: str, default: float, *, lo: float | None = None, hi: float | None = None,
          lo_open: bool = False, where: str = "") -> float:
     v = obj.get(key, default)
@@ -186,14 +193,20 @@ def parse_input_adapter(inp: Any) -> "Path | None":
     return adapter
 
 
-def parse_config(raw: Any) -> StepConfig:
+def check_request(raw: Any, kind: str, fields: "set[str] | frozenset[str]", versions: tuple[int, ...], hint: str) -> None:
+    """A request's envelope: a JSON object, known fields only, a version this trainer reads."""
     if not isinstance(raw, dict):
-        raise ConfigError("step config must be a JSON object", "see trainer/CONTRACT.md")
-    unknown = sorted(set(raw) - TOP_LEVEL)
+        raise ConfigError(f"{kind} config must be a JSON object", hint)
+    unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown step config field(s): {', '.join(unknown)}", "see trainer/CONTRACT.md for the fields")
-    if raw.get("version", 1) not in (1, 2):
-        raise ConfigError(f"unsupported step config version {raw.get('version')!r}", "this trainer reads versions 1 and 2")
+        raise ConfigError(f"unknown {kind} config field(s): {', '.join(unknown)}", hint)
+    if raw.get("version", versions[0]) not in versions:
+        raise ConfigError(f"unsupported {kind} config version {raw.get('version')!r}",
+                          f"this trainer reads version{'s' if len(versions) > 1 else ''} {' and '.join(map(str, versions))}")
+
+
+def parse_config(raw: Any) -> StepConfig:
+    check_request(raw, "step", TOP_LEVEL, (1, 2), "see trainer/CONTRACT.md for the fields")
 
     gguf, hf = parse_base(raw.get("base"))
     input_adapter = parse_input_adapter(raw.get("inputAdapter"))
@@ -203,12 +216,8 @@ def parse_config(raw: Any) -> StepConfig:
     if not batch.is_file():
         raise DataError(f"batch file not found: {batch}", "the train stage writes the batch before calling the trainer")
 
-    objective = raw.get("objective", "swirl")
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}", "set objective")
-    baseline = raw.get("baseline", "rloo")
-    if baseline not in BASELINES:
-        raise ConfigError(f"baseline must be one of {', '.join(BASELINES)}, got {baseline!r}", "set baseline")
+    objective = _enum(raw, "objective", "swirl", OBJECTIVES)
+    baseline = _enum(raw, "baseline", "rloo", BASELINES)
 
     lr = raw.get("lora", {})
     if not isinstance(lr, dict):
@@ -241,9 +250,7 @@ def parse_config(raw: Any) -> StepConfig:
     packing = raw.get("packing", True)
     if not isinstance(packing, bool):
         raise ConfigError(f"packing must be true or false, got {packing!r}", "set packing")
-    precision = raw.get("precision", "fp32")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", "set precision")
+    precision = _enum(raw, "precision", "fp32", PRECISIONS)
     attention = raw.get("attention", "auto")
     if attention not in ATTENTIONS:
         raise ConfigError(f"attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}", "set attention (auto picks)")

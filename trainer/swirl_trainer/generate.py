@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ATTENTIONS, PRECISIONS, StepConfig, _int, _num, parse_base, parse_input_adapter
+from .config import ATTENTIONS, PRECISIONS, StepConfig, _enum, _int, _num, check_request, parse_base, parse_input_adapter
 from .errors import ConfigError
 
 FIELDS = {"version", "base", "inputAdapter", "precision", "attention", "prompts", "samples", "maxTokens", "temperature",
@@ -45,21 +45,11 @@ class GenerateConfig:
 
 def parse_generate(raw: Any) -> GenerateConfig:
     """Checked before torch is imported: a bad request fails at once with the field's name."""
-    if not isinstance(raw, dict):
-        raise ConfigError("generate config must be a JSON object", "see trainer/CONTRACT.md `generate`")
-    unknown = sorted(set(raw) - FIELDS)
-    if unknown:
-        raise ConfigError(f"unknown generate config field(s): {', '.join(unknown)}", "see trainer/CONTRACT.md `generate`")
-    if raw.get("version", 2) != 2:
-        raise ConfigError(f"unsupported generate config version {raw.get('version')!r}", "this trainer reads version 2")
+    check_request(raw, "generate", FIELDS, (2,), "see trainer/CONTRACT.md `generate`")
     gguf, hf = parse_base(raw.get("base"))
     adapter = parse_input_adapter(raw.get("inputAdapter"))
-    precision = raw.get("precision", "auto")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", "set precision")
-    attention = raw.get("attention", "auto")
-    if attention not in ATTENTIONS:
-        raise ConfigError(f"attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}", "set attention")
+    precision = _enum(raw, "precision", "auto", PRECISIONS)
+    attention = _enum(raw, "attention", "auto", ATTENTIONS)
     prompts = raw.get("prompts")
     if not isinstance(prompts, list) or not prompts:
         raise ConfigError("prompts must be a non-empty list of {\"stateId\", \"prompt\"}", "send the states to sample")
