@@ -85,6 +85,17 @@ export interface ShardDeps {
   items: ItemCache;
 }
 
+/** A shard's heartbeat details: items done of all, and how many were already done when this attempt started. */
+export interface ShardBeat {
+  done: number;
+  of: number;
+  resumed?: number;
+}
+
+function shardBeat(done: number, of: number, resumed: number | undefined): ShardBeat {
+  return resumed === undefined ? { done, of } : { done, of, resumed };
+}
+
 export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Omit<ShardResult, 'index'>> {
   const processor = deps.processors[spec.processor];
   if (!processor) throw ApplicationFailure.nonRetryable(`no item processor \`${spec.processor}\` is registered on this worker`, 'ConfigError');
@@ -94,9 +105,15 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   // the heartbeat timeout, and a live worker must not look dead.
   const of = spec.end - spec.start;
   let doneCount = 0;
-  const beat = setInterval(() => ctx.heartbeat({ done: doneCount, of }), HEARTBEAT_EVERY_MS);
+  // `resumed`: the items this attempt found done (its scratch file), so `swirl status` can tell
+  // this attempt's own pace from a total that includes hours without a worker.
+  let resumed: number | undefined;
+  const beat = setInterval(() => ctx.heartbeat(shardBeat(doneCount, of, resumed)), HEARTBEAT_EVERY_MS);
   try {
-    return await runShard(deps, spec, processor, ctx, (n) => (doneCount = n));
+    return await runShard(deps, spec, processor, ctx, (n) => {
+      resumed ??= n;
+      doneCount = n;
+    });
   } finally {
     clearInterval(beat);
   }
@@ -217,7 +234,8 @@ async function runItems(
   const todo: number[] = [];
   for (let i = spec.start; i < spec.end; i++) if (!finished.has(i)) todo.push(i);
   const fh = await open(scratch, 'a');
-  progress(done.length);
+  const resumed = done.length;
+  progress(resumed);
   // Items run `itemConcurrency` at a time, taken in index order; each finished
   // one is a scratch line (written one after another, so only the last line
   // can be cut short by a crash). After a failure no new item starts, the
@@ -248,7 +266,7 @@ async function runItems(
       // Progress for the heartbeat, at most once a second (the timer covers long items).
       if (performance.now() - lastBeat >= 1_000) {
         lastBeat = performance.now();
-        ctx.heartbeat({ done: done.length, of: spec.end - spec.start });
+        ctx.heartbeat(shardBeat(done.length, spec.end - spec.start, resumed));
       }
     }
   };

@@ -304,7 +304,7 @@ export function defaultParallel(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /** See docs/benchmarks.md ("Batched sampling"): the measurement behind it. */
-export const DEFAULT_PARALLEL = 4;
+export const DEFAULT_PARALLEL = 8;
 
 /** The runtime statistics of a model's context (benchmarks and tests). */
 export async function runtimeStats(p: LlamaCppChatParams): Promise<{ promptTokens: number; reusedTokens: number }> {

@@ -4,12 +4,13 @@
 //   isolated: one sequence, every prompt evaluated from a cleared sequence, one
 //             episode at a time (swirl before issue 18; `parallel: 1, kvReuse: false`);
 //   batched:  P sequences decoded together, each turn reusing its episode's KV
-//             cache, P episodes at a time (`parallel: P`, the default).
+//             cache, P episodes at a time (`parallel: P`, the default). Several
+//             values of P (`--parallel 4,8`) each get their own context.
 // Settings of pipelines/gsm8k.yaml (calculator, maxSteps 10, maxTokens 512, its
 // default prompt) with greedy decoding as its evaluate stages use. Questions go
-// in blocks of P; each block runs in both modes, alternating which goes first.
+// in blocks of the largest P; each block runs in every mode, rotating which goes first.
 //
-//   node --import tsx bench/episodes.ts [--model gemma3-270m] [--n 50] [--parallel 4]
+//   node --import tsx bench/episodes.ts [--model gemma3-270m] [--n 50] [--parallel 4[,8,…]]
 //        [--threads N] [--max-tokens 512] [--prompt FILE] [--json FILE]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -30,7 +31,8 @@ function arg(name: string, fallback: string): string {
 }
 const MODEL = arg('model', 'gemma3-270m');
 const N = Number(arg('n', '50'));
-const P = Number(arg('parallel', '4'));
+const PS = arg('parallel', '4').split(',').map(Number);
+const P = Math.max(...PS);
 const THREADS = Number(arg('threads', String(availableParallelism())));
 const MAX_TOKENS = Number(arg('max-tokens', '512'));
 const PROMPT = arg('prompt', '');
@@ -51,7 +53,7 @@ function questions(): Question[] {
 }
 
 interface Mode {
-  name: 'isolated' | 'batched';
+  name: string;
   chat: LlamaCppChat;
   lanes: number;
   seconds: number;
@@ -63,7 +65,7 @@ async function main(): Promise<void> {
   const common = { modelPath: file, modelName: MODEL, threads: THREADS, contextSize: CONTEXT, temperature: 0, maxTokens: MAX_TOKENS };
   const modes: Mode[] = [
     { name: 'isolated', chat: new LlamaCppChat({ ...common, sequences: 1, kvReuse: false }), lanes: 1, seconds: 0, trajectories: [] },
-    { name: 'batched', chat: new LlamaCppChat({ ...common, sequences: P, kvReuse: true }), lanes: P, seconds: 0, trajectories: [] },
+    ...PS.map((p) => ({ name: `batched (parallel ${p})`, chat: new LlamaCppChat({ ...common, sequences: p, kvReuse: true }), lanes: p, seconds: 0, trajectories: [] as Trajectory[] })),
   ];
   for (const m of modes) await m.chat.warmUp();
   const calculator = makeTool('calculator', { kind: 'calculator' }, packageRoot).tool;
@@ -86,9 +88,9 @@ async function main(): Promise<void> {
   };
   for (let b = 0, k = 0; b < qs.length; b += P, k++) {
     const block = qs.slice(b, b + P);
-    for (const m of k % 2 === 0 ? modes : [...modes].reverse()) await run(m, block);
-    const [iso, bat] = modes;
-    console.error(`${Math.min(qs.length, b + P)}/${qs.length}: isolated ${iso!.seconds.toFixed(0)} s, batched ${bat!.seconds.toFixed(0)} s`);
+    // Rotate the order block by block, so a noisy moment does not land on one mode only.
+    for (let j = 0; j < modes.length; j++) await run(modes[(j + k) % modes.length]!, block);
+    console.error(`${Math.min(qs.length, b + P)}/${qs.length}: ${modes.map((m) => `${m.name} ${m.seconds.toFixed(0)} s`).join(', ')}`);
   }
   const summary = await Promise.all(
     modes.map(async (m) => {
@@ -109,15 +111,16 @@ async function main(): Promise<void> {
       };
     }),
   );
-  const [iso, bat] = summary;
-  const same = modes[0]!.trajectories.filter((t, i) => t.lastText === modes[1]!.trajectories[i]!.lastText && t.answer === modes[1]!.trajectories[i]!.answer).length;
+  const iso = summary[0]!;
+  const same = (m: Mode) => modes[0]!.trajectories.filter((t, i) => t.lastText === m.trajectories[i]!.lastText && t.answer === m.trajectories[i]!.answer).length;
   console.log(`${MODEL}, ${qs.length} GSM8K test questions (seed 0), calculator, maxSteps 10, maxTokens ${MAX_TOKENS}, greedy, ${THREADS} threads, ${PROMPT || 'default prompt'}`);
   console.log('| mode | episodes/hour | correct | answered | model calls | generated tokens | prompt tokens (from KV cache) |');
   console.log('|---|---|---|---|---|---|---|');
   for (const s of summary)
-    console.log(`| ${s.mode}${s.mode === 'batched' ? ` (parallel ${s.parallel})` : ''} | ${s.episodesPerHour.toFixed(0)} | ${s.correct}/${s.episodes} | ${s.answered}/${s.episodes} | ${s.modelCalls} | ${s.outputTokens} | ${s.promptTokens} (${s.promptTokensFromCache}) |`);
-  console.log(`batched / isolated: ${(bat!.episodesPerHour / iso!.episodesPerHour).toFixed(2)}x episodes per hour; ${same}/${qs.length} episodes ended with the same last turn in both modes`);
-  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ model: MODEL, n: qs.length, threads: THREADS, maxTokens: MAX_TOKENS, prompt: PROMPT || null, summary, same }, null, 2));
+    console.log(`| ${s.mode} | ${s.episodesPerHour.toFixed(0)} | ${s.correct}/${s.episodes} | ${s.answered}/${s.episodes} | ${s.modelCalls} | ${s.outputTokens} | ${s.promptTokens} (${s.promptTokensFromCache}) |`);
+  const sameLast = modes.slice(1).map(same);
+  summary.slice(1).forEach((s, i) => console.log(`${s.mode} / isolated: ${(s.episodesPerHour / iso.episodesPerHour).toFixed(2)}x episodes per hour; ${sameLast[i]}/${qs.length} episodes ended with the same last turn as isolated`));
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ model: MODEL, n: qs.length, threads: THREADS, maxTokens: MAX_TOKENS, prompt: PROMPT || null, summary, sameLastTurn: sameLast }, null, 2));
 }
 
 await main();

@@ -8,6 +8,9 @@
 //   node --import tsx bench/llama-batched.ts [--models gemma3-270m,qwen2.5-coder-1.5b]
 //        [--batches 1,4,8,16] [--pp 128] [--tg 64] [--threads N] [--rounds 2]
 //        [--llama-bin DIR] [--json FILE]
+//   node --import tsx bench/llama-batched.ts --child GGUF B [--threads N] [--contexts K]
+//        (swirl's side alone; K contexts of B/K sequences and N/K threads each, the
+//        requests split between them: one context with every thread vs several with one)
 //
 // Prompt tok/s = B·PP / time to the first token of every request; generation
 // tok/s = tokens generated / the rest of the time (llama-batched-bench's S_PP and
@@ -38,6 +41,7 @@ const THREADS = Number(arg('threads', String(availableParallelism())));
 const ROUNDS = Number(arg('rounds', '2'));
 const BIN = path.resolve(arg('llama-bin', path.join(packageRoot, '.swirl', 'llama-tools', 'bin')));
 const JSON_OUT = arg('json', '');
+const CONTEXTS = Number(arg('contexts', '1'));
 
 interface Speed {
   pp: number;
@@ -73,8 +77,11 @@ function promptText(tag: string, words: string[]): string {
 
 let nonce = 0;
 async function swirl(file: string, b: number): Promise<Speed> {
-  const chat = new LlamaCppChat({ modelPath: file, modelName: path.basename(file), sequences: b, threads: THREADS, contextSize: PP + TG + 64, temperature: 0, maxTokens: TG });
-  await chat.warmUp();
+  // K contexts: distinct context sizes give each its own runtime (the size is padded to 256 cells anyway).
+  const chats = Array.from({ length: CONTEXTS }, (_, k) => new LlamaCppChat({ modelPath: file, modelName: path.basename(file), sequences: Math.max(1, Math.ceil(b / CONTEXTS)), threads: Math.max(1, Math.floor(THREADS / CONTEXTS)), contextSize: PP + TG + 64 + k, temperature: 0, maxTokens: TG }));
+  const chat = chats[0]!;
+  for (const c of chats) await c.warmUp();
+  const on = (i: number) => chats[i % CONTEXTS]!;
   // Grow the number list until the rendered prompt has PP tokens (measured on the real template).
   const words: string[] = [];
   const tokens = async (text: string) => (await chat.invoke([new HumanMessage(text)], { maxTokens: 1 })).usage_metadata!.input_tokens;
@@ -87,19 +94,19 @@ async function swirl(file: string, b: number): Promise<Speed> {
     else hi = mid;
   }
   for (let i = 1; i <= lo; i++) words.push(String(i));
-  const before = await runtimeStats(chat.params);
+  const stats = async () => (await Promise.all(chats.map((c) => runtimeStats(c.params)))).reduce((a, x) => a + x.reusedTokens, 0);
+  const before = await stats();
   const fresh = () => Array.from({ length: b }, () => [new HumanMessage(promptText(`${++nonce}`, words))]);
   // Time to first token of B requests at once (prompts distinct from their first words on: no KV reuse).
   let t0 = performance.now();
-  await Promise.all(fresh().map((m) => chat.invoke(m, { maxTokens: 1 })));
+  await Promise.all(fresh().map((m, i) => on(i).invoke(m, { maxTokens: 1 })));
   const tPp = (performance.now() - t0) / 1000;
   t0 = performance.now();
-  const res = await Promise.all(fresh().map((m) => chat.invoke(m, { maxTokens: TG })));
+  const res = await Promise.all(fresh().map((m, i) => on(i).invoke(m, { maxTokens: TG })));
   const tAll = (performance.now() - t0) / 1000;
   const generated = res.reduce((a, r) => a + (r.usage_metadata?.output_tokens ?? 0), 0);
   const inTokens = res.reduce((a, r) => a + (r.usage_metadata?.input_tokens ?? 0), 0);
-  const stats = await runtimeStats(chat.params);
-  const reused = stats.reusedTokens - before.reusedTokens;
+  const reused = (await stats()) - before;
   if (reused > b * 8) console.error(`warning: ${reused} prompt tokens came from the KV cache`);
   return { pp: inTokens / tPp, tg: Math.max(0, generated - b) / Math.max(1e-9, tAll - tPp), generated };
 }

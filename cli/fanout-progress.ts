@@ -40,9 +40,10 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
         continue;
       }
       const p = await client.workflow.getHandle(`${workflowId}/${s.id}`).query<FanoutProgress>('fanoutProgress');
-      const itemsDone = p.counts.succeeded + p.counts.failed + p.counts.filtered + (await doneInRunningShards(client, p.running ?? []));
+      const running = await runningShards(client, p.running ?? []);
+      const itemsDone = p.counts.succeeded + p.counts.failed + p.counts.filtered + running.reduce((a, r) => a + r.done, 0);
       const elapsed = s.startedAt ? (Date.now() - Date.parse(s.startedAt)) / 1000 : undefined;
-      const rate = elapsed && elapsed > 0 && itemsDone > 0 ? itemsDone / elapsed : undefined;
+      const rate = currentRate(running, Date.now()) ?? (elapsed && elapsed > 0 && itemsDone > 0 ? itemsDone / elapsed : undefined);
       out[s.id] = { ...p, itemsDone, ...(rate ? { itemsPerSecond: rate, etaSeconds: (p.totalItems - itemsDone) / rate } : {}) };
     } catch {
       /* not started yet, or no worker to answer */
@@ -54,25 +55,61 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
 /** Most running shards described per stage and poll (one RPC each). */
 const MAX_DESCRIBED_SHARDS = 32;
 
+/** A running shard as its activity's last heartbeat tells it. */
+export interface RunningShard {
+  /** Items done (those of earlier attempts included). */
+  done: number;
+  /** Items already done when the current attempt started (absent from shards of older workers). */
+  resumed?: number;
+  /** When the current attempt started (ms since the epoch). */
+  startedAtMs?: number;
+}
+
 /**
  * Items the running shards have finished, from their activities' last
- * heartbeats (`{ done, of }`, activities/fanout.ts): shards run many items
- * each, so finished shards alone would move the count in large steps.
+ * heartbeats (`{ done, of, resumed }`, activities/fanout.ts): shards run many
+ * items each, so finished shards alone would move the count in large steps.
  */
-async function doneInRunningShards(client: Client, shardIds: string[]): Promise<number> {
-  const done = await Promise.all(
+async function runningShards(client: Client, shardIds: string[]): Promise<RunningShard[]> {
+  return Promise.all(
     shardIds.slice(0, MAX_DESCRIBED_SHARDS).map(async (id) => {
       try {
         const d = await client.workflow.getHandle(id).describe();
-        const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-        const beat = payload ? (defaultPayloadConverter.fromPayload(payload as never) as { done?: unknown } | undefined) : undefined;
-        return typeof beat?.done === 'number' ? beat.done : 0;
+        const act = d.raw.pendingActivities?.[0];
+        const payload = act?.heartbeatDetails?.payloads?.[0];
+        const beat = payload ? (defaultPayloadConverter.fromPayload(payload as never) as { done?: unknown; resumed?: unknown } | undefined) : undefined;
+        const started = act?.lastStartedTime?.seconds;
+        return {
+          done: typeof beat?.done === 'number' ? beat.done : 0,
+          ...(typeof beat?.resumed === 'number' ? { resumed: beat.resumed } : {}),
+          ...(started != null ? { startedAtMs: Number(started) * 1000 + Math.floor((act?.lastStartedTime?.nanos ?? 0) / 1e6) } : {}),
+        };
       } catch {
-        return 0; // the shard just finished (it is counted with the finished ones at the next poll)
+        return { done: 0 }; // the shard just finished (it is counted with the finished ones at the next poll)
       }
     }),
   );
-  return done.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Items per second now: the sum over running shards of the items each finished in its current
+ * attempt over that attempt's time. A run resumed after hours without a worker would otherwise
+ * show its average since the stage started (and an ETA hours too long). Undefined when no
+ * running shard has finished an item in its current attempt yet (the caller falls back to the
+ * stage's average).
+ */
+export function currentRate(shards: readonly RunningShard[], nowMs: number): number | undefined {
+  let rate = 0;
+  let items = 0;
+  for (const s of shards) {
+    if (s.resumed === undefined || s.startedAtMs === undefined) continue;
+    const n = s.done - s.resumed;
+    const secs = (nowMs - s.startedAtMs) / 1000;
+    if (n <= 0 || secs <= 0) continue;
+    items += n;
+    rate += n / secs;
+  }
+  return items > 0 ? rate : undefined;
 }
 
 export function describeProgress(p: StageProgress): string {

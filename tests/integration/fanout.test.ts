@@ -101,17 +101,24 @@ describe('sharded fan-out', () => {
     // Two shards of 12 slow items, 2 at a time each: ~3 s per shard, all shards in flight at once.
     const id = `${tag}-progress/stub`;
     const handle = await client.workflow.start('fanoutWorkflow', { taskQueue: queues.orchestration, workflowId: id, args: [input(ref, { keyPrefix: id, config: { delayMs: 500 }, shardSize: 12, concurrency: 2, itemConcurrency: 2, activity: { ...input(ref, {}).activity, heartbeatTimeoutMs: 2_000 } })] });
-    const stage = { id: 'stub', type: 'rollout', status: 'running', startedAt: new Date().toISOString() } as StageState;
-    const seen: Array<{ itemsDone: number; shardsDone: number; running: number }> = [];
+    // The stage "started" an hour ago (a run resumed after hours without a worker): the rate must be
+    // this attempt's pace (2 shards x 2 items per 0.5 s), not 24 items over an hour.
+    const stage = { id: 'stub', type: 'rollout', status: 'running', startedAt: new Date(Date.now() - 3_600_000).toISOString() } as StageState;
+    const seen: Array<{ itemsDone: number; shardsDone: number; running: number; rate: number }> = [];
     while (seen.length < 40) {
       const p = (await fanoutProgress(client, `${tag}-progress`, [stage])).stub;
-      if (p) seen.push({ itemsDone: p.itemsDone, shardsDone: p.shardsDone, running: p.running?.length ?? 0 });
+      if (p) seen.push({ itemsDone: p.itemsDone, shardsDone: p.shardsDone, running: p.running?.length ?? 0, rate: p.itemsPerSecond ?? 0 });
       if (p?.shardsDone === 2) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     await handle.result();
     // Items were counted while no shard had finished yet, from the running shards' heartbeats.
     expect(seen.some((p) => p.shardsDone === 0 && p.running === 2 && p.itemsDone > 0 && p.itemsDone < 24)).toBe(true);
+    // At most 8 items/s can be done (4 lanes, 0.5 s each); the stage's hour-long average would be under 0.01.
+    const rates = seen.filter((p) => p.shardsDone === 0 && p.itemsDone >= 4).map((p) => p.rate);
+    expect(rates.length).toBeGreaterThan(0);
+    expect(Math.max(...rates)).toBeGreaterThan(1);
+    expect(Math.max(...rates)).toBeLessThan(20);
   });
 
   it('an empty input gives empty outputs', async () => {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { currentRate, describeProgress, type StageProgress } from '../../cli/fanout-progress.js';
+
+describe('currentRate', () => {
+  const now = Date.parse('2026-12-05T10:00:00Z');
+  it("sums each running shard's items of its current attempt over that attempt's time", () => {
+    // 30 items in 10 minutes on one shard (120 already done before the restart), 6 in 2 minutes on another.
+    const r = currentRate(
+      [
+        { done: 150, resumed: 120, startedAtMs: now - 600_000 },
+        { done: 6, resumed: 0, startedAtMs: now - 120_000 },
+      ],
+      now,
+    );
+    expect(r).toBeCloseTo(30 / 600 + 6 / 120, 10);
+  });
+
+  it('is undefined until an attempt finished an item, and ignores heartbeats of older workers', () => {
+    expect(currentRate([{ done: 120, resumed: 120, startedAtMs: now - 60_000 }], now)).toBeUndefined();
+    expect(currentRate([{ done: 40 }, { done: 40, startedAtMs: now - 60_000 }], now)).toBeUndefined();
+    expect(currentRate([], now)).toBeUndefined();
+    // A clock behind the attempt's start does not give a negative or infinite rate.
+    expect(currentRate([{ done: 5, resumed: 0, startedAtMs: now + 1000 }], now)).toBeUndefined();
+  });
+});
+
+describe('describeProgress', () => {
+  it('prints items, shards, rate and ETA of a fan-out stage', () => {
+    const p: StageProgress = {
+      stageId: 'rollouts',
+      totalItems: 600,
+      shards: 5,
+      shardsDone: 3,
+      inFlight: 1,
+      counts: { succeeded: 360, failed: 0, filtered: 0 },
+      itemsDone: 390,
+      itemsPerSecond: 0.125,
+      etaSeconds: 210 / 0.125,
+    } as StageProgress;
+    expect(describeProgress(p)).toBe('390/600 items, shards 3/5 (1 running), 0.13 items/s, ETA 1680s');
+  });
+});
