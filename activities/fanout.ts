@@ -85,15 +85,15 @@ export interface ShardDeps {
   items: ItemCache;
 }
 
-/** A shard's heartbeat details: items done of all, and how many were already done when this attempt started. */
+/**
+ * A shard's heartbeat details: items done of all, and how many were already done when this
+ * attempt started (its scratch file), so `swirl status` can tell this attempt's own pace from a
+ * total that includes hours without a worker. `resumed` is absent until the scratch file is read.
+ */
 export interface ShardBeat {
   done: number;
   of: number;
   resumed?: number;
-}
-
-function shardBeat(done: number, of: number, resumed: number | undefined): ShardBeat {
-  return resumed === undefined ? { done, of } : { done, of, resumed };
 }
 
 export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Omit<ShardResult, 'index'>> {
@@ -103,23 +103,16 @@ export async function processShard(deps: ShardDeps, spec: ShardSpec): Promise<Om
   // Heartbeat on a timer from the start (reading a large items artifact takes
   // time too) as well as per item: one item (an episode) can take longer than
   // the heartbeat timeout, and a live worker must not look dead.
-  const of = spec.end - spec.start;
-  let doneCount = 0;
-  // `resumed`: the items this attempt found done (its scratch file), so `swirl status` can tell
-  // this attempt's own pace from a total that includes hours without a worker.
-  let resumed: number | undefined;
-  const beat = setInterval(() => ctx.heartbeat(shardBeat(doneCount, of, resumed)), HEARTBEAT_EVERY_MS);
+  let beat: ShardBeat = { done: 0, of: spec.end - spec.start };
+  const timer = setInterval(() => ctx.heartbeat(beat), HEARTBEAT_EVERY_MS);
   try {
-    return await runShard(deps, spec, processor, ctx, (n) => {
-      resumed ??= n;
-      doneCount = n;
-    });
+    return await runShard(deps, spec, processor, ctx, (b) => (beat = b));
   } finally {
-    clearInterval(beat);
+    clearInterval(timer);
   }
 }
 
-async function runShard(deps: ShardDeps, spec: ShardSpec, processor: ItemProcessor, ctx: Context, progress: (done: number) => void): Promise<Omit<ShardResult, 'index'>> {
+async function runShard(deps: ShardDeps, spec: ShardSpec, processor: ItemProcessor, ctx: Context, progress: (beat: ShardBeat) => void): Promise<Omit<ShardResult, 'index'>> {
   // The scratch name covers everything that determines the shard's results.
   const id = createHash('sha256').update(JSON.stringify([spec.shardKey, spec.items.hash, spec.start, spec.end, spec.processor, spec.config])).digest('hex');
   await mkdir(deps.scratchDir, { recursive: true });
@@ -224,7 +217,7 @@ async function runItems(
   spec: ShardSpec,
   processor: ItemProcessor,
   ctx: Context,
-  progress: (done: number) => void,
+  progress: (beat: ShardBeat) => void,
   scratch: string,
   done: ScratchLine[],
   attempts: string,
@@ -235,7 +228,8 @@ async function runItems(
   for (let i = spec.start; i < spec.end; i++) if (!finished.has(i)) todo.push(i);
   const fh = await open(scratch, 'a');
   const resumed = done.length;
-  progress(resumed);
+  const beat = (): ShardBeat => ({ done: done.length, of: spec.end - spec.start, resumed });
+  progress(beat());
   // Items run `itemConcurrency` at a time, taken in index order; each finished
   // one is a scratch line (written one after another, so only the last line
   // can be cut short by a crash). After a failure no new item starts, the
@@ -262,11 +256,11 @@ async function runItems(
       writes = writes.then(() => fh.write(JSON.stringify(line) + '\n'));
       writes.catch(() => undefined); // a failed write is thrown by the `await writes` below, not as an unhandled rejection
       done.push(line);
-      progress(done.length);
+      progress(beat());
       // Progress for the heartbeat, at most once a second (the timer covers long items).
       if (performance.now() - lastBeat >= 1_000) {
         lastBeat = performance.now();
-        ctx.heartbeat(shardBeat(done.length, spec.end - spec.start, resumed));
+        ctx.heartbeat(beat());
       }
     }
   };

@@ -2,6 +2,7 @@
 // workflows (`<run id>/<stage id>`), with throughput and ETA.
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import type { ShardBeat } from '../activities/fanout.js';
 import type { FanoutProgress } from '../workflows/fanout-types.js';
 import type { TrainProgress } from '../workflows/train.js';
 import type { StageState } from '../workflows/types.js';
@@ -77,7 +78,7 @@ async function runningShards(client: Client, shardIds: string[]): Promise<Runnin
         const d = await client.workflow.getHandle(id).describe();
         const act = d.raw.pendingActivities?.[0];
         const payload = act?.heartbeatDetails?.payloads?.[0];
-        const beat = payload ? (defaultPayloadConverter.fromPayload(payload as never) as { done?: unknown; resumed?: unknown } | undefined) : undefined;
+        const beat = payload ? (defaultPayloadConverter.fromPayload(payload as never) as Partial<ShardBeat> | undefined) : undefined;
         const started = act?.lastStartedTime?.seconds;
         return {
           done: typeof beat?.done === 'number' ? beat.done : 0,
