@@ -62,6 +62,11 @@ export interface TrainProgress {
   /** Why sampling waits (budget reached, breaker open), while it does. */
   pauseReason?: string;
   last?: TrainCurvePoint;
+  /**
+   * When the latest iterations of this workflow run finished (workflow clock, ms since the epoch;
+   * at most the last 6). Replay rebuilds them from history, so a resumed run still knows its pace.
+   */
+  recentEnds?: number[];
 }
 
 export const trainProgressQuery = defineQuery<TrainProgress>('trainProgress');
@@ -91,6 +96,8 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
   const onTrainer = input.settings.sampler === 'trainer';
   let budget = carry.budget ?? input.budget;
   let waiting: string | undefined;
+  // Read by the progress query only: recording the workflow clock issues no command, so old histories replay unchanged.
+  let recentEnds: number[] = [];
   setHandler(trainProgressQuery, () => ({
     stageId: input.stageId,
     iteration: i,
@@ -98,6 +105,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
     paused: paused || waiting !== undefined,
     ...(waiting !== undefined ? { pauseReason: waiting } : {}),
     ...(curve.length ? { last: curve[curve.length - 1]! } : {}),
+    ...(recentEnds.length ? { recentEnds } : {}),
   }));
   setHandler(trainPauseSignal, (p: boolean) => void (paused = p));
   setHandler(trainBudgetSignal, (b: RunBudget) => {
@@ -161,6 +169,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
     const m = last.metrics;
     curve = thin([...curve, curvePoint(i + 1, batch, m, sampledWith)]);
     rewards = [...rewards, ...batch.rewards].slice(-512);
+    recentEnds = [...recentEnds, Date.now()].slice(-6);
   }
   // A plain Error here would fail the workflow *task*, which Temporal retries
   // forever (the run hangs); a non-retryable ApplicationFailure fails the stage.

@@ -25,14 +25,29 @@ import Database from 'better-sqlite3';
 import { describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import type { StageState } from '../../workflows/types.js';
+import type { TrainProgress } from '../../workflows/train.js';
+import type { TrainCurvePoint } from '../../workflows/train-curve.js';
+import { iterationRate } from '../../cli/fanout-progress.js';
 import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import { activityAttempts, kill9, startCliWorker, swirl, tempStateDir } from './helpers.js';
-import { startOpenAIStub } from './fixtures/openai-stub.js';
+import { scriptedAnswer, startOpenAIStub, type ChatBody } from './fixtures/openai-stub.js';
 
 const spec = 'tests/integration/fixtures/train-crash.yaml';
 const LONG = 900_000;
-/** samplesPerState in the fixture: iteration 1 makes sample calls 1..G, iteration 2 makes G+1..2G. */
-const G = 2;
+/** Sample calls per iteration (batchStates 2 × samplesPerState 4 in the fixture): iteration 1 makes calls 1..S, iteration 2 makes S+1..2S. */
+const S = 8;
+
+/**
+ * The fixture's reward model: the scripted stub as an LLM judge. Its verdict is a hash of the judge
+ * prompt (which holds the sampled action), GOOD 3 times in 4: the same action always gets the same
+ * verdict, whichever run or attempt asks, and samples of one state mostly get unequal rewards.
+ */
+function scriptedJudge(body: ChatBody): string {
+  const last = String(body.messages.at(-1)?.content ?? '');
+  if (!last.includes('Judge ONLY the student')) return scriptedAnswer(body);
+  const h = createHash('sha256').update(last).digest()[0]!;
+  return `Checked against the task.\n${h % 4 === 0 ? 'BAD' : 'GOOD'}`;
+}
 
 const startWorker = startCliWorker;
 
@@ -91,6 +106,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 class SampleCalls {
   private db: Database.Database | undefined;
   constructor(private readonly file: string) {}
+  /** Attempts of the stage's sample calls (those of judge calls it has completed left out) and completed sample calls. */
   read(): { attempts: number; completed: number } {
     if (!this.db) {
       if (!existsSync(this.file)) return { attempts: 0, completed: 0 };
@@ -98,7 +114,10 @@ class SampleCalls {
     }
     const n = (sql: string) => (this.db!.prepare(sql).get() as { n: number }).n;
     try {
-      return { attempts: n("SELECT COUNT(*) AS n FROM attempts WHERE stage_id = 'trained'"), completed: n("SELECT COUNT(*) AS n FROM calls WHERE stage_id = 'trained' AND purpose = 'sample'") };
+      return {
+        attempts: n("SELECT COUNT(*) AS n FROM attempts WHERE stage_id = 'trained' AND key NOT IN (SELECT key FROM calls WHERE purpose <> 'sample')"),
+        completed: n("SELECT COUNT(*) AS n FROM calls WHERE stage_id = 'trained' AND purpose = 'sample'"),
+      };
     } catch {
       return { attempts: 0, completed: 0 }; // the worker has not created the tables yet
     }
@@ -124,7 +143,7 @@ describe('a train stage survives kill -9 of its worker', () => {
     const address = inject('temporalAddress');
     const prefix = `it-train-crash-${process.pid}`;
     // The rollouts' scripted model (the train stage samples from the embedded one).
-    const stub = await startOpenAIStub({ faultRate: 0 });
+    const stub = await startOpenAIStub({ faultRate: 0, script: scriptedJudge });
     const scripted = ['--set', `models.scripted.baseUrl=${stub.baseUrl}`];
 
     // The reference run, in parallel with the crashed one below.
@@ -166,15 +185,17 @@ describe('a train stage survives kill -9 of its worker', () => {
         'the last sample call of iteration 2 in flight',
         () => {
           const c = samples.read();
-          if (c.completed >= 2 * G) throw new Error(`iteration 2 finished sampling before the kill could land: ${JSON.stringify(c)}`);
-          return c.attempts >= 2 * G && c.completed === 2 * G - 1 ? c : undefined;
+          if (c.completed >= 2 * S) throw new Error(`iteration 2 finished sampling before the kill could land: ${JSON.stringify(c)}`);
+          // A judge call in flight (its attempt is in the ledger, not yet known as a judge call) is not the sample.
+          const judging = stub.requests.some((r) => !r.done);
+          return c.attempts >= 2 * S && c.completed === 2 * S - 1 && !judging ? c : undefined;
         },
         LONG,
         50,
       );
       await kill9(worker);
       mark('kill 2');
-      expect(inFlight.completed).toBe(2 * G - 1);
+      expect(inFlight.completed).toBe(2 * S - 1);
       worker = await startWorker(env);
 
       const followed = await swirl(['status', workflowId, '--follow', '--json'], env, LONG);
@@ -183,8 +204,16 @@ describe('a train stage survives kill -9 of its worker', () => {
       const st = JSON.parse(followed.stdout) as { status: string; stages: StageState[] };
       expect(st.status).toBe('COMPLETED');
       const trained = st.stages.find((s) => s.id === 'trained')!;
-      const stats = trained.stats as { iterations: number; checkpoint: string; states: number };
+      const stats = trained.stats as { iterations: number; checkpoint: string; states: number; curve: TrainCurvePoint[] };
       expect(stats.iterations).toBe(2);
+      // The comparison below means something only if an update moved the adapter (an all-zero-advantage
+      // run would end on the initial adapter whatever a rerun reloaded).
+      const deltas = stats.curve.map((p) => p.adapterDelta ?? 0);
+      expect(Math.max(...deltas), `every update left the adapter unchanged: ${JSON.stringify(stats.curve)}`).toBeGreaterThan(0);
+      // The train loop's pace survives the kills: its iteration ends are rebuilt from history (swirl status's ETA).
+      const progress = await client.workflow.getHandle(loopId).query<TrainProgress>('trainProgress');
+      expect(progress.recentEnds).toHaveLength(2);
+      expect(iterationRate(progress.recentEnds!)).toBeGreaterThan(0);
 
       const clean = await cleanRun;
       expect(clean.code, clean.stderr).toBe(0);
@@ -208,14 +237,18 @@ describe('a train stage survives kill -9 of its worker', () => {
       const ledger = new SqliteLedger(ledgerFile);
       try {
         const used = (await ledger.stats({ runId: workflowId })).byStage.trained!;
-        expect(used.calls).toBe(2 * G);
+        const db = new Database(ledgerFile, { readonly: true });
+        const judged = (db.prepare("SELECT COUNT(*) AS n FROM uses WHERE run_id = ? AND stage_id = 'trained' AND purpose <> 'sample' AND reused = 0").get(workflowId) as { n: number }).n;
+        db.close();
+        expect(judged).toBeGreaterThan(0);
+        expect(used.calls - judged).toBe(2 * S);
         expect(used.reused).toBeGreaterThanOrEqual(1);
         expect((await ledger.audit()).duplicated).toEqual([]);
       } finally {
         ledger.close();
       }
       console.log(
-        `train-crash: ${stats.states} states, checkpoint ${stats.checkpoint.slice(0, 12)}; clean run ${((tClean - t0) / 1000).toFixed(0)} s (in parallel), ${marks.join(', ')}; ` +
+        `train-crash: ${stats.states} states, checkpoint ${stats.checkpoint.slice(0, 12)}, adapter deltas ${JSON.stringify(deltas)}, rewards ${JSON.stringify(stats.curve.map((p) => p.meanReward))}; clean run ${((tClean - t0) / 1000).toFixed(0)} s (in parallel), ${marks.join(', ')}; ` +
           `orphaned trainer (age ${trainer.age} s at the kill) exited ${orphanMs} ms after its worker; attempts ${JSON.stringify(acts.map((a) => `${a.type}#${a.index}:${a.attempt}`))}`,
       );
     } finally {

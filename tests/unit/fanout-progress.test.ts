@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { currentRate, describeProgress, type StageProgress } from '../../cli/fanout-progress.js';
+import { currentRate, describeProgress, iterationRate, type StageProgress } from '../../cli/fanout-progress.js';
 
 describe('currentRate', () => {
   const now = Date.parse('2026-12-05T10:00:00Z');
@@ -21,6 +21,22 @@ describe('currentRate', () => {
     expect(currentRate([], now)).toBeUndefined();
     // A clock behind the attempt's start does not give a negative or infinite rate.
     expect(currentRate([{ done: 5, resumed: 0, startedAtMs: now + 1000 }], now)).toBeUndefined();
+  });
+});
+
+describe('iterationRate (train stages)', () => {
+  it('is one over the median gap between iteration ends, so a pause without a worker does not stretch the ETA', () => {
+    const min = 60_000;
+    // Iterations every 5 minutes, then a 3-hour stop, then two more at the same pace.
+    const ends = [0, 5 * min, 10 * min, 10 * min + 3 * 60 * min, 10 * min + 3 * 60 * min + 5 * min, 10 * min + 3 * 60 * min + 10 * min];
+    expect(iterationRate(ends)).toBeCloseTo(1 / 300, 9);
+    // With two gaps the lower one counts (one of them may span the pause).
+    expect(iterationRate([0, 4 * min, 4 * min + 60 * min])).toBeCloseTo(1 / 240, 9);
+  });
+
+  it('is undefined with fewer than two ends', () => {
+    expect(iterationRate([])).toBeUndefined();
+    expect(iterationRate([1000])).toBeUndefined();
   });
 });
 
