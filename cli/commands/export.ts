@@ -2,8 +2,12 @@
 // produced into its base model and writes one Hugging Face model folder
 // (safetensors + config + tokenizer) that transformers or vLLM load without
 // peft. The Python trainer does the work (`swirl_trainer export-merged`).
+// `--adapter-only` writes the adapter itself instead: the GGUF that llama.cpp
+// loads on the base GGUF (what swirl's sampler and evaluations use), with a
+// manifest naming the run, the base model's hash and every file's sha256.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PolicyRecord } from '../../activities/policy.js';
@@ -20,6 +24,55 @@ interface ExportOptions {
   out?: string;
   stage?: string;
   json?: boolean;
+  adapterOnly?: boolean;
+}
+
+/** What `--adapter-only` writes next to the adapter (swirl-adapter.json). */
+export interface AdapterManifest {
+  run: string;
+  stage: string;
+  iterations: number;
+  /** The train stage's final checkpoint hash (its content address). */
+  checkpoint: string;
+  /** The base model: the Plan's name for it, its model id, and the sha256 of the GGUF it was trained on. */
+  base: { name: string; model: string; sha256?: string };
+  /** sha256 of every file written beside this manifest. */
+  files: Record<string, string>;
+}
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/**
+ * Copies a policy's adapter GGUF (and the checkpoint's adapter_config.json and swirl-checkpoint.json, when
+ * present) into a new folder with a manifest; written in a temporary folder renamed at the end.
+ */
+export function writeAdapterExport(outDir: string, policy: PolicyRecord, meta: { run: string; stage: string; modelId: string }): AdapterManifest {
+  const tmp = `${outDir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const files: Record<string, string> = {};
+  const take = (from: string, name: string) => {
+    copyFileSync(from, path.join(tmp, name));
+    files[name] = sha256File(path.join(tmp, name));
+  };
+  take(policy.adapterGguf, 'adapter.gguf');
+  for (const name of ['adapter_config.json', 'swirl-checkpoint.json']) {
+    const f = path.join(policy.checkpoint, name);
+    if (existsSync(f)) take(f, name);
+  }
+  let baseSha: string | undefined;
+  try {
+    const base = (JSON.parse(readFileSync(path.join(policy.checkpoint, 'swirl-checkpoint.json'), 'utf8')) as { base?: string }).base;
+    baseSha = base?.match(/sha256:([0-9a-f]{64})/)?.[1];
+  } catch {
+    /* an older checkpoint without its metadata file */
+  }
+  const manifest: AdapterManifest = { run: meta.run, stage: meta.stage, iterations: policy.iterations, checkpoint: policy.hash, base: { name: policy.model, model: meta.modelId, ...(baseSha ? { sha256: baseSha } : {}) }, files };
+  writeFileSync(path.join(tmp, 'swirl-adapter.json'), JSON.stringify(manifest, null, 2) + '\n');
+  renameSync(tmp, outDir);
+  return manifest;
 }
 
 /** The train stage to export: the one named, or the run's only train stage. */
@@ -57,6 +110,14 @@ export async function exportAction(workflowId: string, opts: ExportOptions, setC
     throw new SwirlError('E_NO_POLICY', `the checkpoint ${policy.checkpoint} is not on this machine`, { hint: 'run `swirl export` where the run\'s .swirl folder is (or set SWIRL_STATE_DIR to it)' });
   }
   const model = input.plan.models[policy.model];
+  if (opts.adapterOnly) {
+    if (!existsSync(policy.adapterGguf)) throw new SwirlError('E_NO_POLICY', `the adapter ${policy.adapterGguf} is not on this machine`, { hint: 'run `swirl export` where the run\'s .swirl folder is (or set SWIRL_STATE_DIR to it)' });
+    const manifest = writeAdapterExport(outDir, policy, { run: workflowId, stage: stageId, modelId: String(model?.model ?? policy.model) });
+    if (opts.json) printJson({ workflowId, out: outDir, ...manifest });
+    else out(`${outDir}\n  adapter ${manifest.files['adapter.gguf']!.slice(0, 12)} of ${manifest.base.model} (${stageId}, ${policy.iterations} iterations); evaluate it with a llama-cpp model entry's \`adapter: ${path.join(outDir, 'adapter.gguf')}\``);
+    setCode(EXIT.ok);
+    return;
+  }
   let baseGguf: string;
   try {
     baseGguf = resolveModelPath(String(model?.model ?? policy.model), { modelsDir: paths.models, projectRoot: input.projectRoot });

@@ -141,7 +141,8 @@ export function registerCommands(program: Command, setCode: SetCode): void {
     .argument('<workflowId>', 'the workflow id printed by `swirl run`')
     .option('--out <dir>', 'the folder to write (must not exist)')
     .option('--stage <id>', 'the train stage to export, when the run has several')
-    .option('--json', 'print {out, base, adapter, adapterHash, parameters} as JSON')
+    .option('--adapter-only', 'write the LoRA adapter GGUF (what llama.cpp loads on the base GGUF) with a manifest of hashes instead of a merged model')
+    .option('--json', 'print {out, base, adapter, adapterHash, parameters} as JSON (with --adapter-only: the manifest)')
     .action(async (id, opts) => (await import('./export.js')).exportAction(id, opts, setCode));
 
   program

@@ -11,6 +11,7 @@
 // trains with the real trainer, and the trained policy is evaluated on the
 // embedded model with its adapter.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import { Client, Connection } from '@temporalio/client';
 import { freePort, startDevServer, type DevServer } from '../../runtime/devserver.js';
 import { packageRoot, swirlPaths } from '../../runtime/paths.js';
 import type { PipelineResult } from '../../workflows/types.js';
+import type { AdapterManifest } from '../../cli/commands/export.js';
 import { startOpenAIStub, type OpenAIStub } from './fixtures/openai-stub.js';
 import { bin, swirl, tempStateDir } from './helpers.js';
 
@@ -145,6 +147,16 @@ describe('quickstart survives server restarts', () => {
     const again = await swirl(['export', summary.workflowId, '--out', merged], { TEMPORAL_ADDRESS: server.address, SWIRL_STATE_DIR: env.SWIRL_STATE_DIR });
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already exists/);
+    // The adapter alone, as llama.cpp loads it, with the hashes that tie it to the run and the base model.
+    const adapterDir = path.join(dir, 'adapter');
+    const ad = await swirl(['export', summary.workflowId, '--adapter-only', '--out', adapterDir, '--json'], { TEMPORAL_ADDRESS: server.address, SWIRL_STATE_DIR: env.SWIRL_STATE_DIR });
+    expect(ad.code, ad.stderr).toBe(0);
+    const am = JSON.parse(readFileSync(path.join(adapterDir, 'swirl-adapter.json'), 'utf8')) as AdapterManifest;
+    expect(am).toMatchObject({ run: summary.workflowId, stage: 'trained', iterations: 1, base: { model: 'gemma3-270m' } });
+    expect(am.base.sha256).toMatch(/^[0-9a-f]{64}$/);
+    for (const [name, sha] of Object.entries(am.files)) expect(createHash('sha256').update(readFileSync(path.join(adapterDir, name))).digest('hex')).toBe(sha);
+    const trainedStage = summary.stages.find((x) => x.id === 'trained')!;
+    expect(am.checkpoint).toBe((trainedStage.stats as { checkpoint: string }).checkpoint);
     mark('exported');
     const took = (x: { startedAt?: string; finishedAt?: string }) => (x.startedAt && x.finishedAt ? `${((Date.parse(x.finishedAt) - Date.parse(x.startedAt)) / 1000).toFixed(0)} s` : '–');
     console.log(`quickstart-durability: ${marks.join(', ')}; stages ${summary.stages.map((x) => `${x.id} ${took(x)}`).join(', ')}`);
