@@ -31,7 +31,7 @@ import type { TemporalTarget } from '../runtime/connection.js';
 import { SwirlError } from '../runtime/errors.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { PipelineInput, PipelineProgress, PipelineResult, RunSummary } from '../workflows/types.js';
-import { wilson, Z95 } from './intervals.js';
+import { mcnemarExact, wilson, Z95 } from './intervals.js';
 
 export { wilson };
 import { REPORT_DATA_VERSION, type PairedComparison, type ReportAgreement, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportPolicyModel, type ReportStage, type TrainingCurve, type TrainingPoint } from './types.js';
@@ -117,8 +117,9 @@ function evaluationOf(stageId: string, s: Record<string, unknown>, fallback: { p
  * Accuracy differences between evaluations on the same data set and number of
  * questions: b − a, with a the base policy when one side is. Paired interval
  * (mean ± 1.96·sd/√n of per-question differences) when both carry outcomes
- * for all n questions and their questionsKeys (if reported) agree, else an
- * unpaired interval from the two binomial variances.
+ * for all n questions and their questionsKeys (if reported) agree, with the
+ * discordant counts and the exact McNemar p-value; else an unpaired interval
+ * from the two binomial variances.
  */
 export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: boolean[] }>): PairedComparison[] {
   const out: PairedComparison[] = [];
@@ -131,6 +132,7 @@ export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: 
       let diff: number;
       let half: number;
       let method: PairedComparison['method'];
+      let exact: Pick<PairedComparison, 'discordant' | 'mcnemarP'> = {};
       // Paired only over the same questions: equal questionsKey when both stages report one.
       const sameQuestions = !a.questionsKey || !b.questionsKey || a.questionsKey === b.questionsKey;
       if (a.outcomes && b.outcomes && sameQuestions) {
@@ -139,12 +141,15 @@ export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: 
         const variance = n > 1 ? d.reduce((s, x) => s + (x - diff) ** 2, 0) / (n - 1) : 0;
         half = Z95 * Math.sqrt(variance / n);
         method = 'paired';
+        const bOnly = d.filter((x) => x > 0).length;
+        const aOnly = d.filter((x) => x < 0).length;
+        exact = { discordant: { bOnly, aOnly }, mcnemarP: mcnemarExact(bOnly, aOnly) };
       } else {
         diff = b.accuracy - a.accuracy;
         half = Z95 * Math.sqrt((a.accuracy * (1 - a.accuracy)) / a.n + (b.accuracy * (1 - b.accuracy)) / b.n);
         method = 'unpaired';
       }
-      out.push({ a: a.stageId, b: b.stageId, policyA: a.policy, policyB: b.policy, dataset: a.dataset, n, diff, ci95: [clamp(diff - half, -1, 1), clamp(diff + half, -1, 1)], method });
+      out.push({ a: a.stageId, b: b.stageId, policyA: a.policy, policyB: b.policy, dataset: a.dataset, n, diff, ci95: [clamp(diff - half, -1, 1), clamp(diff + half, -1, 1)], method, ...exact });
     }
   }
   return out;

@@ -3,6 +3,7 @@
 // accuracy with 95% CIs per evaluation, paired differences, the yield funnel,
 // the filter's yield and the training curve's endpoints. Generated, not edited.
 import type { ReportData } from './types.js';
+import { pValue } from './intervals.js';
 
 const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(1)}%`);
 const num = (x: number | undefined, d = 2) => (x === undefined ? '–' : x.toFixed(d));
@@ -44,8 +45,11 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
     lines.push('');
   }
   if (data.comparisons?.length) {
-    lines.push('## Differences', '', '| b − a | data set | n | difference (points) | 95% CI (points) | method |', '|---|---|---:|---:|---|---|');
-    for (const c of data.comparisons) lines.push(`| ${c.b} (${c.policyB}) − ${c.a} (${c.policyA}) | ${c.dataset} | ${c.n} | ${signedPct(c.diff)} | ${signedPct(c.ci95[0])} to ${signedPct(c.ci95[1])} | ${c.method} |`);
+    lines.push('## Differences', '', '| b − a | data set | n | difference (points) | 95% CI (points) | method | only b right / only a right | McNemar exact p |', '|---|---|---:|---:|---|---|---:|---:|');
+    for (const c of data.comparisons) {
+      const exact = c.discordant ? `${c.discordant.bOnly} / ${c.discordant.aOnly}` : '–';
+      lines.push(`| ${c.b} (${c.policyB}) − ${c.a} (${c.policyA}) | ${c.dataset} | ${c.n} | ${signedPct(c.diff)} | ${signedPct(c.ci95[0])} to ${signedPct(c.ci95[1])} | ${c.method} | ${exact} | ${c.mcnemarP === undefined ? '–' : pValue(c.mcnemarP)} |`);
+    }
     lines.push('');
   }
 
@@ -83,3 +87,4 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
   if (data.notes?.length) lines.push('## Notes', '', ...data.notes.map((n) => `- ${n}`), '');
   return `${lines.join('\n').trimEnd()}\n`;
 }
+

@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { PairedComparison, ReportData, ReportEvaluation, ReportStage, TrainingPoint } from './types.js';
+import { pValue } from './intervals.js';
 
 const require = createRequire(import.meta.url);
 let library: { source: string; version: string } | undefined;
@@ -546,9 +547,9 @@ function comparisonTable(comparisons: PairedComparison[] | undefined): string {
   const rows = comparisons.map((c) => {
     const verdict = c.ci95[0] > 0 ? '<span class="pill ok">better</span>' : c.ci95[1] < 0 ? '<span class="pill bad">worse</span>' : '<span class="pill">no clear difference</span>';
     const pp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}`;
-    return `<tr><td class="nowrap">${policyLabel(c.policyB)} <span class="muted">vs</span> ${policyLabel(c.policyA)}<div class="muted small">stages ${esc(c.b)} − ${esc(c.a)}</div></td><td class="nowrap">${esc(c.dataset)}</td><td class="r">${esc(num(c.n))}</td><td class="r"><b>${esc(pp(c.diff))} pp</b></td><td class="ci-text">[${esc(pp(c.ci95[0]))}, ${esc(pp(c.ci95[1]))}] pp</td><td>${ciBar(c.ci95[0], c.ci95[1], c.diff, domain)}</td><td>${esc(c.method)}</td><td>${verdict}</td></tr>`;
+    return `<tr><td class="nowrap">${policyLabel(c.policyB)} <span class="muted">vs</span> ${policyLabel(c.policyA)}<div class="muted small">stages ${esc(c.b)} − ${esc(c.a)}</div></td><td class="nowrap">${esc(c.dataset)}</td><td class="r">${esc(num(c.n))}</td><td class="r"><b>${esc(pp(c.diff))} pp</b></td><td class="ci-text">[${esc(pp(c.ci95[0]))}, ${esc(pp(c.ci95[1]))}] pp</td><td>${ciBar(c.ci95[0], c.ci95[1], c.diff, domain)}</td><td>${esc(c.method)}${c.mcnemarP !== undefined && c.discordant ? `<div class="muted small">${esc(`${c.discordant.bOnly} vs ${c.discordant.aOnly} discordant, McNemar p ${pValue(c.mcnemarP)}`)}</div>` : ''}</td><td>${verdict}</td></tr>`;
   });
-  return `<div class="scroll"><table id="comparison-table"><thead><tr><th>comparison</th><th>data set</th><th class="r">n</th><th class="r">Δ accuracy</th><th>95% CI</th><th>${scaleHeader(domain, true)}</th><th>method</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="caption">Δ = accuracy of the first policy minus the second, in percentage points. <i>paired</i>: interval from per-question differences on the same questions; <i>unpaired</i>: from the two accuracies alone (per-question outcomes were not recorded), wider than a paired interval.</p>`;
+  return `<div class="scroll"><table id="comparison-table"><thead><tr><th>comparison</th><th>data set</th><th class="r">n</th><th class="r">Δ accuracy</th><th>95% CI</th><th>${scaleHeader(domain, true)}</th><th>method</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="caption">Δ = accuracy of the first policy minus the second, in percentage points. <i>paired</i>: interval from per-question differences on the same questions; <i>unpaired</i>: from the two accuracies alone (per-question outcomes were not recorded), wider than a paired interval. Under a paired comparison: how many questions only one of the two got right, and the exact McNemar test's two-sided p-value over them.</p>`;
 }
 
 // ---------------------------------------------------------------- page

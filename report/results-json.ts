@@ -11,7 +11,7 @@ export interface ResultsArm {
   accuracy: number;
   ci95: [number, number];
   /** This arm minus base on the same questions, with its 95% CI (absent for base). */
-  pairedVsBase?: { diff: number; ci95: [number, number]; method: 'paired' | 'unpaired' };
+  pairedVsBase?: { diff: number; ci95: [number, number]; method: 'paired' | 'unpaired'; discordant?: { bOnly: number; aOnly: number }; mcnemarP?: number };
   toolCallsPerQuestion?: number;
   stepsPerQuestion?: number;
   processScore?: number;
@@ -39,7 +39,7 @@ export function resultsJson(data: ReportData): ResultsJson {
       n: e.n,
       accuracy: e.accuracy,
       ci95: e.ci95,
-      ...(cmp ? { pairedVsBase: { diff: cmp.diff, ci95: cmp.ci95, method: cmp.method } } : {}),
+      ...(cmp ? { pairedVsBase: { diff: cmp.diff, ci95: cmp.ci95, method: cmp.method, ...(cmp.discordant ? { discordant: cmp.discordant } : {}), ...(cmp.mcnemarP !== undefined ? { mcnemarP: cmp.mcnemarP } : {}) } } : {}),
       ...(e.toolCallsPerQuestion !== undefined ? { toolCallsPerQuestion: e.toolCallsPerQuestion } : {}),
       ...(e.avgSteps !== undefined ? { stepsPerQuestion: e.avgSteps } : {}),
       ...(e.processScore !== undefined ? { processScore: e.processScore } : {}),

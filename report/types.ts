@@ -172,6 +172,10 @@ export interface PairedComparison {
   ci95: [number, number];
   /** 'paired': from per-question outcomes (same questions); 'unpaired': from the two accuracies only (wider, conservative). */
   method: 'paired' | 'unpaired';
+  /** Paired only: questions b got right and a wrong, and the reverse. */
+  discordant?: { bOnly: number; aOnly: number };
+  /** Paired only: two-sided exact McNemar p-value over the discordant questions. */
+  mcnemarP?: number;
 }
 
 export interface ReportData {

@@ -6,6 +6,7 @@ import type { AuditReport } from '../../cli/audit.js';
 import { buildReportData, compareEvaluations, wilson, type ReportSources } from '../../report/collect.js';
 import type { ReportEvaluation } from '../../report/types.js';
 import { FIXTURE_AGREEMENT, fixtureSources } from './report-fixture.js';
+import { mcnemarExact, pValue } from '../../report/intervals.js';
 
 const ev = (stageId: string, policy: string, n: number, correct: number, outcomes?: boolean[]): ReportEvaluation & { outcomes?: boolean[] } => ({
   stageId,
@@ -82,6 +83,27 @@ describe('comparisons', () => {
     expect(c!.diff).toBeCloseTo(0.25, 10);
     expect(c!.ci95[0]).toBeCloseTo(0.25 - 1.959964 * Math.sqrt(11 / 48), 6);
     expect(c!.ci95[1]).toBe(1); // clamped
+    // b alone right on questions 3 and 4, a alone on 2: exact McNemar over 3 discordant, min tail 1+3 of 8.
+    expect(c!.discordant).toEqual({ bOnly: 2, aOnly: 1 });
+    expect(c!.mcnemarP).toBeCloseTo(1, 10);
+  });
+
+  it('exact McNemar p-values', () => {
+    expect(mcnemarExact(0, 0)).toBe(1);
+    expect(mcnemarExact(5, 0)).toBeCloseTo(2 / 32, 12);
+    expect(mcnemarExact(0, 5)).toBeCloseTo(2 / 32, 12);
+    // n = 12, k = 2: 2·(1 + 12 + 66)/4096
+    expect(mcnemarExact(10, 2)).toBeCloseTo((2 * 79) / 4096, 12);
+    expect(mcnemarExact(2, 10)).toBeCloseTo((2 * 79) / 4096, 12);
+    // Hundreds of discordant pairs stay finite; equal counts give 1.
+    expect(mcnemarExact(150, 120)).toBeGreaterThan(0.05);
+    expect(mcnemarExact(150, 120)).toBeLessThan(0.1);
+    expect(mcnemarExact(200, 100)).toBeLessThan(1e-7);
+    expect(mcnemarExact(40, 40)).toBe(1);
+    expect(pValue(0.0625)).toBe('0.0625');
+    expect(pValue(1)).toBe('1');
+    expect(pValue(0.5)).toBe('0.5');
+    expect(pValue(0.0004)).toBe('< 0.001');
   });
 
   it('different questionsKeys are not paired, even with outcomes', () => {
@@ -94,6 +116,7 @@ describe('comparisons', () => {
   it('unpaired interval when outcomes are missing; base is always side a; other n or data set: no comparison', () => {
     const [c] = compareEvaluations([ev('t1', 'train', 100, 60), ev('b', 'base', 100, 50)]);
     expect(c).toMatchObject({ a: 'b', b: 't1', method: 'unpaired' });
+    expect(c!.mcnemarP).toBeUndefined();
     expect(c!.diff).toBeCloseTo(0.1, 10);
     expect(c!.ci95[1] - c!.diff).toBeCloseTo(1.959964 * Math.sqrt(0.0025 + 0.0024), 6);
     expect(compareEvaluations([ev('a', 'base', 100, 50), ev('b', 't', 99, 50)])).toEqual([]);

@@ -15,7 +15,12 @@ describe('results markdown', () => {
       expect(md).toContain(`| ${e.stageId} | ${e.policy} | ${e.dataset} | ${e.n} | ${e.correct} | ${(100 * e.accuracy).toFixed(1)}% |`);
       expect(md).toContain(`${(100 * e.ci95[0]).toFixed(1)}% – ${(100 * e.ci95[1]).toFixed(1)}%`);
     }
-    for (const c of data.comparisons ?? []) expect(md).toContain(`| ${c.b} (${c.policyB}) − ${c.a} (${c.policyA}) |`);
+    for (const c of data.comparisons ?? []) {
+      expect(md).toContain(`| ${c.b} (${c.policyB}) − ${c.a} (${c.policyA}) |`);
+      // Paired rows end with the discordant counts and the exact McNemar p-value.
+      if (c.discordant) expect(md).toMatch(new RegExp(`\\| ${c.b} \\(.*\\| paired \\| ${c.discordant.bOnly} / ${c.discordant.aOnly} \\| [<0-9. ]+ \\|\n`));
+    }
+    expect((data.comparisons ?? []).some((c) => c.discordant)).toBe(true);
     expect(md).toContain('```sh\nnpm run setup\nswirl run pipelines/gsm8k.yaml\n```');
     if (data.training?.length) expect(md).toContain(`## Training \`${data.training[0]!.stageId}\``);
     expect(md.endsWith('\n')).toBe(true);

@@ -17,7 +17,8 @@ describe('results.json', () => {
     expect(base.pairedVsBase).toBeUndefined();
     const trained = Object.entries(r.arms).find(([k]) => k !== 'base')![1];
     const cmp = data.comparisons!.find((c) => c.b === trained.stage)!;
-    expect(trained.pairedVsBase).toEqual({ diff: cmp.diff, ci95: cmp.ci95, method: cmp.method });
+    expect(trained.pairedVsBase).toMatchObject({ diff: cmp.diff, ci95: cmp.ci95, method: cmp.method });
+    if (cmp.method === 'paired') expect(trained.pairedVsBase).toMatchObject({ discordant: cmp.discordant, mcnemarP: cmp.mcnemarP });
   });
 
   it('names the model the evaluate stage ran, from the Plan', () => {
