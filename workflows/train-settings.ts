@@ -23,7 +23,7 @@ export interface TrainSettings {
   /** Training precision; absent = the trainer's `auto` (left out of the Plan when unset, so existing stage hashes stay). */
   precision?: TrainPrecision;
   /** Attention mask path of packed batches and activation recomputation (absent = the trainer's defaults; left out of the Plan when unset). */
-  attention?: 'auto' | 'dense' | 'flex';
+  attention?: 'auto' | 'dense' | 'sdpa' | 'flex';
   gradientCheckpointing?: boolean;
   /**
    * Who samples the G actions: absent = the stage's model (llama.cpp, or its runtime-LoRA server);
@@ -55,7 +55,7 @@ export function trainSettings(c: Record<string, unknown>): TrainSettings {
     seed: (c.seed as number) ?? 0,
     ...(c.rewardModel !== undefined ? { rewardModel: c.rewardModel } : {}),
     ...(typeof c.precision === 'string' ? { precision: c.precision as TrainPrecision } : {}),
-    ...(typeof c.attention === 'string' ? { attention: c.attention as 'auto' | 'dense' | 'flex' } : {}),
+    ...(typeof c.attention === 'string' ? { attention: c.attention as 'auto' | 'dense' | 'sdpa' | 'flex' } : {}),
     ...(typeof c.gradientCheckpointing === 'boolean' ? { gradientCheckpointing: c.gradientCheckpointing } : {}),
     ...(c.sampler === 'trainer' ? { sampler: 'trainer' as const } : {}),
   };

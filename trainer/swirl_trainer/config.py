@@ -18,7 +18,7 @@ from .errors import ConfigError, DataError
 OBJECTIVES = ("swirl", "sft", "stored-actions")
 BASELINES = ("rloo", "none")
 PRECISIONS = ("auto", "fp32", "bf16")
-ATTENTIONS = ("auto", "dense", "flex")
+ATTENTIONS = ("auto", "dense", "sdpa", "flex")
 #: Files that hold a Hugging Face model's weights (one of them must be in base.hfDir).
 WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
 KNOWN_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -66,8 +66,9 @@ class StepConfig:
     #: Truncation c of the per-token importance weight min(exp(logp - q), c) that corrects for the
     #: sampler being another policy than the one scored here; 0 = off (the plain on-policy loss).
     importance_clip: float = 0.0
-    #: How a packed batch attends: auto | dense (a 4-D additive N x N mask) | flex (FlexAttention
-    #: with a BlockMask from the trie). The hash covers the resolved value (attention.resolve_attention).
+    #: How a packed batch attends: auto | dense (a 4-D additive N x N mask, eager attention) | sdpa
+    #: (a boolean N x N mask, PyTorch's scaled_dot_product_attention) | flex (FlexAttention with a
+    #: BlockMask from the trie). The hash covers the resolved value (attention.resolve_attention).
     attention: str = "auto"
     #: Recompute each decoder layer's activations in the backward pass (memory for time).
     gradient_checkpointing: bool = False

@@ -187,17 +187,22 @@ def flex_block_masks(tree: FlexTree, device: Any, compile_: bool | None = None) 
     return {lt: make(w) for lt, w in tree.layer_windows.items()}
 
 
-def additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     out = torch.zeros(mask.shape, dtype=dtype)
     out.masked_fill_(~mask, torch.finfo(dtype).min)
     return out[None, None]
 
 
-def tree_masks(parent: list[int], depth: list[int], config: Any, dtype: torch.dtype) -> Any:
-    """The 4-D mask(s) for a trie. Models with per-layer attention types (Gemma 3's sliding-window
-    layers) take a dict {layer type: mask}; a custom 4-D tensor would otherwise be used as-is for
-    every layer, silently dropping the sliding window."""
+def tree_masks(parent: list[int], depth: list[int], config: Any, dtype: torch.dtype | None) -> Any:
+    """The 4-D mask(s) for a trie: additive in `dtype` (eager attention), or boolean (True = attend)
+    with dtype None (scaled_dot_product_attention). Models with per-layer attention types (Gemma 3's
+    sliding-window layers) take a dict {layer type: mask}; a custom 4-D tensor would otherwise be
+    used as-is for every layer, silently dropping the sliding window."""
     anc = ancestor_mask(parent)
+
+    def additive(m: torch.Tensor, dt: torch.dtype | None) -> torch.Tensor:
+        return m[None, None] if dt is None else _additive(m, dt)
+
     layer_types = getattr(config, "layer_types", None)
     if not layer_types:
         return additive(anc, dtype)
@@ -218,8 +223,8 @@ def tree_masks(parent: list[int], depth: list[int], config: Any, dtype: torch.dt
 
 
 def pack(seqs: list[Seq], config: Any, dtype: torch.dtype = torch.float32, attention: str = "dense") -> Unit:
-    """One trajectory's sequences as one trie. attention "dense": 4-D additive mask(s);
-    "flex": a FlexTree, turned into a BlockMask on the device by token_logprobs."""
+    """One trajectory's sequences as one trie. attention "dense": 4-D additive mask(s); "sdpa":
+    4-D boolean mask(s); "flex": a FlexTree, turned into a BlockMask on the device by token_logprobs."""
     trie = Trie()
     rows: list[int] = []
     cols: list[int] = []
@@ -239,7 +244,7 @@ def pack(seqs: list[Seq], config: Any, dtype: torch.dtype = torch.float32, atten
         input_ids=torch.tensor([trie.tokens]),
         position_ids=torch.tensor([trie.depth]),
         attention_mask=(flex_tree(trie.parent, trie.depth, config) if attention == "flex"
-                        else tree_masks(trie.parent, trie.depth, config, dtype)),
+                        else tree_masks(trie.parent, trie.depth, config, None if attention == "sdpa" else dtype)),
         gather=Gather(rows, cols, targets, spans),
         fed_tokens=len(trie),
         seq_tokens=seq_tokens,

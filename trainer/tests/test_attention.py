@@ -60,7 +60,7 @@ def test_block_mask_equals_the_dense_mask_with_sliding_window():
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_flex_dense_and_per_sequence_logprobs_agree(name, eager_flex):
+def test_flex_sdpa_dense_and_per_sequence_logprobs_agree(name, eager_flex):
     model = MODELS[name]()
     seqs = seqs_of(tiny_batch(), char_tokenizer())
     with torch.no_grad():
@@ -75,10 +75,17 @@ def test_flex_dense_and_per_sequence_logprobs_agree(name, eager_flex):
                 flex = token_logprobs(model, flex_unit)
             finally:
                 model.config._attn_implementation = "eager"
+            sdpa_unit = pack(group, model.config, attention="sdpa")
+            model.config._attn_implementation = "sdpa"
+            try:
+                sdpa = token_logprobs(model, sdpa_unit)
+            finally:
+                model.config._attn_implementation = "eager"
             for s in group:
                 a, b = flex_unit.gather.spans[s.key]
                 assert torch.allclose(flex[a:b], ref[s.key], atol=1e-4, rtol=0), (s.key, (flex[a:b] - ref[s.key]).abs().max())
                 assert torch.allclose(flex[a:b], dense[a:b], atol=1e-4, rtol=0)
+                assert torch.allclose(sdpa[a:b], ref[s.key], atol=1e-4, rtol=0), (s.key, (sdpa[a:b] - ref[s.key]).abs().max())
 
 
 def test_flex_tree_rejects_unknown_layer_types():
@@ -101,10 +108,13 @@ def test_attention_and_checkpointing_hash_only_when_they_change_the_computation(
     raw = json.loads(write_step(tmp_path, tiny_llama_dir, tmp_path / "ck").read_text())
     assert "attention" not in raw and "gradientCheckpointing" not in raw
     h = step_identity(parse_config(raw))[0]
-    assert resolve_attention("auto", True) == "dense"  # this CPU
-    for same in ({"attention": "auto"}, {"attention": "dense"}, {"gradientCheckpointing": False},
+    assert resolve_attention("auto", True) == "sdpa"  # this CPU
+    # absent = auto = sdpa here; dense (eager) keeps the hash steps had before sdpa existed
+    for same in ({"attention": "auto"}, {"attention": "sdpa"}, {"gradientCheckpointing": False},
                  {"probe": {"prompt": "a", "continuation": "b"}}):
         assert step_identity(parse_config({**raw, **same}))[0] == h, same
+    assert step_identity(parse_config({**raw, "attention": "dense"}))[0] != h
+    assert "attention" not in parse_config(raw).canonical("fp32", "dense")
     assert step_identity(parse_config({**raw, "gradientCheckpointing": True}))[0] != h
     cfg = parse_config(raw)
     assert cfg.canonical("fp32", "flex")["attention"] == "flex" and "attention" not in cfg.canonical()
@@ -114,7 +124,7 @@ def test_attention_and_checkpointing_hash_only_when_they_change_the_computation(
     # no packing: attention does not apply, flex is accepted and not hashed
     nopack = {**raw, "packing": False}
     assert step_identity(parse_config({**nopack, "attention": "flex"}))[0] == step_identity(parse_config(nopack))[0]
-    for bad in ({"attention": "sdpa"}, {"gradientCheckpointing": 1}, {"probe": {"prompt": "a"}},
+    for bad in ({"attention": "eager"}, {"gradientCheckpointing": 1}, {"probe": {"prompt": "a"}},
                 {"probe": {"prompt": "", "continuation": "b"}}, {"probe": "x"}):
         with pytest.raises(ConfigError):
             parse_config({**raw, **bad})

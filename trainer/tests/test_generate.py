@@ -158,7 +158,7 @@ def test_sampling_from_the_session_reuses_its_adapter_and_leaves_training_unchan
         if sample:
             held = session.base
             got = generate({"version": 2, "base": {"hfDir": str(tiny_llama_dir)}, "inputAdapter": d0["checkpoint"],
-                            "precision": "fp32", "attention": "dense", "prompts": [{"stateId": "s", "prompt": "Q: 2+3?"}],
+                            "precision": "fp32", "attention": "auto", "prompts": [{"stateId": "s", "prompt": "Q: 2+3?"}],
                             "samples": 3, "maxTokens": 8, "stop": [], "seed": 1}, session)
             assert session.base is held and session.checkpoint == "ckpt:" + d0["hash"]
         d1 = run_step(write_step(tmp_path, tiny_llama_dir, root, inputAdapter=d0["checkpoint"], stepIndex=1,

@@ -120,17 +120,21 @@ BF16_VS_FP32_ATOL = 2e-2
 BF16_GRAD_RTOL = 5e-2
 
 
+@pytest.mark.parametrize("attention", ["dense", "sdpa"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_packed_logprobs_equal_per_sequence_bf16(name):
+def test_packed_logprobs_equal_per_sequence_bf16(name, attention):
+    from swirl_trainer.attention import hf_implementation
+
     seqs = seqs_of(tiny_batch(), char_tokenizer())
     with torch.no_grad():
         ref32 = per_sequence(MODELS[name](), seqs)
         model = MODELS[name]().to(torch.bfloat16)
+        model.config._attn_implementation = hf_implementation(attention)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             ref = per_sequence(model, seqs)
             worst_vs_fp32 = 0.0
             for group in ([s for s in seqs if s.key[0] < 2], [s for s in seqs if s.key[0] == 2]):
-                unit = pack(group, model.config)
+                unit = pack(group, model.config, attention=attention)
                 got = token_logprobs(model, unit)
                 assert got.dtype == torch.float32
                 for s in group:
@@ -141,9 +145,12 @@ def test_packed_logprobs_equal_per_sequence_bf16(name):
     assert worst_vs_fp32 > 0  # bf16 really ran
 
 
+@pytest.mark.parametrize("attention", ["dense", "sdpa"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_packed_gradients_equal_per_sequence_bf16(name):
+def test_packed_gradients_equal_per_sequence_bf16(name, attention):
     from peft import LoraConfig, get_peft_model
+
+    from swirl_trainer.attention import hf_implementation
 
     seqs = seqs_of(tiny_batch(), char_tokenizer())
     coef = {s.key: float(c) for s, c in zip(seqs, torch.linspace(-1, 1, len(seqs)))}
@@ -152,11 +159,12 @@ def test_packed_gradients_equal_per_sequence_bf16(name):
         torch.manual_seed(1)
         peft = get_peft_model(MODELS[name]().to(torch.bfloat16), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"], init_lora_weights=False))
         causal = peft.get_base_model()
+        causal.config._attn_implementation = hf_implementation(attention)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             if packed:
                 loss = 0
                 for group in ([s for s in seqs if s.key[0] < 2], [s for s in seqs if s.key[0] == 2]):
-                    unit = pack(group, causal.config)
+                    unit = pack(group, causal.config, attention=attention)
                     lp = token_logprobs(causal, unit, chunk=7)
                     loss = loss + sum(coef[s.key] * lp[slice(*unit.gather.spans[s.key])].sum() for s in group)
             else:
