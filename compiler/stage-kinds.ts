@@ -48,6 +48,8 @@ export const STAGE_IMPL_VERSIONS: Record<StageType, string> = {
   // train-3: that judge as the reward; actions sampled at temperature 1, untruncated, and
   // trained on the sampled token ids.
   // train-4: the same judge fixes; generation capped to the context.
-  train: 'train-4',
+  // train-5: packed batches attend through scaled_dot_product_attention on CPU (attention: auto
+  // resolves to sdpa, not eager): the same maths, other float sums.
+  train: 'train-5',
   report: 'report-1',
 };
