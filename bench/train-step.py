@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """bench/train-step.py: wall time per training step, side by side in one run:
 one process per step (`swirl_trainer step`, as before) vs the persistent trainer (`serve`),
-fp32 vs bf16, packed vs per-state.
+fp32 vs bf16, packed vs per-state, and for packed batches the attention (packed-dense = eager with
+an additive mask, packed-sdpa = scaled_dot_product_attention with a boolean mask; plain "packed"
+is the trainer's default, sdpa on CPU since session 13 — the tables in docs/benchmarks.md from
+before were eager).
 
     nice -n 10 .venv/bin/python bench/train-step.py [--model gemma3-270m] [--steps 3] [--states 4] [--g 4]
                                                     [--only one-process/fp32/packed,persistent/bf16/packed]
@@ -38,8 +41,9 @@ ENV = {**os.environ, "PYTHONPATH": str(root / "trainer"), "OMP_WAIT_POLICY": os.
 ALL = [f"{mode}/{prec}/{pack}" for mode in ("one-process", "persistent") for prec in ("fp32", "bf16") for pack in ("packed", "per-state")]
 
 
-def step_config(base: Path, out: Path, batch: Path, k: int, prev: str | None, precision: str, packing: bool) -> dict:
-    return {
+def step_config(base: Path, out: Path, batch: Path, k: int, prev: str | None, precision: str, packing: bool,
+                attention: str | None = None) -> dict:
+    return {**({"attention": attention} if attention else {}),
         "version": 2, "base": {"gguf": str(base)}, "inputAdapter": prev, "outputRoot": str(out), "batch": str(batch),
         "objective": "swirl", "lora": {"rank": 16, "alpha": 32, "dropout": 0, "targetModules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
         "optim": {"learningRate": 1e-5, "weightDecay": 0, "gradClip": 1.0}, "klBeta": 0.05, "baseline": "rloo",
@@ -93,7 +97,8 @@ def run_config(name: str, base: Path, batches: list[Path], tmp: Path) -> dict:
     walls, loads, tokens, losses, logps, prev = [], [], [], [], [], None
     try:
         for k, batch in enumerate(batches):
-            cfg = step_config(base, out, batch, k, prev, prec, pack == "packed")
+            # "packed" = the trainer's default attention (auto: sdpa on CPU); "packed-dense" / "packed-sdpa" pin it.
+            cfg = step_config(base, out, batch, k, prev, prec, pack.startswith("packed"), pack.split("-", 1)[1] if pack.startswith("packed-") else None)
             t = time.time()
             done = server.step(cfg) if server else one_process(cfg, tmp)
             wall = time.time() - t
@@ -119,7 +124,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--states", type=int, default=4, help="states per step (even: a search state and an answer state per question)")
     ap.add_argument("--g", type=int, default=4)
-    ap.add_argument("--only", default=",".join(ALL), help="comma-separated configurations")
+    ap.add_argument("--only", default=",".join(ALL),
+                    help="comma-separated configurations MODE/PRECISION/PACKING; PACKING: packed (default attention), "
+                         "packed-dense (eager), packed-sdpa, per-state")
     args = ap.parse_args()
 
     base = Path(args.model) if args.model.endswith(".gguf") else root / ".swirl" / "models" / MODELS[args.model].filename
