@@ -13,7 +13,14 @@ export interface StageProgress extends FanoutProgress {
   itemsPerSecond?: number;
   etaSeconds?: number;
   /** Train stages: the latest iteration's numbers. */
-  train?: { iteration: number; total: number; meanReward?: number; loss?: number; kl?: number; validActions?: number };
+  train?: { iteration: number; total: number; meanReward?: number; loss?: number; kl?: number; validActions?: number; pending?: PendingAttempt };
+}
+
+/** The train loop's activity in flight: its type and attempt, and the retry policy's limit (0 = none). */
+export interface PendingAttempt {
+  activity: string;
+  attempt: number;
+  maxAttempts: number;
 }
 
 export async function fanoutProgress(client: Client, workflowId: string, stages: StageState[]): Promise<Record<string, StageProgress>> {
@@ -22,7 +29,13 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
     if (s.status !== 'running' || s.type === 'dataset') continue;
     try {
       if (s.type === 'train') {
-        const t = await client.workflow.getHandle(`${workflowId}/${s.id}`).query<TrainProgress>('trainProgress');
+        const handle = client.workflow.getHandle(`${workflowId}/${s.id}`);
+        const t = await handle.query<TrainProgress>('trainProgress');
+        const pending = await handle
+          .describe()
+          .then((d) => d.raw.pendingActivities?.[0])
+          .then((a) => (a?.activityType?.name ? { activity: a.activityType.name, attempt: a.attempt ?? 1, maxAttempts: a.maximumAttempts ?? 0 } : undefined))
+          .catch(() => undefined);
         const elapsed = s.startedAt ? (Date.now() - Date.parse(s.startedAt)) / 1000 : undefined;
         const rate = iterationRate(t.recentEnds ?? []) ?? (elapsed && elapsed > 0 && t.iteration > 0 ? t.iteration / elapsed : undefined);
         out[s.id] = {
@@ -36,7 +49,7 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
           ...(t.pauseReason ? { pauseReason: t.pauseReason } : {}),
           itemsDone: t.iteration,
           ...(rate ? { itemsPerSecond: rate, etaSeconds: (t.total - t.iteration) / rate } : {}),
-          train: { iteration: t.iteration, total: t.total, ...(t.last ? { meanReward: t.last.meanReward, validActions: t.last.validActions, ...(t.last.loss !== undefined ? { loss: t.last.loss } : {}), ...(t.last.kl !== undefined ? { kl: t.last.kl } : {}) } : {}) },
+          train: { iteration: t.iteration, total: t.total, ...(pending ? { pending } : {}), ...(t.last ? { meanReward: t.last.meanReward, validActions: t.last.validActions, ...(t.last.loss !== undefined ? { loss: t.last.loss } : {}), ...(t.last.kl !== undefined ? { kl: t.last.kl } : {}) } : {}) },
         };
         continue;
       }
@@ -138,6 +151,12 @@ export function describeProgress(p: StageProgress): string {
     if (t.kl !== undefined) parts.push(`KL ${t.kl.toFixed(4)}`);
     if (p.etaSeconds !== undefined) parts.push(`ETA ${Math.ceil(p.etaSeconds)}s`);
     if (p.paused) parts.push(p.pauseReason ? `paused (${p.pauseReason})` : 'paused');
+    const a = t.pending;
+    if (a && a.attempt > 1) {
+      // Every interruption (a worker stopped or killed) is an attempt: say when the next one would fail the stage.
+      const last = a.maxAttempts > 0 && a.attempt >= a.maxAttempts;
+      parts.push(`${a.activity} attempt ${a.attempt}${a.maxAttempts > 0 ? `/${a.maxAttempts}` : ''}${last ? ' (the last: let it finish before stopping the worker)' : ''}`);
+    }
     return parts.join(', ');
   }
   const parts = [`${p.itemsDone}/${p.totalItems} items`, `shards ${p.shardsDone}/${p.shards} (${p.inFlight} running)`];

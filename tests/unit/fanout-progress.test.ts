@@ -55,4 +55,15 @@ describe('describeProgress', () => {
     } as StageProgress;
     expect(describeProgress(p)).toBe('390/600 items, shards 3/5 (1 running), 0.13 items/s, ETA 1680s');
   });
+
+  it('prints a train stage with its pending activity once it is retried, and says when the next interruption would fail it', () => {
+    const base = { stageId: 'swirl', totalItems: 16, shards: 16, shardsDone: 6, inFlight: 1, counts: { succeeded: 6, failed: 0, filtered: 0 }, itemsDone: 6, etaSeconds: 3000 } as StageProgress;
+    const train = { iteration: 6, total: 16, meanReward: 0.891, loss: -0.3811, kl: 0.0047 };
+    expect(describeProgress({ ...base, train: { ...train, pending: { activity: 'trainStep', attempt: 1, maxAttempts: 5 } } })).toBe('iteration 6/16, reward 0.891, loss -0.3811, KL 0.0047, ETA 3000s');
+    expect(describeProgress({ ...base, train: { ...train, pending: { activity: 'sampleTrainBatch', attempt: 3, maxAttempts: 5 } } })).toBe(
+      'iteration 6/16, reward 0.891, loss -0.3811, KL 0.0047, ETA 3000s, sampleTrainBatch attempt 3/5',
+    );
+    expect(describeProgress({ ...base, train: { ...train, pending: { activity: 'trainStep', attempt: 5, maxAttempts: 5 } } })).toMatch(/trainStep attempt 5\/5 \(the last: let it finish before stopping the worker\)$/);
+    expect(describeProgress({ ...base, train: { ...train, pending: { activity: 'trainStep', attempt: 7, maxAttempts: 0 } } })).toMatch(/trainStep attempt 7$/);
+  });
 });
