@@ -6,12 +6,12 @@
 // loads on the base GGUF (what swirl's sampler and evaluations use), with a
 // manifest naming the run, the base model's hash and every file's sha256.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PolicyRecord } from '../../activities/policy.js';
 import { resolveModelPath } from '../../agents/models.js';
+import { fileSha256 } from '../../compiler/files.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
 import { swirlPaths } from '../../runtime/paths.js';
 import { existingRun, withClient } from '../../runtime/run-client.js';
@@ -40,10 +40,6 @@ export interface AdapterManifest {
   files: Record<string, string>;
 }
 
-function sha256File(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
 /**
  * Copies a policy's adapter GGUF (and the checkpoint's adapter_config.json and swirl-checkpoint.json, when
  * present) into a new folder with a manifest; written in a temporary folder renamed at the end.
@@ -55,7 +51,7 @@ export function writeAdapterExport(outDir: string, policy: PolicyRecord, meta: {
   const files: Record<string, string> = {};
   const take = (from: string, name: string) => {
     copyFileSync(from, path.join(tmp, name));
-    files[name] = sha256File(path.join(tmp, name));
+    files[name] = fileSha256(path.join(tmp, name));
   };
   take(policy.adapterGguf, 'adapter.gguf');
   for (const name of ['adapter_config.json', 'swirl-checkpoint.json']) {
@@ -63,11 +59,13 @@ export function writeAdapterExport(outDir: string, policy: PolicyRecord, meta: {
     if (existsSync(f)) take(f, name);
   }
   let baseSha: string | undefined;
-  try {
-    const base = (JSON.parse(readFileSync(path.join(policy.checkpoint, 'swirl-checkpoint.json'), 'utf8')) as { base?: string }).base;
-    baseSha = base?.match(/sha256:([0-9a-f]{64})/)?.[1];
-  } catch {
-    /* an older checkpoint without its metadata file */
+  if (files['swirl-checkpoint.json']) {
+    try {
+      const base = (JSON.parse(readFileSync(path.join(tmp, 'swirl-checkpoint.json'), 'utf8')) as { base?: string }).base;
+      baseSha = base?.match(/sha256:([0-9a-f]{64})/)?.[1];
+    } catch {
+      /* unreadable metadata: the manifest leaves the base hash out */
+    }
   }
   const manifest: AdapterManifest = { run: meta.run, stage: meta.stage, iterations: policy.iterations, checkpoint: policy.hash, base: { name: policy.model, model: meta.modelId, ...(baseSha ? { sha256: baseSha } : {}) }, files };
   writeFileSync(path.join(tmp, 'swirl-adapter.json'), JSON.stringify(manifest, null, 2) + '\n');
