@@ -8,6 +8,7 @@ import { FsArtifactStore } from './store/artifacts.js';
 import { FsStageCache } from './store/stage-cache.js';
 import { packageRoot, swirlPaths } from './runtime/paths.js';
 import { secretSafeActivities } from './activities/secret-failure.js';
+import { watchWorkerStop } from './activities/attempt-log.js';
 import { bundleKey, cachedBundle } from './runtime/bundle-cache.js';
 import type { TaskQueues } from './workflows/types.js';
 
@@ -68,8 +69,12 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       }),
     );
   }
+  // An attempt of a train-loop activity that fails while its worker shuts down was interrupted, not failed (activities/attempt-log.ts).
+  for (const w of workers) watchWorkerStop(() => STOPPING_STATES.has(w.getState()));
   return workers;
 }
+
+const STOPPING_STATES: ReadonlySet<string> = new Set(['STOPPING', 'DRAINING', 'DRAINED']);
 
 /** Roles that currently have work registered (a role with nothing to run gets no worker). */
 export function activeRoles(roles: readonly QueueRole[] = QUEUE_ROLES): QueueRole[] {

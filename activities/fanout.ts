@@ -15,6 +15,7 @@ import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import type { ItemCounts, ShardResult, ShardSpec } from '../workflows/fanout-types.js';
 import { redact } from '../runtime/redact.js';
+import { errorText } from './attempt-log.js';
 
 export type ItemOutcome = { outcome: 'succeeded'; row: unknown } | { outcome: 'failed'; reason: string } | { outcome: 'filtered'; reason?: string };
 
@@ -205,11 +206,6 @@ async function checkProgress(spec: ShardSpec, attempt: number, doneNow: number, 
     });
   }
   await appendFile(file, JSON.stringify({ attempt, done: doneNow }) + '\n');
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof ApplicationFailure && e.type) return `${e.type}: ${e.message}`;
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 async function runItems(

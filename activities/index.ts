@@ -20,7 +20,8 @@ import { evaluateProcessor, summarizeEvaluation } from './evaluate.js';
 import { readPolicy } from './policy.js';
 import { servePolicy } from './served-policy.js';
 import { writeStageReport, type StageReportInput } from './report.js';
-import { prepareTrainBatches, sampleTrainBatch, sampleTrainBatchOnTrainer, type TrainBatchesInput, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
+import { countedAttempt, attemptLogFile } from './attempt-log.js';
+import { prepareTrainBatches, sampleTrainBatch, sampleTrainBatchOnTrainer, trainDir, type TrainBatchesInput, trainStep, writePolicy, type SampleBatchInput, type TrainCurvePoint, type TrainStepInput, type TrainStepResult } from './train.js';
 import { swirlPaths } from '../runtime/paths.js';
 import type { ArtifactKind } from '../compiler/stage-kinds.js';
 import type { ShardSpec } from '../workflows/fanout-types.js';
@@ -101,13 +102,13 @@ export function createActivities(deps: ActivityDeps) {
       return prepareTrainBatches(deps.store, input);
     },
     async sampleTrainBatch(input: SampleBatchInput) {
-      return sampleTrainBatch(deps.store, items, modelsDir, input, deps.ledger);
+      return counted('sampleTrainBatch', input, () => sampleTrainBatch(deps.store, items, modelsDir, input, deps.ledger));
     },
     async sampleTrainBatchOnTrainer(input: SampleBatchInput) {
-      return sampleTrainBatchOnTrainer(deps.store, items, modelsDir, input, deps.ledger);
+      return counted('sampleTrainBatchOnTrainer', input, () => sampleTrainBatchOnTrainer(deps.store, items, modelsDir, input, deps.ledger));
     },
     async trainStep(input: TrainStepInput) {
-      return trainStep(modelsDir, input);
+      return counted('trainStep', input, () => trainStep(modelsDir, input));
     },
     async writePolicy(input: { modelName: string; step: TrainStepResult; iterations: number; curve: TrainCurvePoint[] }) {
       return writePolicy(deps.store, input);
@@ -119,6 +120,15 @@ export function createActivities(deps: ActivityDeps) {
       await deps.cache.put(input.key, input.output, { ...(input.stats ? { stats: input.stats } : {}), ...(input.counts ? { counts: input.counts } : {}) });
     },
   }, ['processShard', 'sampleTrainBatch', 'sampleTrainBatchOnTrainer', 'trainStep']), SUMMARY_INPUTS);
+}
+
+/**
+ * Patch `train-attempts-v1`: a train-loop activity given `attemptLimit` counts its own failed
+ * attempts (activities/attempt-log.ts; worker stops do not count); without it Temporal counts all.
+ */
+function counted<R>(activity: string, input: { runKey: string; index: number; attemptLimit?: number }, run: () => Promise<R>): Promise<R> {
+  if (!input.attemptLimit) return run();
+  return countedAttempt(attemptLogFile(trainDir(input.runKey), activity, input.index), input.attemptLimit, `${activity} of ${input.runKey}, iteration ${input.index + 1}`, run);
 }
 
 /** Activities whose input is a bounded summary (curve, stats, a batch), not only references. */

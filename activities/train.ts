@@ -29,6 +29,7 @@ import type { ArtifactStore } from '../store/artifacts.js';
 import type { ArtifactRef } from '../store/artifact-ref.js';
 import { swirlPaths } from '../runtime/paths.js';
 import { HEARTBEAT_EVERY_MS, type ItemCache } from './fanout.js';
+import { attemptNote } from './attempt-log.js';
 import { parseTrainerEvent, stderrTail, trainerPool, type StepOutcome, type TrainerEvent, type TrainerSpawn } from './trainer-pool.js';
 import { makeProcessJudge, toolKindsOf, type JudgeContext } from './judge.js';
 import { seededShuffle } from './rng.js';
@@ -117,6 +118,8 @@ export async function prepareTrainBatches(store: ArtifactStore, input: TrainBatc
 export interface SampleBatchInput extends JudgeContext {
   /** Key of this training run (workflow id + stage), names its files. */
   runKey: string;
+  /** Patch `train-attempts-v1`: the stage's maxAttempts, counted by the activity (attempt-log.ts); absent = Temporal counts. */
+  attemptLimit?: number;
   steps: ArtifactRef;
   batches: ArtifactRef;
   index: number;
@@ -323,7 +326,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
   // timeout on a busy CPU, and a retried attempt reuses finished samples from the ledger anyway.
   let progress: Record<string, unknown> = { state: 0, of: batch.states.length };
   const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_EVERY_MS);
+  const beat = setInterval(() => ctx.heartbeat({ ...progress, ...attemptNote(ctx) }), HEARTBEAT_EVERY_MS);
   try {
     const states: BatchState[] = batch.states.map((ref) => {
       const g = groups.get(ref.t);
@@ -358,7 +361,7 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
     };
     for (const [k, b] of states.entries()) {
       progress = { state: k, of: batch.states.length };
-      ctx.heartbeat(progress);
+      ctx.heartbeat({ ...progress, ...attemptNote(ctx) });
       const { g, ref, state, stateId, prompt, toolKinds } = b;
       const actions: SampledAction[] = [];
       if (s.objective === 'swirl') {
@@ -423,6 +426,8 @@ async function sampleBatch(store: ArtifactStore, items: ItemCache, modelsDir: st
 
 export interface TrainStepInput {
   runKey: string;
+  /** As SampleBatchInput.attemptLimit. */
+  attemptLimit?: number;
   index: number;
   modelName: string;
   model: PlanModel;
@@ -487,10 +492,10 @@ export async function trainStep(modelsDir: string, input: TrainStepInput): Promi
   const spec = trainerSpawn();
   let metrics: Record<string, number> = {};
   const onEvent = (ev: TrainerEvent) => {
-    if (ev.event === 'progress') ctx.heartbeat({ step: input.index, ...withoutId(ev) });
+    if (ev.event === 'progress') ctx.heartbeat({ step: input.index, ...withoutId(ev), ...attemptNote(ctx) });
     else if (ev.event === 'metrics') metrics = numbersOf(ev);
   };
-  const heartbeat = setInterval(() => ctx.heartbeat({ step: input.index, alive: true }), HEARTBEAT_EVERY_MS);
+  const heartbeat = setInterval(() => ctx.heartbeat({ step: input.index, alive: true, ...attemptNote(ctx) }), HEARTBEAT_EVERY_MS);
   let outcome: StepOutcome;
   try {
     outcome = process.env.SWIRL_TRAINER_PERSISTENT === '0' ? await stepInOwnProcess(spec, cfgFile, onEvent, ctx.cancellationSignal) : await trainerPool().step(spec, config, onEvent, ctx.cancellationSignal);

@@ -2,6 +2,7 @@
 // workflows (`<run id>/<stage id>`), with throughput and ETA.
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import type { AttemptNote } from '../activities/attempt-log.js';
 import type { ShardBeat } from '../activities/fanout.js';
 import type { FanoutProgress } from '../workflows/fanout-types.js';
 import type { TrainProgress } from '../workflows/train.js';
@@ -21,6 +22,23 @@ export interface PendingAttempt {
   activity: string;
   attempt: number;
   maxAttempts: number;
+  /** Patch `train-attempts-v1`: the failed attempts the activity counts (worker stops do not) and its limit, from its heartbeat. */
+  counted?: AttemptNote;
+}
+
+/** The pending activity of a train loop as a PendingAttempt (its heartbeat says what it counts). */
+export function pendingAttempt(a: { activityType?: { name?: string | null } | null; attempt?: number | null; maximumAttempts?: number | null; heartbeatDetails?: { payloads?: unknown[] | null } | null } | undefined): PendingAttempt | undefined {
+  if (!a?.activityType?.name) return undefined;
+  let counted: AttemptNote | undefined;
+  try {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    const beat = payload ? (defaultPayloadConverter.fromPayload(payload as never) as { attempts?: Partial<AttemptNote> } | undefined) : undefined;
+    const n = beat?.attempts;
+    if (n && typeof n.failures === 'number' && typeof n.limit === 'number') counted = { failures: n.failures, limit: n.limit };
+  } catch {
+    // a heartbeat of another shape
+  }
+  return { activity: a.activityType.name, attempt: a.attempt ?? 1, maxAttempts: a.maximumAttempts ?? 0, ...(counted ? { counted } : {}) };
 }
 
 export async function fanoutProgress(client: Client, workflowId: string, stages: StageState[]): Promise<Record<string, StageProgress>> {
@@ -34,7 +52,7 @@ export async function fanoutProgress(client: Client, workflowId: string, stages:
         const pending = await handle
           .describe()
           .then((d) => d.raw.pendingActivities?.[0])
-          .then((a) => (a?.activityType?.name ? { activity: a.activityType.name, attempt: a.attempt ?? 1, maxAttempts: a.maximumAttempts ?? 0 } : undefined))
+          .then(pendingAttempt)
           .catch(() => undefined);
         const elapsed = s.startedAt ? (Date.now() - Date.parse(s.startedAt)) / 1000 : undefined;
         const rate = iterationRate(t.recentEnds ?? []) ?? (elapsed && elapsed > 0 && t.iteration > 0 ? t.iteration / elapsed : undefined);
@@ -153,9 +171,15 @@ export function describeProgress(p: StageProgress): string {
     if (p.paused) parts.push(p.pauseReason ? `paused (${p.pauseReason})` : 'paused');
     const a = t.pending;
     if (a && a.attempt > 1) {
-      // Every interruption (a worker stopped or killed) is an attempt: say when the next one would fail the stage.
-      const last = a.maxAttempts > 0 && a.attempt >= a.maxAttempts;
-      parts.push(`${a.activity} attempt ${a.attempt}${a.maxAttempts > 0 ? `/${a.maxAttempts}` : ''}${last ? ' (the last: let it finish before stopping the worker)' : ''}`);
+      if (a.counted) {
+        // train-attempts-v1: only failed attempts count; a worker stop does not.
+        const c = a.counted;
+        parts.push(`${a.activity} attempt ${a.attempt} (${c.failures} of ${c.limit} allowed failures${c.failures + 1 >= c.limit ? ': one more fails the stage' : ''})`);
+      } else {
+        // Before the patch every interruption (a worker stopped or killed) is an attempt: say when the next one would fail the stage.
+        const last = a.maxAttempts > 0 && a.attempt >= a.maxAttempts;
+        parts.push(`${a.activity} attempt ${a.attempt}${a.maxAttempts > 0 ? `/${a.maxAttempts}` : ''}${last ? ' (the last: let it finish before stopping the worker)' : ''}`);
+      }
     }
     return parts.join(', ');
   }

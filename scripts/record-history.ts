@@ -6,6 +6,8 @@
 // name); after the label, `--set KEY=VALUE` overrides the spec, and
 // `--raise-budget N` waits until the run pauses on its budget, then raises
 // maxTokens to N (records a budget pause and resume), e.g.
+// `--child STAGE` also records the stage's child workflow (a train stage's loop,
+// `record-<pipeline>/STAGE`) as `<pipeline>-<label>--STAGE.json`;
 // `--openai-stub MODEL` serves spec model MODEL from the loopback stub of the
 // integration tests (tests/integration/fixtures/openai-stub.ts), e.g.
 //   ... record-history.ts tests/fixtures/specs/valid/budget-breaker.yaml v5-run-budget --openai-stub policy --set budget.maxTokens=150 --raise-budget 100000
@@ -32,6 +34,7 @@ const overrides = rest.flatMap((a, i) => (rest[i - 1] === '--set' ? [a] : []));
 const stubAt = rest.indexOf('--openai-stub');
 const stub = stubAt >= 0 ? await (await import('../tests/integration/fixtures/openai-stub.js')).startOpenAIStub({ faultRate: 0 }) : undefined;
 if (stub) overrides.push(`models.${rest[stubAt + 1]}.baseUrl=${stub.baseUrl}`);
+const children = rest.flatMap((a, i) => (rest[i - 1] === '--child' ? [a] : []));
 const raiseAt = rest.indexOf('--raise-budget');
 const raiseTo = raiseAt >= 0 ? Number(rest[raiseAt + 1]) : undefined;
 const dir = mkdtempSync(path.join(tmpdir(), 'swirl-record-'));
@@ -41,7 +44,7 @@ try {
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
   const queues = taskQueues('record');
-  const workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration', 'llm'], queues, deps: { store: new FsArtifactStore(path.join(dir, 'artifacts')), cache: new FsStageCache(path.join(dir, 'cache')), scratchDir: path.join(dir, 'scratch') } });
+  const workers = await createWorkers({ connection: native, namespace: 'default', roles: ['orchestration', 'llm', 'train'], queues, deps: { store: new FsArtifactStore(path.join(dir, 'artifacts')), cache: new FsStageCache(path.join(dir, 'cache')), scratchDir: path.join(dir, 'scratch') } });
   const running = Promise.all(workers.map((w) => w.run()));
   const compiled = compileFile(specFile, { overrides });
   if (!compiled.ok) throw new Error(`${name}.yaml does not compile: ${JSON.stringify(compiled.errors)}`);
@@ -64,14 +67,16 @@ try {
     }
   }
   await handle.result();
-  // `temporal workflow show --output json` writes the format replay tests read.
-  const json = execFileSync(swirlPaths().temporalBin, ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, '--output', 'json'], { encoding: 'utf8' });
-  const events = (JSON.parse(json) as { events: unknown[] }).events.length;
   const out = path.join(packageRoot, 'tests', 'fixtures', 'histories');
   mkdirSync(out, { recursive: true });
-  const file = path.join(out, `${name}-${label}.json`);
-  writeFileSync(file, json);
-  console.log(`wrote ${path.relative(packageRoot, file)} (${events} events)`);
+  for (const [id, suffix] of [[handle.workflowId, ''], ...children.map((c) => [`${handle.workflowId}/${c}`, `--${c}`])] as Array<[string, string]>) {
+    // `temporal workflow show --output json` writes the format replay tests read.
+    const json = execFileSync(swirlPaths().temporalBin, ['workflow', 'show', '--address', server.address, '--workflow-id', id, '--output', 'json'], { encoding: 'utf8' });
+    const events = (JSON.parse(json) as { events: unknown[] }).events.length;
+    const file = path.join(out, `${name}-${label}${suffix}.json`);
+    writeFileSync(file, json);
+    console.log(`wrote ${path.relative(packageRoot, file)} (${events} events)`);
+  }
   for (const w of workers) w.shutdown();
   await running;
   await native.close();

@@ -25,6 +25,13 @@ import { attemptsField, HEARTBEAT_TIMEOUT_MS, heartbeatTimeoutFor } from './hear
 
 export const TRAIN_BUDGET_PATCH = 'train-budget-v1';
 
+// Patch `train-attempts-v1`: the stage's maxAttempts counts the sampling and trainer attempts that
+// failed, not those a worker stop interrupted (activities/attempt-log.ts): Temporal retries them
+// without limit and the activity gives up itself. Checked per iteration, so a run that started
+// before the patch switches at its next iteration once a new worker replays it; the iterations
+// (and the activity in flight) recorded before keep the old policy.
+export const TRAIN_ATTEMPTS_PATCH = 'train-attempts-v1';
+
 export interface TrainLoopInput {
   runKey: string;
   stageId: string;
@@ -83,8 +90,16 @@ function thin(curve: TrainCurvePoint[]): TrainCurvePoint[] {
 export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoopResult> {
   const carry = input.carry ?? { next: 0, curve: [], rewards: [], continuedAsNew: 0 };
   const retry = { ...attemptsField(input.retry.maximumAttempts), initialInterval: input.retry.initialIntervalMs, backoffCoefficient: input.retry.backoffCoefficient, maximumInterval: input.retry.maximumIntervalMs };
-  const sampler = proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry });
-  const trainer = proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry });
+  const limited = {
+    sampler: proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry }),
+    trainer: proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry }),
+  };
+  // Left out = unlimited: the activities count their failed attempts themselves.
+  const { maximumAttempts: _counted, ...unlimitedRetry } = retry;
+  const unlimited = {
+    sampler: proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: unlimitedRetry }),
+    trainer: proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: unlimitedRetry }),
+  };
   const orchestration = proxyActivities<Activities>({ taskQueue: input.queues.orchestration, startToCloseTimeout: '5m', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry });
   let paused = false;
   let last = carry.last;
@@ -121,10 +136,14 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
     // `sampler: trainer` (issue 20): the persistent trainer samples, on the train queue. Only Plans
     // made after the option existed carry it, so histories of older runs never reach this branch
     // and replay as before (no patch needed): the activity type changes only for new runs.
+    const byCount = input.retry.maximumAttempts > 0 && patched(TRAIN_ATTEMPTS_PATCH);
+    const { sampler, trainer } = byCount ? unlimited : limited;
+    const attempts = byCount ? { attemptLimit: input.retry.maximumAttempts } : {};
     const sampleOn = onTrainer ? trainer.sampleTrainBatchOnTrainer : sampler.sampleTrainBatch;
     const sample = () =>
       sampleOn({
         runKey: input.runKey,
+        ...attempts,
         steps: input.steps,
         batches: input.batches,
         index: i,
@@ -158,6 +177,7 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
     const sampledWith = last?.hash;
     last = await trainer.trainStep({
       runKey: input.runKey,
+      ...attempts,
       index: i,
       modelName: input.modelName,
       model: input.model,

@@ -17,7 +17,6 @@
 // with one llama.cpp thread (the trainer uses one too), so two runs fit the
 // 2 cores of CI without oversubscribing them (spinning llama.cpp threads
 // crawl when they share cores); both use the same count, so they sample alike.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,77 +29,13 @@ import type { TrainCurvePoint } from '../../workflows/train-curve.js';
 import { iterationRate } from '../../cli/fanout-progress.js';
 import { SqliteLedger } from '../../store/ledger-sqlite.js';
 import { activityAttempts, kill9, startCliWorker, swirl, tempStateDir } from './helpers.js';
-import { scriptedAnswer, startOpenAIStub, type ChatBody } from './fixtures/openai-stub.js';
+import { startOpenAIStub } from './fixtures/openai-stub.js';
+import { alive, scriptedJudge, trainerAtWork, trainerChildren, until } from './train-helpers.js';
 
 const spec = 'tests/integration/fixtures/train-crash.yaml';
 const LONG = 900_000;
 /** Sample calls per iteration (batchStates 2 × samplesPerState 4 in the fixture): iteration 1 makes calls 1..S, iteration 2 makes S+1..2S. */
 const S = 8;
-
-/**
- * The fixture's reward model: the scripted stub as an LLM judge. Its verdict is a hash of the judge
- * prompt (which holds the sampled action), GOOD 3 times in 4: the same action always gets the same
- * verdict, whichever run or attempt asks, and samples of one state mostly get unequal rewards.
- */
-function scriptedJudge(body: ChatBody): string {
-  const last = String(body.messages.at(-1)?.content ?? '');
-  if (!last.includes('Judge ONLY the student')) return scriptedAnswer(body);
-  const h = createHash('sha256').update(last).digest()[0]!;
-  return `Checked against the task.\n${h % 4 === 0 ? 'BAD' : 'GOOD'}`;
-}
-
-const startWorker = startCliWorker;
-
-/** Trainer processes (`swirl_trainer serve`, or `step` with SWIRL_TRAINER_PERSISTENT=0) started by `parent`, with their age in seconds. */
-function trainerChildren(parent: number): Array<{ pid: number; age: number }> {
-  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,etimes=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/))
-    .filter((m): m is RegExpMatchArray => !!m && Number(m[2]) === parent && /swirl_trainer (step|serve)/.test(m[4]!))
-    .map((m) => ({ pid: Number(m[1]), age: Number(m[3]) }));
-}
-
-const cpuSeen = new Map<number, number>();
-
-/**
- * The trainer is inside a step: torch is loaded (libtorch mapped) and it burns CPU (at least a quarter of a
- * core since the previous poll). A persistent trainer stays alive, with torch and the base model
- * loaded, between steps, but then it waits on its input and uses no CPU; the first trainer of a run
- * is started by trainStep 0, so the first busy one is in that step.
- */
-function trainerAtWork(c: { pid: number; age: number }): boolean {
-  try {
-    const maps = readFileSync(`/proc/${c.pid}/maps`, 'utf8');
-    // utime + stime (fields 14 and 15 of /proc/PID/stat; the command name in field 2 has no spaces here)
-    const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const ticks = Number(f[11]) + Number(f[12]);
-    const before = cpuSeen.get(c.pid);
-    cpuSeen.set(c.pid, ticks);
-    return maps.includes('libtorch') && before !== undefined && ticks - before >= 5;
-  } catch {
-    return false;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 600_000, everyMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** The train stage's sampler calls in a ledger file: attempts started and calls completed (read-only, while workers write). */
 class SampleCalls {
@@ -160,7 +95,7 @@ describe('a train stage survives kill -9 of its worker', () => {
     const connection = await Connection.connect({ address });
     const client = new Client({ connection });
     const samples = new SampleCalls(ledgerFile);
-    let worker = await startWorker(env);
+    let worker = await startCliWorker(env);
     const marks: string[] = [];
     const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     try {
@@ -177,7 +112,7 @@ describe('a train stage survives kill -9 of its worker', () => {
       const orphanSince = Date.now();
       await until('the orphaned trainer to exit', () => (alive(trainer.pid) ? undefined : true), 10_000, 100);
       const orphanMs = Date.now() - orphanSince;
-      worker = await startWorker(env);
+      worker = await startCliWorker(env);
 
       // Kill 2: iteration 2's sampling (with the first update's adapter) has finished one sample and
       // is making the next: its attempt is in the ledger, its completion is not.
@@ -196,7 +131,7 @@ describe('a train stage survives kill -9 of its worker', () => {
       await kill9(worker);
       mark('kill 2');
       expect(inFlight.completed).toBe(2 * S - 1);
-      worker = await startWorker(env);
+      worker = await startCliWorker(env);
 
       const followed = await swirl(['status', workflowId, '--follow', '--json'], env, LONG);
       mark('crashed run done');
