@@ -1,6 +1,9 @@
 // Every stored history of a real run must replay against the current workflow
 // code. A change that alters the command sequence fails here unless it is
 // guarded with patched() (see docs/operations.md, "Changing workflows").
+// `<pipeline>-v<N>-<label>--<stage>.json` is a stage's child workflow (a train loop);
+// train-crash-v2-upgraded--trained.json spans a worker upgrade (scripts/record-mixed-train.ts):
+// iterations scheduled before the train-attempts-v1 marker and after it.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
