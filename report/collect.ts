@@ -20,7 +20,10 @@
 //              processScore?, outcomes?: boolean[] (per question, in question order) }
 //            or { results: [ …the same per data set… ] }
 //   train    { curve: [{ iteration, loss, meanReward, kl }], rewards?: number[] }
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { signalWarnings } from '../workflows/train-curve.js';
+import { swirlPaths } from '../runtime/paths.js';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
@@ -34,7 +37,7 @@ import type { PipelineInput, PipelineProgress, PipelineResult, RunSummary } from
 import { mcnemarExact, wilson, Z95 } from './intervals.js';
 
 export { wilson };
-import { REPORT_DATA_VERSION, type PairedComparison, type ReportAgreement, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportPolicyModel, type ReportStage, type TrainingCurve, type TrainingPoint } from './types.js';
+import { REPORT_DATA_VERSION, type PairedComparison, type ReportAgreement, type ReportData, type ReportEvaluation, type ReportFilter, type ReportFunnel, type ReportPolicyModel, type ReportStage, type TrainerTotals, type TrainingCurve, type TrainingPoint } from './types.js';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 
@@ -66,6 +69,8 @@ export interface ReportSources {
   audit?: AuditReport;
   failure?: string;
   notes?: string[];
+  /** Per train stage: sums over its trainer's updates (trainerTotals, from the checkpoint chain). */
+  trainerTotals?: Record<string, TrainerTotals>;
   /** Clock for generatedAt (tests). */
   now?: Date;
 }
@@ -108,6 +113,8 @@ function evaluationOf(stageId: string, s: Record<string, unknown>, fallback: { p
     ci95: wilson(correct, n),
   };
   for (const k of ['f1', 'avgSteps', 'toolCallsPerQuestion', 'processScore'] as const) if (isNum(s[k])) e[k] = s[k];
+  // Stats count answered questions; the report shows the share.
+  if (isNum(s.answered) && n > 0 && s.answered <= n) e.answered = s.answered / n;
   if (typeof s.questionsKey === 'string' && s.questionsKey) e.questionsKey = s.questionsKey;
   if (outcomes && outcomes.length === n) e.outcomes = outcomes;
   return e;
@@ -291,7 +298,9 @@ export function buildReportData(src: ReportSources): ReportData {
       goodRates.push(...numbers(stats.goodRates));
     } else if (s.type === 'train') {
       const c = trainingOf(s.id, stats);
-      if (c) training.push(c);
+      const totals = src.trainerTotals?.[s.id];
+      const objective = typeof config.objective === 'string' ? config.objective : undefined;
+      if (c) training.push({ ...c, ...(objective ? { objective } : {}), ...(totals ? { totals } : {}) });
       rewards.push(...numbers(stats.rewards));
     } else if (s.type === 'evaluate') {
       const fallback = {
@@ -370,7 +379,36 @@ export interface CollectOptions {
   target?: TemporalTarget;
   /** How long to wait for a worker to answer the progress query of a running run. */
   queryTimeoutMs?: number;
+  /** Where the train stages' checkpoints are (default: the state dir's `checkpoints`). */
+  checkpointsDir?: string;
   now?: Date;
+}
+
+/**
+ * Sums a train stage's update metrics over its checkpoint chain: each checkpoint's
+ * swirl-checkpoint.json records its step's metrics and its input adapter (`ckpt:<hash>`), back to
+ * the base model. Undefined when the final checkpoint is not in `dir` (a report made elsewhere).
+ */
+export function trainerTotalsOf(dir: string, finalHash: string, maxSteps = 100_000): TrainerTotals | undefined {
+  const totals: TrainerTotals = { updates: 0, tokens: 0, actionTokens: 0, trainerSeconds: 0 };
+  let hash: string | undefined = finalHash;
+  const seen = new Set<string>();
+  while (hash && !seen.has(hash) && totals.updates < maxSteps) {
+    seen.add(hash);
+    let meta: Record<string, unknown>;
+    try {
+      meta = JSON.parse(readFileSync(path.join(dir, hash, 'swirl-checkpoint.json'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return totals.updates ? totals : undefined;
+    }
+    const m = isObj(meta.metrics) ? meta.metrics : {};
+    totals.updates++;
+    totals.tokens += optNum(m.tokens) ?? 0;
+    totals.actionTokens += optNum(m.actionTokens) ?? 0;
+    totals.trainerSeconds += optNum(m.wallSeconds) ?? 0;
+    hash = typeof meta.input === 'string' && meta.input.startsWith('ckpt:') ? meta.input.slice(5) : undefined;
+  }
+  return totals;
 }
 
 export async function collectReportData(client: Client, workflowId: string, opts: CollectOptions = {}): Promise<ReportData> {
@@ -405,9 +443,18 @@ export async function collectReportData(client: Client, workflowId: string, opts
     else if (summary?.stages) stages = summary.stages;
   }
 
+  const trainerTotals: Record<string, TrainerTotals> = {};
+  const checkpoints = opts.checkpointsDir ?? path.join(swirlPaths().state, 'checkpoints');
+  for (const s of stages) {
+    const ckpt = s.type === 'train' && s.status === 'completed' ? s.stats?.checkpoint : undefined;
+    const t = typeof ckpt === 'string' ? trainerTotalsOf(checkpoints, ckpt) : undefined;
+    if (t) trainerTotals[s.id] = t;
+  }
+
   return buildReportData({
     workflowId,
     runId: desc.runId,
+    ...(Object.keys(trainerTotals).length ? { trainerTotals } : {}),
     status,
     startTime: desc.startTime.toISOString(),
     ...(desc.closeTime ? { closeTime: desc.closeTime.toISOString() } : {}),

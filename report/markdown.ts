@@ -24,6 +24,8 @@ export interface MarkdownOptions {
   commands?: string[];
   /** Free text under the title (setup, machine, caveats). */
   preface?: string;
+  /** A picture of the training curves beside the page (curvesSvg), linked under "Training". */
+  curvesImage?: string;
 }
 
 export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = {}): string {
@@ -38,11 +40,18 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
   lines.push('## Accuracy', '');
   if (data.evaluations.length === 0) lines.push('No evaluation stage reported.', '');
   else {
-    lines.push('| stage | policy | data set | n | correct | accuracy | 95% CI | F1 | steps / question | tool calls / question | process score |', '|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|');
+    lines.push('| stage | policy | data set | n | correct | accuracy | 95% CI | answered | F1 | steps / question | tool calls / question | process score |', '|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|');
     for (const e of data.evaluations) {
-      lines.push(`| ${e.stageId} | ${e.policy} | ${e.dataset} | ${e.n} | ${e.correct} | ${pct(e.accuracy)} | ${pct(e.ci95[0])} – ${pct(e.ci95[1])} | ${num(e.f1, 3)} | ${num(e.avgSteps)} | ${num(e.toolCallsPerQuestion)} | ${pct(e.processScore)} |`);
+      lines.push(`| ${e.stageId} | ${e.policy} | ${e.dataset} | ${e.n} | ${e.correct} | ${pct(e.accuracy)} | ${pct(e.ci95[0])} – ${pct(e.ci95[1])} | ${pct(e.answered)} | ${num(e.f1, 3)} | ${num(e.avgSteps)} | ${num(e.toolCallsPerQuestion)} | ${pct(e.processScore)} |`);
     }
     lines.push('');
+    // What each trained arm cost, from its trainer's checkpoints.
+    const costs = (data.training ?? []).filter((t) => t.totals);
+    if (costs.length) {
+      lines.push('Training per arm (sums over the stage\'s updates, from its checkpoints; sampling and judging time not included):', '', '| train stage | updates | tokens trained | action tokens | trainer hours |', '|---|---:|---:|---:|---:|');
+      for (const t of costs) lines.push(`| ${t.stageId} | ${t.totals!.updates} | ${t.totals!.tokens.toLocaleString('en-US')} | ${t.totals!.actionTokens.toLocaleString('en-US')} | ${(t.totals!.trainerSeconds / 3600).toFixed(2)} |`);
+      lines.push('');
+    }
   }
   if (data.comparisons?.length) {
     lines.push('## Differences', '', '| b − a | data set | n | difference (points) | 95% CI (points) | method | only b right / only a right | McNemar exact p |', '|---|---|---:|---:|---|---|---:|---:|');
@@ -67,6 +76,7 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
       lines.push('| | B GOOD | B BAD |', '|---|---:|---:|', `| A GOOD | ${c.goodGood} | ${c.goodBad} |`, `| A BAD | ${c.badGood} | ${c.badBad} |`, '');
     }
   }
+  if (opts.curvesImage && data.training?.some((t) => t.points.length > 0)) lines.push('## Training curves', '', `![Mean sampled reward, KL and loss per iteration of each train stage](${opts.curvesImage})`, '');
   for (const t of data.training ?? []) {
     if (t.points.length === 0) continue;
     const first = t.points[0]!;
@@ -74,8 +84,11 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
     // The signal columns appear when the run measured them (runs before them have none).
     const signal = t.points.some((p) => p.zeroAdvantage !== undefined || p.adapterDelta !== undefined);
     lines.push(`## Training \`${t.stageId}\``, '', `| iteration | mean reward | loss | KL | valid actions |${signal ? ' zero-advantage states | grad norm | adapter change |' : ''}`, `|---:|---:|---:|---:|---:|${signal ? '---:|---:|---:|' : ''}`);
-    const shown = t.points.length <= 12 ? t.points : [...t.points.slice(0, 6), ...t.points.slice(-6)];
-    for (const p of shown) lines.push(`| ${p.iteration} | ${num(p.meanReward, 3)} | ${num(p.loss, 4)} | ${num(p.kl, 5)} | ${pct(p.validActions)} |${signal ? ` ${pct(p.zeroAdvantage)} | ${num(p.gradNorm, 4)} | ${num(p.adapterDelta, 5)} |` : ''}`);
+    const shown = t.points.length <= 24 ? t.points : [...t.points.slice(0, 6), ...t.points.slice(-6)];
+    for (const p of shown) {
+      if (shown.length < t.points.length && p === t.points[t.points.length - 6]) lines.push(`| … | ${count(t.points.length - 12, 'iteration')} not shown |${' |'.repeat(signal ? 6 : 3)}`);
+      lines.push(`| ${p.iteration} | ${num(p.meanReward, 3)} | ${num(p.loss, 4)} | ${num(p.kl, 5)} | ${pct(p.validActions)} |${signal ? ` ${pct(p.zeroAdvantage)} | ${num(p.gradNorm, 4)} | ${num(p.adapterDelta, 5)} |` : ''}`);
+    }
     lines.push('', `Mean reward ${num(first.meanReward, 3)} → ${num(last.meanReward, 3)} over ${count(t.points.length, 'iteration')}.`, '');
     const served = t.points.filter((p) => p.served !== undefined);
     if (served.length) {

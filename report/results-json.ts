@@ -15,6 +15,10 @@ export interface ResultsArm {
   toolCallsPerQuestion?: number;
   stepsPerQuestion?: number;
   processScore?: number;
+  /** Share of questions answered (not no_action or max_steps). */
+  answeredRate?: number;
+  /** Trained arms: sums over the train stage's updates (TrainerTotals), trainer time in hours. */
+  training?: { updates: number; tokens: number; actionTokens: number; trainerHours: number };
 }
 
 export interface ResultsJson {
@@ -43,6 +47,8 @@ export function resultsJson(data: ReportData): ResultsJson {
       ...(e.toolCallsPerQuestion !== undefined ? { toolCallsPerQuestion: e.toolCallsPerQuestion } : {}),
       ...(e.avgSteps !== undefined ? { stepsPerQuestion: e.avgSteps } : {}),
       ...(e.processScore !== undefined ? { processScore: e.processScore } : {}),
+      ...(e.answered !== undefined ? { answeredRate: e.answered } : {}),
+      ...trainingOf(data, e.policy),
     };
   }
   return {
@@ -55,4 +61,9 @@ export function resultsJson(data: ReportData): ResultsJson {
     ...(data.run.policyModel ? { model: data.run.policyModel } : {}),
     arms,
   };
+}
+
+function trainingOf(data: ReportData, policy: string): Pick<ResultsArm, 'training'> {
+  const t = data.training?.find((c) => c.stageId === policy)?.totals;
+  return t ? { training: { updates: t.updates, tokens: t.tokens, actionTokens: t.actionTokens, trainerHours: t.trainerSeconds / 3600 } } : {};
 }

@@ -139,6 +139,22 @@ export interface TrainingPoint {
 export interface TrainingCurve {
   stageId: string;
   points: TrainingPoint[];
+  /** The stage's objective (`swirl`, `sft`): an sft stage samples nothing, so its "reward" is not a sampled one. */
+  objective?: string;
+  /** What the stage's trainer did in all, from its checkpoint chain (absent when the checkpoints are not on this machine). */
+  totals?: TrainerTotals;
+}
+
+/** Sums over every update of a train stage (each checkpoint's recorded step metrics). */
+export interface TrainerTotals {
+  /** Updates found in the checkpoint chain. */
+  updates: number;
+  /** Tokens the trainer ran forward and backward (prompt and action, every sequence). */
+  tokens: number;
+  /** Action tokens the loss was taken on. */
+  actionTokens: number;
+  /** Seconds the trainer spent in its updates (model loading included; sampling not). */
+  trainerSeconds: number;
 }
 
 export interface ReportEvaluation {
@@ -155,6 +171,8 @@ export interface ReportEvaluation {
   toolCallsPerQuestion?: number;
   /** Mean per-step GOOD rate (SWiRL Tab. 3 process-quality score). */
   processScore?: number;
+  /** Share of questions that ended with an answer (not no_action or max_steps). */
+  answered?: number;
   /** Hash of the question ids in order, when the stage reports it: equal keys = the same questions. */
   questionsKey?: string;
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { collectReportData } from '../../report/collect.js';
 import { renderReport } from '../../report/render.js';
 import { renderResultsMarkdown } from '../../report/markdown.js';
+import { curvesSvg } from '../../report/svg-curves.js';
 import { resultsJson } from '../../report/results-json.js';
 import { EXIT, SwirlError } from '../../runtime/errors.js';
 import { swirlPaths } from '../../runtime/paths.js';
@@ -49,13 +50,20 @@ export async function reportAction(workflowId: string, opts: { out?: string; ope
   const html = renderReport(data);
   if (opts.markdown) {
     const md = path.resolve(opts.markdown);
+    // The training curves as a picture beside the page (Markdown cannot draw them): FILE-curves.svg.
+    const svg = curvesSvg(data.training ?? []);
+    const svgFile = svg ? `${md.replace(/\.(md|markdown)$/i, '')}-curves.svg` : undefined;
     try {
       await mkdir(path.dirname(md), { recursive: true });
-      await writeFile(md, renderResultsMarkdown(data, { ...(opts.command?.length ? { commands: opts.command } : {}), ...(preface ? { preface } : {}) }));
+      if (svg && svgFile) await writeFile(svgFile, svg);
+      await writeFile(md, renderResultsMarkdown(data, { ...(opts.command?.length ? { commands: opts.command } : {}), ...(preface ? { preface } : {}), ...(svgFile ? { curvesImage: path.basename(svgFile) } : {}) }));
     } catch (e) {
       throw new SwirlError('E_REPORT_WRITE', `cannot write ${md}: ${(e as Error).message}`, { hint: 'choose a writable path with --markdown', exitCode: EXIT.environment });
     }
-    if (!opts.json) out(md);
+    if (!opts.json) {
+      if (svgFile) out(svgFile);
+      out(md);
+    }
   }
   if (opts.resultsJson) {
     const rj = path.resolve(opts.resultsJson);
