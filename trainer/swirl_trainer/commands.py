@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -49,6 +50,17 @@ def _exit_with_parent(poll: float = 0.5) -> None:
     parent = os.getppid()
     if parent <= 1:
         return
+    # Linux: the kernel kills us the moment the parent goes (the poll below took 0.5-2 s, a window in
+    # which a rerun's trainer could start beside this one). The poll stays for other systems.
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0 and os.getppid() != parent:
+            os._exit(1)  # the parent died before the request took effect
+    except (OSError, AttributeError):
+        pass
 
     def watch() -> None:
         while True:
