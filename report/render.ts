@@ -526,6 +526,7 @@ function evaluationTable(data: ReportData): string {
   if (evals.length === 0) return absent(data, ['evaluate'], 'This pipeline has no evaluate stage.', 'No evaluation results yet: no evaluate stage has reported accuracy.');
   const has = (k: keyof ReportEvaluation) => evals.some((e) => isNum(e[k]));
   const optional: Array<[keyof ReportEvaluation, string, (e: ReportEvaluation) => string]> = [
+    ['answered', 'answered', (e) => pct(e.answered)],
     ['f1', 'F1', (e) => pct(e.f1)],
     ['avgSteps', 'avg steps', (e) => num(e.avgSteps)],
     ['toolCallsPerQuestion', 'tool calls / q', (e) => num(e.toolCallsPerQuestion)],
