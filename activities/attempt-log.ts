@@ -159,6 +159,7 @@ export async function countedAttempt<R>(file: string, limit: number, label: stri
         message: `${label} failed ${count.counted + 1} of ${limit} allowed attempts (${count.interrupted} more interrupted by worker stops): ${text}`,
         type: e instanceof ApplicationFailure && e.type ? e.type : 'Error',
         nonRetryable: true,
+        ...(e instanceof ApplicationFailure && e.details?.length ? { details: e.details } : {}),
       });
     }
     throw e;
