@@ -2,12 +2,18 @@
 // (docs/results.md is written this way, by `swirl report RUN --markdown FILE`):
 // accuracy with 95% CIs per evaluation, paired differences, the yield funnel,
 // the filter's yield and the training curve's endpoints. Generated, not edited.
-import type { ReportData } from './types.js';
+import type { ReportData, ReportEvaluation } from './types.js';
 import { pValue } from './intervals.js';
 
 const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(1)}%`);
 const num = (x: number | undefined, d = 2) => (x === undefined ? '–' : x.toFixed(d));
 const signedPct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
+
+/** Correct over answered questions (an unanswered question is never correct); undefined without answered counts. */
+export function whenAnswered(e: ReportEvaluation): number | undefined {
+  const answered = e.answered === undefined ? undefined : Math.round(e.answered * e.n);
+  return answered ? e.correct / answered : undefined;
+}
 
 /** "1 step", "3 steps": the singular for exactly one. */
 const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -40,9 +46,10 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
   lines.push('## Accuracy', '');
   if (data.evaluations.length === 0) lines.push('No evaluation stage reported.', '');
   else {
-    lines.push('| stage | policy | data set | n | correct | accuracy | 95% CI | answered | F1 | steps / question | tool calls / question | process score |', '|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+    // "when answered": correct over answered questions — separates following the protocol from getting it right.
+    lines.push('| stage | policy | data set | n | correct | accuracy | 95% CI | answered | accuracy when answered | F1 | steps / question | tool calls / question | process score |', '|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
     for (const e of data.evaluations) {
-      lines.push(`| ${e.stageId} | ${e.policy} | ${e.dataset} | ${e.n} | ${e.correct} | ${pct(e.accuracy)} | ${pct(e.ci95[0])} – ${pct(e.ci95[1])} | ${pct(e.answered)} | ${num(e.f1, 3)} | ${num(e.avgSteps)} | ${num(e.toolCallsPerQuestion)} | ${pct(e.processScore)} |`);
+      lines.push(`| ${e.stageId} | ${e.policy} | ${e.dataset} | ${e.n} | ${e.correct} | ${pct(e.accuracy)} | ${pct(e.ci95[0])} – ${pct(e.ci95[1])} | ${pct(e.answered)} | ${pct(whenAnswered(e))} | ${num(e.f1, 3)} | ${num(e.avgSteps)} | ${num(e.toolCallsPerQuestion)} | ${pct(e.processScore)} |`);
     }
     lines.push('');
     // What each trained arm cost, from its trainer's checkpoints.

@@ -1,6 +1,7 @@
 // docs/results.json (issue 19): the numbers of the report's accuracy and paired-difference
 // tables, machine-readable, one entry per evaluated policy ("arm"): base, or a train stage id.
 import type { ReportData, ReportPolicyModel } from './types.js';
+import { whenAnswered } from './markdown.js';
 
 export interface ResultsArm {
   /** The evaluate stage the numbers come from. */
@@ -17,6 +18,8 @@ export interface ResultsArm {
   processScore?: number;
   /** Share of questions answered (not no_action or max_steps). */
   answeredRate?: number;
+  /** Correct over answered questions. */
+  accuracyWhenAnswered?: number;
   /** Trained arms: sums over the train stage's updates (TrainerTotals), trainer time in hours. */
   training?: { updates: number; tokens: number; actionTokens: number; trainerHours: number };
 }
@@ -48,6 +51,7 @@ export function resultsJson(data: ReportData): ResultsJson {
       ...(e.avgSteps !== undefined ? { stepsPerQuestion: e.avgSteps } : {}),
       ...(e.processScore !== undefined ? { processScore: e.processScore } : {}),
       ...(e.answered !== undefined ? { answeredRate: e.answered } : {}),
+      ...(whenAnswered(e) !== undefined ? { accuracyWhenAnswered: whenAnswered(e) } : {}),
       ...trainingOf(data, e.policy),
     };
   }

@@ -72,11 +72,13 @@ describe('the arms table', () => {
     expect(data.evaluations.find((e) => e.stageId === 'eval-base')?.answered).toBeCloseTo(0.76);
     expect(data.evaluations.find((e) => e.stageId === 'eval-swirl')?.answered).toBeUndefined();
     const md = renderResultsMarkdown(data, { curvesImage: 'results-curves.svg' });
-    expect(md).toContain('| eval-base | base | gsm8k | 300 | 97 | 32.3% | 27.3% – 37.8% | 76.0% |');
+    expect(md).toContain('| eval-base | base | gsm8k | 300 | 97 | 32.3% | 27.3% – 37.8% | 76.0% | 42.5% |');
     expect(md).toContain('| swirl | 3 | 9,000 | 900 | 1.50 |');
     expect(md).toContain('![Mean sampled reward, KL and loss per iteration of each train stage](results-curves.svg)');
     const json = resultsJson(data);
     expect(json.arms.base?.answeredRate).toBeCloseTo(0.76);
+    expect(json.arms.base?.accuracyWhenAnswered).toBeCloseTo(97 / 228);
+    expect(json.arms.swirl?.accuracyWhenAnswered).toBeUndefined();
     expect(json.arms.swirl?.training).toEqual({ updates: 3, tokens: 9000, actionTokens: 900, trainerHours: 1.5 });
     expect(json.arms.swirl?.answeredRate).toBeUndefined();
   });
