@@ -70,7 +70,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
     );
   }
   // An attempt of a train-loop activity that fails while its worker shuts down was interrupted, not failed (activities/attempt-log.ts).
-  for (const w of workers) watchWorkerStop(() => STOPPING_STATES.has(w.getState()));
+  for (const w of workers) watchWorkerStop(w.options.taskQueue, () => STOPPING_STATES.has(w.getState()));
   return workers;
 }
 

@@ -41,10 +41,15 @@ export interface AttemptCount {
 export function countAttempts(lines: readonly AttemptLine[], current: number): AttemptCount {
   const ends = new Map<number, AttemptLine>();
   const starts = new Set<number>();
+  let latestStart = 0;
   for (const l of lines) {
     if (l.attempt >= current) continue;
-    if (l.event === 'start') starts.add(l.attempt);
-    else ends.set(l.attempt, l);
+    if (l.event === 'start') {
+      starts.add(l.attempt);
+      latestStart = Math.max(latestStart, l.attempt);
+    } else if (l.attempt >= latestStart) ends.set(l.attempt, l);
+    // An end written after a later attempt started (the server had given the attempt up, e.g. on
+    // a heartbeat timeout, and the next one had counted it already): keep the count as it was.
   }
   let counted = 0;
   let interrupted = 0;
@@ -76,17 +81,20 @@ function parseLines(text: string): AttemptLine[] {
   return out;
 }
 
-// Workers of this process that are shutting down make an attempt's error an interruption.
-const stoppingChecks = new Set<() => boolean>();
+// A worker of this process that polls the attempt's task queue and is shutting down makes the
+// attempt's error an interruption. Checks of workers that have stopped answer false.
+const stoppingChecks = new Map<string, Set<() => boolean>>();
 
-/** Registers a check that says whether a worker of this process is shutting down (worker.ts does, per worker). */
-export function watchWorkerStop(isStopping: () => boolean): () => void {
-  stoppingChecks.add(isStopping);
-  return () => stoppingChecks.delete(isStopping);
+/** Registers a check that says whether the worker polling `taskQueue` in this process is shutting down (worker.ts does, per worker). */
+export function watchWorkerStop(taskQueue: string, isStopping: () => boolean): () => void {
+  const set = stoppingChecks.get(taskQueue) ?? new Set();
+  set.add(isStopping);
+  stoppingChecks.set(taskQueue, set);
+  return () => set.delete(isStopping);
 }
 
-export function workerStopping(): boolean {
-  for (const c of stoppingChecks) if (c()) return true;
+export function workerStopping(taskQueue: string): boolean {
+  for (const c of stoppingChecks.get(taskQueue) ?? []) if (c()) return true;
   return false;
 }
 
@@ -123,6 +131,8 @@ export function attemptNote(ctx: Context): { attempts?: AttemptNote } {
 export async function countedAttempt<R>(file: string, limit: number, label: string, run: () => Promise<R>, settleMs = STOP_SETTLE_MS): Promise<R> {
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
+  // Before any file I/O: a log that cannot be written must not lift the limit.
+  if (attempt > 100 * limit) throw ApplicationFailure.create({ message: `${label}: ${attempt - 1} attempts without finishing (the hard cap is 100 × maxAttempts)`, type: 'RetriesExhausted', nonRetryable: true });
   await mkdir(path.dirname(file), { recursive: true });
   let count: AttemptCount = { counted: 0, interrupted: 0 };
   if (attempt === 1) {
@@ -130,7 +140,7 @@ export async function countedAttempt<R>(file: string, limit: number, label: stri
     await writeFile(file, '');
   } else {
     count = countAttempts(parseLines(await readFile(file, 'utf8').catch(() => '')), attempt);
-    if (count.counted >= limit || attempt > 100 * limit) {
+    if (count.counted >= limit) {
       throw ApplicationFailure.create({
         message: `${label} failed ${count.counted} of ${limit} allowed attempts (${count.interrupted} more interrupted by worker stops); last error: ${count.lastError ?? 'none recorded'}`,
         type: 'RetriesExhausted',
@@ -140,6 +150,8 @@ export async function countedAttempt<R>(file: string, limit: number, label: stri
   }
   await appendFile(file, JSON.stringify({ attempt, event: 'start' } satisfies AttemptLine) + '\n');
   notes.set(ctx, { failures: count.counted, limit });
+  // At once: until this attempt's first heartbeat the server shows the previous attempt's count.
+  ctx.heartbeat(attemptNote(ctx));
   try {
     const result = await run();
     await appendFile(file, JSON.stringify({ attempt, event: 'done' } satisfies AttemptLine) + '\n').catch(() => undefined);
@@ -147,8 +159,14 @@ export async function countedAttempt<R>(file: string, limit: number, label: stri
   } catch (e) {
     // A non-retryable failure (bad config, a budget stop the workflow handles) passes through as it is.
     if (e instanceof ApplicationFailure && e.nonRetryable) throw e;
-    if (!workerStopping()) await new Promise((r) => setTimeout(r, settleMs));
-    if (workerStopping()) {
+    const why = ctx.cancellationDetails;
+    // Paused, reset or cancelled by a person or the workflow: not this attempt's failure.
+    if (why?.paused || why?.reset || why?.cancelRequested) throw e;
+    // The server gave this attempt up already (timed out, or it no longer knows it): its count was made by the next attempt.
+    if (why?.timedOut || why?.notFound) throw e;
+    const queue = ctx.info.taskQueue;
+    if (!why?.workerShutdown && !workerStopping(queue)) await new Promise((r) => setTimeout(r, settleMs));
+    if (why?.workerShutdown || workerStopping(queue)) {
       await appendFile(file, JSON.stringify({ attempt, event: 'interrupted' } satisfies AttemptLine) + '\n').catch(() => undefined);
       throw e;
     }

@@ -448,7 +448,10 @@ export async function collectReportData(client: Client, workflowId: string, opts
   for (const s of stages) {
     const ckpt = s.type === 'train' && s.status === 'completed' ? s.stats?.checkpoint : undefined;
     const t = typeof ckpt === 'string' ? trainerTotalsOf(checkpoints, ckpt) : undefined;
-    if (t) trainerTotals[s.id] = t;
+    const iterations = s.stats?.iterations;
+    // A chain cut short (a checkpoint removed) would understate the cost: leave it out and say so.
+    if (t && typeof iterations === 'number' && t.updates !== iterations) notes.push(`Training cost of \`${s.id}\` left out: its checkpoint chain has ${t.updates} of ${iterations} updates on this machine.`);
+    else if (t) trainerTotals[s.id] = t;
   }
 
   return buildReportData({

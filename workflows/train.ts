@@ -94,8 +94,10 @@ export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoo
     sampler: proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry }),
     trainer: proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry }),
   };
-  // Left out = unlimited: the activities count their failed attempts themselves.
-  const { maximumAttempts: _counted, ...unlimitedRetry } = retry;
+  // The activities count their failed attempts themselves; the server keeps a backstop of 100 ×
+  // the limit for failures that never reach that count (an older worker that ignores it, an
+  // activity type a worker does not register).
+  const unlimitedRetry = { ...retry, ...attemptsField(100 * input.retry.maximumAttempts) };
   const unlimited = {
     sampler: proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: unlimitedRetry }),
     trainer: proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: unlimitedRetry }),

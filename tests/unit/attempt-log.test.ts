@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attemptLogFile, attemptNote, countAttempts, countedAttempt, watchWorkerStop } from '../../activities/attempt-log.js';
 import { Context } from '@temporalio/activity';
 import { describeProgress, pendingAttempt, type StageProgress } from '../../cli/fanout-progress.js';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ActivityCancellationDetails, defaultPayloadConverter } from '@temporalio/common';
 
 describe('countAttempts', () => {
   it('counts errors and silent deaths, not interruptions, and only attempts before the current one', () => {
@@ -29,6 +29,18 @@ describe('countAttempts', () => {
   });
 });
 
+describe('countAttempts and late ends', () => {
+  it('ignores an end line written after a later attempt started', () => {
+    const lines = [
+      { attempt: 1, event: 'start' as const },
+      { attempt: 2, event: 'start' as const }, // attempt 1 was given up by the server (heartbeat timeout)...
+      { attempt: 1, event: 'done' as const }, // ...and finished later: attempt 2 had counted it already
+      { attempt: 2, event: 'error' as const, error: 'x' },
+    ];
+    expect(countAttempts(lines, 3).counted).toBe(2);
+  });
+});
+
 describe('countedAttempt', () => {
   let dir: string;
   let file: string;
@@ -38,13 +50,13 @@ describe('countedAttempt', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'swirl-attempts-'));
     file = attemptLogFile(dir, 'trainStep', 3);
     stopping = false;
-    unwatch = watchWorkerStop(() => stopping);
+    unwatch = watchWorkerStop('test-queue', () => stopping);
   });
   afterEach(() => {
     unwatch();
     rmSync(dir, { recursive: true, force: true });
   });
-  const at = <R>(attempt: number, run: () => Promise<R>, limit = 3) => new MockActivityEnvironment({ attempt }).run(() => countedAttempt(file, limit, 'trainStep of r/s, iteration 4', run, 10));
+  const at = <R>(attempt: number, run: () => Promise<R>, limit = 3) => new MockActivityEnvironment({ attempt, taskQueue: 'test-queue' }).run(() => countedAttempt(file, limit, 'trainStep of r/s, iteration 4', run, 10));
   const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as ApplicationFailure);
   const boom = () => Promise.reject(ApplicationFailure.retryable('trainer exited with code 1', 'TrainerCrashed'));
 
@@ -72,9 +84,8 @@ describe('countedAttempt', () => {
   it('counts an attempt killed without a word, and refuses to start past the limit', async () => {
     expect((await failure(at(1, boom)))?.nonRetryable).toBe(false);
     // Attempt 2 "is killed": it starts and never ends (we only simulate its start line).
-    const killed = at(2, () => new Promise<never>(() => undefined));
-    void killed;
-    await new Promise((r) => setTimeout(r, 50));
+    void at(2, () => new Promise<never>(() => undefined));
+    for (let i = 0; i < 500 && !readFileSync(file, 'utf8').includes('"attempt":2,"event":"start"'); i++) await new Promise((r) => setTimeout(r, 10));
     expect((await failure(at(3, boom)))?.nonRetryable).toBe(true); // 1 error + 1 death + this one = 3
     const refused = await failure(at(4, () => Promise.resolve('never runs')));
     expect(refused?.type).toBe('RetriesExhausted');
@@ -87,6 +98,34 @@ describe('countedAttempt', () => {
     await failure(at(2, boom));
     const note = await at(3, async () => attemptNote(Context.current()));
     expect(note).toEqual({ attempts: { failures: 1, limit: 3 } });
+  });
+
+  it('counts only stops of a worker of its own task queue, and trusts the cancellation reason', async () => {
+    const other = watchWorkerStop('other-queue', () => true);
+    try {
+      // A worker of another queue shutting down does not excuse this attempt's failure.
+      expect((await failure(at(1, boom)))?.nonRetryable).toBe(false);
+      expect(readFileSync(file, 'utf8')).toContain('"event":"error"');
+    } finally {
+      other();
+    }
+    const env = (attempt: number) => new MockActivityEnvironment({ attempt, taskQueue: 'test-queue' });
+    // Cancelled because its worker shuts down (the SDK says so): an interruption.
+    const shutdown = env(2);
+    const p = failure(shutdown.run(() => countedAttempt(file, 3, 'x', () => new Promise<never>((_, reject) => Context.current().cancellationSignal.addEventListener('abort', () => reject(new Error('cancelled')))), 10)));
+    await new Promise((r) => setTimeout(r, 20));
+    shutdown.cancel('WORKER_SHUTDOWN', new ActivityCancellationDetails({ workerShutdown: true }));
+    await p;
+    // Cancelled by a person (pause): not counted, nothing written.
+    const paused = env(3);
+    const q = failure(paused.run(() => countedAttempt(file, 3, 'x', () => new Promise<never>((_, reject) => Context.current().cancellationSignal.addEventListener('abort', () => reject(new Error('paused')))), 10)));
+    await new Promise((r) => setTimeout(r, 20));
+    paused.cancel('PAUSED' as never, new ActivityCancellationDetails({ paused: true }));
+    expect((await q)?.message).toBe('paused');
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { attempt: number; event: string });
+    expect(lines.filter((l) => l.attempt === 2).map((l) => l.event)).toEqual(['start', 'interrupted']);
+    expect(lines.filter((l) => l.attempt === 3).map((l) => l.event)).toEqual(['start']);
+    expect(countAttempts(lines as never, 4).counted).toBe(2); // attempt 1's error, and attempt 3 (no end: as if killed)
   });
 
   it('passes non-retryable failures (config errors, budget stops) through uncounted and unchanged', async () => {
