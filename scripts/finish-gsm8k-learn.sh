@@ -23,5 +23,8 @@ if [ ! -e "$out/adapter.gguf" ]; then swirl export "$run" --stage swirl --adapte
 # The check-it-yourself spec evaluates this adapter by default.
 sed -i "s#^    adapter: .*#    adapter: ../$out/adapter.gguf#" pipelines/gsm8k-eval-adapter.yaml
 node bin/swirl.js validate pipelines/gsm8k-eval-adapter.yaml
+# The spec's golden plan pins the adapter's path and sha256 (tests/unit/spec-fixtures.test.ts).
+npm run -s golden
+git status --short tests/fixtures/plans
 ls -la "$out" docs/results.md docs/results.json "docs/results-$run.html"
 sha256sum "$out/adapter.gguf"
