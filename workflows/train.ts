@@ -90,18 +90,16 @@ function thin(curve: TrainCurvePoint[]): TrainCurvePoint[] {
 export async function trainLoopWorkflow(input: TrainLoopInput): Promise<TrainLoopResult> {
   const carry = input.carry ?? { next: 0, curve: [], rewards: [], continuedAsNew: 0 };
   const retry = { ...attemptsField(input.retry.maximumAttempts), initialInterval: input.retry.initialIntervalMs, backoffCoefficient: input.retry.backoffCoefficient, maximumInterval: input.retry.maximumIntervalMs };
-  const limited = {
-    sampler: proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry }),
-    trainer: proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry }),
-  };
+  // The sampler (llm queue) and trainer (train queue) activities under one retry policy.
+  const loopActivities = (r: typeof retry) => ({
+    sampler: proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: r }),
+    trainer: proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: r }),
+  });
+  const limited = loopActivities(retry);
   // The activities count their failed attempts themselves; the server keeps a backstop of 100 ×
   // the limit for failures that never reach that count (an older worker that ignores it, an
   // activity type a worker does not register).
-  const unlimitedRetry = { ...retry, ...attemptsField(100 * input.retry.maximumAttempts) };
-  const unlimited = {
-    sampler: proxyActivities<Activities>({ taskQueue: input.queues.llm, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: unlimitedRetry }),
-    trainer: proxyActivities<Activities>({ taskQueue: input.queues.train, startToCloseTimeout: input.timeoutMs, heartbeatTimeout: heartbeatTimeoutFor(input.timeoutMs), retry: unlimitedRetry }),
-  };
+  const unlimited = loopActivities({ ...retry, ...attemptsField(100 * input.retry.maximumAttempts) });
   const orchestration = proxyActivities<Activities>({ taskQueue: input.queues.orchestration, startToCloseTimeout: '5m', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry });
   let paused = false;
   let last = carry.last;
