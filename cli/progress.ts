@@ -169,20 +169,39 @@ export interface EvalOutputs {
 /**
  * The run's last line for a newcomer: what training learned. For a run with a
  * train stage and evaluate stages: the reward curve's ends, accuracy of the
- * first evaluation (base) vs the last (trained), how many questions the trained
- * policy answered differently, and where the report is.
+ * base evaluation vs the trained one, how many questions the trained policy
+ * answered differently, and where the report is. Evaluations that name their
+ * policy (stats.policy) pair each train stage with its own evaluation and the
+ * base with `policy: base`; a run with several train stages (arms) gets one
+ * clause per arm. Without policy names: the first evaluation vs the last.
  */
 export function learnedSummary(stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'stats'>>, outputs: Record<string, EvalOutputs>, reportFile: string | undefined): string | undefined {
-  const train = stages.find((s) => s.type === 'train' && s.status === 'completed');
+  const trains = stages.filter((s) => s.type === 'train' && s.status === 'completed');
   const evals = stages.filter((s) => s.type === 'evaluate' && s.status === 'completed');
-  if (!train) return undefined;
+  if (!trains.length) return undefined;
+  const policyOf = (e: (typeof evals)[number]) => ((e.stats ?? {}) as Record<string, unknown>).policy;
+  const baseEval = evals.find((e) => policyOf(e) === 'base');
+  const clauses = trains.map((train) => {
+    const own = evals.find((e) => policyOf(e) === train.id);
+    const pair: [typeof train, typeof train] | undefined =
+      baseEval && own ? [baseEval, own] : trains.length === 1 && evals.length >= 2 ? [evals[0]!, evals[evals.length - 1]!] : undefined;
+    return learnedClause(train, pair, outputs);
+  });
+  const body = trains.length === 1 ? clauses[0]! : trains.map((t, i) => `${t.id}: ${clauses[i]}`).join(' | ');
+  return `learned: ${body}${reportFile ? `; report: ${reportFile}` : ''}`;
+}
+
+/** One train stage's part of `learnedSummary`: reward curve ends, accuracy before → after, changed outputs. */
+function learnedClause(train: Pick<StageState, 'id' | 'stats'>, pair: [Pick<StageState, 'id' | 'stats'>, Pick<StageState, 'id' | 'stats'>] | undefined, outputs: Record<string, EvalOutputs>): string {
   const st = (train.stats ?? {}) as Record<string, unknown>;
   const curve = Array.isArray(st.curve) ? (st.curve as Array<{ meanReward?: number }>) : [];
   const rewards = curve.map((p) => num(p.meanReward) ?? 0);
   const parts: string[] = [];
-  if (rewards.length) parts.push(`mean reward ${rewards[0]!.toFixed(3)} → ${rewards[rewards.length - 1]!.toFixed(3)} over ${rewards.length} update${rewards.length === 1 ? '' : 's'}${rewards.every((r) => r === 0) && st.objective !== 'sft' ? ' (every sampled reward was 0: nothing to learn from)' : ''}`);
-  if (evals.length >= 2) {
-    const [before, after] = [evals[0]!, evals[evals.length - 1]!];
+  // SFT's curve holds the demonstrations' rewards, not sampled ones: updates only.
+  if (rewards.length && st.objective === 'sft') parts.push(`${rewards.length} SFT update${rewards.length === 1 ? '' : 's'}`);
+  else if (rewards.length) parts.push(`mean reward ${rewards[0]!.toFixed(3)} → ${rewards[rewards.length - 1]!.toFixed(3)} over ${rewards.length} update${rewards.length === 1 ? '' : 's'}${rewards.every((r) => r === 0) ? ' (every sampled reward was 0: nothing to learn from)' : ''}`);
+  if (pair) {
+    const [before, after] = pair;
     const acc = (e: typeof before) => {
       const x = (e.stats ?? {}) as Record<string, unknown>;
       return `${num(x.correct) ?? 0}/${num(x.n) ?? 0}`;
@@ -196,7 +215,7 @@ export function learnedSummary(stages: Array<Pick<StageState, 'id' | 'type' | 's
       parts.push(`${changed} of ${ids.length} evaluation outputs changed`);
     }
   }
-  return `learned: ${parts.join('; ')}${reportFile ? `; report: ${reportFile}` : ''}`;
+  return parts.join('; ');
 }
 
 export { describeRows } from './rows.js';

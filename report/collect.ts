@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { signalWarnings } from '../workflows/train-curve.js';
+import { FsArtifactStore } from '../store/artifacts.js';
 import { swirlPaths } from '../runtime/paths.js';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -71,6 +72,8 @@ export interface ReportSources {
   notes?: string[];
   /** Per train stage: sums over its trainer's updates (trainerTotals, from the checkpoint chain). */
   trainerTotals?: Record<string, TrainerTotals>;
+  /** Per evaluate stage: whether each question (in the artifact's order, as `outcomes`) was answered. */
+  answeredFlags?: Record<string, boolean[]>;
   /** Clock for generatedAt (tests). */
   now?: Date;
 }
@@ -128,7 +131,7 @@ function evaluationOf(stageId: string, s: Record<string, unknown>, fallback: { p
  * discordant counts and the exact McNemar p-value; else an unpaired interval
  * from the two binomial variances.
  */
-export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: boolean[] }>): PairedComparison[] {
+export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: boolean[]; answeredFlags?: boolean[] }>): PairedComparison[] {
   const out: PairedComparison[] = [];
   for (let i = 0; i < evals.length; i++) {
     for (let j = i + 1; j < evals.length; j++) {
@@ -139,7 +142,7 @@ export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: 
       let diff: number;
       let half: number;
       let method: PairedComparison['method'];
-      let exact: Pick<PairedComparison, 'discordant' | 'mcnemarP'> = {};
+      let exact: Pick<PairedComparison, 'discordant' | 'mcnemarP' | 'bothAnswered'> = {};
       // Paired only over the same questions: equal questionsKey when both stages report one.
       const sameQuestions = !a.questionsKey || !b.questionsKey || a.questionsKey === b.questionsKey;
       if (a.outcomes && b.outcomes && sameQuestions) {
@@ -151,6 +154,13 @@ export function compareEvaluations(evals: Array<ReportEvaluation & { outcomes?: 
         const bOnly = d.filter((x) => x > 0).length;
         const aOnly = d.filter((x) => x < 0).length;
         exact = { discordant: { bOnly, aOnly }, mcnemarP: mcnemarExact(bOnly, aOnly) };
+        const [fa, fb] = [a.answeredFlags, b.answeredFlags];
+        if (fa?.length === n && fb?.length === n) {
+          const both = d.map((_, k) => k).filter((k) => fa[k] && fb[k]);
+          const bo = both.filter((k) => d[k]! > 0).length;
+          const ao = both.filter((k) => d[k]! < 0).length;
+          exact.bothAnswered = { n: both.length, aCorrect: both.filter((k) => a.outcomes![k]).length, bCorrect: both.filter((k) => b.outcomes![k]).length, bOnly: bo, aOnly: ao, mcnemarP: mcnemarExact(bo, ao) };
+        }
       } else {
         diff = b.accuracy - a.accuracy;
         half = Z95 * Math.sqrt((a.accuracy * (1 - a.accuracy)) / a.n + (b.accuracy * (1 - b.accuracy)) / b.n);
@@ -310,6 +320,8 @@ export function buildReportData(src: ReportSources): ReportData {
       const parts = Array.isArray(stats.results) ? stats.results.filter(isObj) : [stats];
       for (const p of parts) {
         const e = evaluationOf(s.id, p, fallback);
+        const flags = parts.length === 1 ? src.answeredFlags?.[s.id] : undefined;
+        if (e && flags && e.outcomes?.length === flags.length) (e as { answeredFlags?: boolean[] }).answeredFlags = flags;
         if (e) evals.push(e);
       }
     }
@@ -381,6 +393,8 @@ export interface CollectOptions {
   queryTimeoutMs?: number;
   /** Where the train stages' checkpoints are (default: the state dir's `checkpoints`). */
   checkpointsDir?: string;
+  /** Where the evaluations' rows are (default: the state dir's artifact store). */
+  artifactsDir?: string;
   now?: Date;
 }
 
@@ -454,10 +468,13 @@ export async function collectReportData(client: Client, workflowId: string, opts
     else if (t) trainerTotals[s.id] = t;
   }
 
+  const answeredFlags = await answeredFlagsOf(stages, opts.artifactsDir ?? swirlPaths().artifacts, notes);
+
   return buildReportData({
     workflowId,
     runId: desc.runId,
     ...(Object.keys(trainerTotals).length ? { trainerTotals } : {}),
+    ...(Object.keys(answeredFlags).length ? { answeredFlags } : {}),
     status,
     startTime: desc.startTime.toISOString(),
     ...(desc.closeTime ? { closeTime: desc.closeTime.toISOString() } : {}),
@@ -468,4 +485,28 @@ export async function collectReportData(client: Client, workflowId: string, opts
     notes,
     ...(opts.now ? { now: opts.now } : {}),
   });
+}
+
+/**
+ * Per completed evaluate stage, whether each question was answered, in the artifact's row order
+ * (the order of its stats' `outcomes`, first 2,000). An artifact not on this machine (a report
+ * made elsewhere) leaves its stage out, with a note.
+ */
+export async function answeredFlagsOf(stages: StageLike[], artifactsDir: string, notes: string[]): Promise<Record<string, boolean[]>> {
+  const out: Record<string, boolean[]> = {};
+  const store = new FsArtifactStore(artifactsDir);
+  for (const s of stages) {
+    if (s.type !== 'evaluate' || s.status !== 'completed' || !s.output) continue;
+    const flags: boolean[] = [];
+    try {
+      for await (const row of store.read<{ status?: unknown }>(s.output)) {
+        if (flags.length >= 2000) break;
+        flags.push(row.status === 'answered');
+      }
+      out[s.id] = flags;
+    } catch {
+      notes.push(`The comparison on questions both policies answered leaves out \`${s.id}\`: its rows (artifact ${s.output.hash.slice(0, 12)}) are not readable on this machine.`);
+    }
+  }
+  return out;
 }

@@ -67,6 +67,20 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
       lines.push(`| ${c.b} (${c.policyB}) − ${c.a} (${c.policyA}) | ${c.dataset} | ${c.n} | ${signedPct(c.diff)} | ${signedPct(c.ci95[0])} to ${signedPct(c.ci95[1])} | ${c.method} | ${exact} | ${c.mcnemarP === undefined ? '–' : pValue(c.mcnemarP)} |`);
     }
     lines.push('');
+    const both = data.comparisons.filter((c) => c.bothAnswered);
+    if (both.length) {
+      lines.push(
+        'On the questions both policies answered (each wrote a readable answer within the step limit), what differs is the answers, not protocol following:',
+        '',
+        '| b − a | questions both answered | a right | b right | only b right / only a right | McNemar exact p |',
+        '|---|---:|---:|---:|---:|---:|',
+      );
+      for (const c of both) {
+        const x = c.bothAnswered!;
+        lines.push(`| ${c.b} (${c.policyB}) − ${c.a} (${c.policyA}) | ${x.n} | ${x.aCorrect} (${pct(x.n ? x.aCorrect / x.n : undefined)}) | ${x.bCorrect} (${pct(x.n ? x.bCorrect / x.n : undefined)}) | ${x.bOnly} / ${x.aOnly} | ${pValue(x.mcnemarP)} |`);
+      }
+      lines.push('');
+    }
   }
 
   const f = data.funnel;
@@ -90,13 +104,15 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
     const last = t.points[t.points.length - 1]!;
     // The signal columns appear when the run measured them (runs before them have none).
     const signal = t.points.some((p) => p.zeroAdvantage !== undefined || p.adapterDelta !== undefined);
+    // SFT samples nothing: its "reward" is the demonstrations' filter reward, not a learning signal.
+    const sampled = t.objective !== 'sft';
     lines.push(`## Training \`${t.stageId}\``, '', `| iteration | mean reward | loss | KL | valid actions |${signal ? ' zero-advantage states | grad norm | adapter change |' : ''}`, `|---:|---:|---:|---:|---:|${signal ? '---:|---:|---:|' : ''}`);
     const shown = t.points.length <= 24 ? t.points : [...t.points.slice(0, 6), ...t.points.slice(-6)];
     for (const p of shown) {
       if (shown.length < t.points.length && p === t.points[t.points.length - 6]) lines.push(`| … | ${count(t.points.length - 12, 'iteration')} not shown |${' |'.repeat(signal ? 6 : 3)}`);
-      lines.push(`| ${p.iteration} | ${num(p.meanReward, 3)} | ${num(p.loss, 4)} | ${num(p.kl, 5)} | ${pct(p.validActions)} |${signal ? ` ${pct(p.zeroAdvantage)} | ${num(p.gradNorm, 4)} | ${num(p.adapterDelta, 5)} |` : ''}`);
+      lines.push(`| ${p.iteration} | ${sampled ? num(p.meanReward, 3) : '–'} | ${num(p.loss, 4)} | ${num(p.kl, 5)} | ${pct(p.validActions)} |${signal ? ` ${pct(p.zeroAdvantage)} | ${num(p.gradNorm, 4)} | ${num(p.adapterDelta, 5)} |` : ''}`);
     }
-    lines.push('', `Mean reward ${num(first.meanReward, 3)} → ${num(last.meanReward, 3)} over ${count(t.points.length, 'iteration')}.`, '');
+    lines.push('', sampled ? `Mean reward ${num(first.meanReward, 3)} → ${num(last.meanReward, 3)} over ${count(t.points.length, 'iteration')}.` : `Supervised fine-tuning (objective sft) on the kept steps' actions: ${count(t.points.length, 'iteration')}, no sampled reward.`, '');
     const served = t.points.filter((p) => p.served !== undefined);
     if (served.length) {
       lines.push('The sampler (a runtime-LoRA server) per iteration: the name it served, the adapter it was given, and the probe after the load (mean |server − trainer| log-prob per token, new / previous adapter).', '', '| iteration | served model | adapter | probe vs new | probe vs previous |', '|---:|---|---|---:|---:|');

@@ -1,6 +1,6 @@
 // docs/results.json (issue 19): the numbers of the report's accuracy and paired-difference
 // tables, machine-readable, one entry per evaluated policy ("arm"): base, or a train stage id.
-import type { ReportData, ReportPolicyModel } from './types.js';
+import type { PairedComparison, ReportData, ReportPolicyModel } from './types.js';
 import { whenAnswered } from './markdown.js';
 
 export interface ResultsArm {
@@ -12,7 +12,7 @@ export interface ResultsArm {
   accuracy: number;
   ci95: [number, number];
   /** This arm minus base on the same questions, with its 95% CI (absent for base). */
-  pairedVsBase?: { diff: number; ci95: [number, number]; method: 'paired' | 'unpaired'; discordant?: { bOnly: number; aOnly: number }; mcnemarP?: number };
+  pairedVsBase?: { diff: number; ci95: [number, number]; method: 'paired' | 'unpaired'; discordant?: { bOnly: number; aOnly: number }; mcnemarP?: number; bothAnswered?: PairedComparison['bothAnswered'] };
   toolCallsPerQuestion?: number;
   stepsPerQuestion?: number;
   processScore?: number;
@@ -46,7 +46,7 @@ export function resultsJson(data: ReportData): ResultsJson {
       n: e.n,
       accuracy: e.accuracy,
       ci95: e.ci95,
-      ...(cmp ? { pairedVsBase: { diff: cmp.diff, ci95: cmp.ci95, method: cmp.method, ...(cmp.discordant ? { discordant: cmp.discordant } : {}), ...(cmp.mcnemarP !== undefined ? { mcnemarP: cmp.mcnemarP } : {}) } } : {}),
+      ...(cmp ? { pairedVsBase: { diff: cmp.diff, ci95: cmp.ci95, method: cmp.method, ...(cmp.discordant ? { discordant: cmp.discordant } : {}), ...(cmp.mcnemarP !== undefined ? { mcnemarP: cmp.mcnemarP } : {}), ...(cmp.bothAnswered ? { bothAnswered: cmp.bothAnswered } : {}) } } : {}),
       ...(e.toolCallsPerQuestion !== undefined ? { toolCallsPerQuestion: e.toolCallsPerQuestion } : {}),
       ...(e.avgSteps !== undefined ? { stepsPerQuestion: e.avgSteps } : {}),
       ...(e.processScore !== undefined ? { processScore: e.processScore } : {}),

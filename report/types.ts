@@ -194,6 +194,12 @@ export interface PairedComparison {
   discordant?: { bOnly: number; aOnly: number };
   /** Paired only: two-sided exact McNemar p-value over the discordant questions. */
   mcnemarP?: number;
+  /**
+   * Paired, when both evaluations' rows were readable: the same comparison restricted to the
+   * questions both policies answered (no missing action, no step limit) — what differs there is
+   * the answers, not protocol following.
+   */
+  bothAnswered?: { n: number; aCorrect: number; bCorrect: number; bOnly: number; aOnly: number; mcnemarP: number };
 }
 
 export interface ReportData {

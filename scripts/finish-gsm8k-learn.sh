@@ -8,7 +8,13 @@ cd "$(dirname "$0")/.."
 run=${1:?usage: finish-gsm8k-learn.sh RUN_ID [PREFACE]}
 preface=${2:-docs/results-preface-gsm8k-learn.md}
 swirl() { node bin/swirl.js "$@"; }
-status=$(swirl status "$run" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).status))')
+# The run's history lives in its state dir's embedded server: start it when it is down
+# (a no-op when it runs), and stop it again at the end if this script started it.
+if ! swirl server status >/dev/null 2>&1; then
+  swirl server start >/dev/null
+  trap 'node bin/swirl.js server stop >/dev/null' EXIT
+fi
+status=$(swirl status "$run" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.status ?? (j.error ? j.error.code + ": " + j.error.message : "unknown"))})')
 if [ "$status" != "COMPLETED" ]; then
   echo "run $run is $status, not COMPLETED: resume it first (swirl run pipelines/gsm8k-learn.yaml --id $run)" >&2
   exit 1

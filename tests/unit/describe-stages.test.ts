@@ -85,4 +85,20 @@ describe('run/status: what each stage produced', () => {
     expect(learnedSummary([flat, base, trained], {}, undefined)).toBe('learned: mean reward 0.000 → 0.000 over 1 update (every sampled reward was 0: nothing to learn from); accuracy 1/4 (eval-base) → 2/4 (eval-trained)');
     expect(learnedSummary([base, trained], outputs, undefined)).toBeUndefined();
   });
+
+  it('last line with several arms: each train stage against its own evaluation and the base, SFT without a reward curve', () => {
+    const rl = { id: 'swirl', type: 'train', status: 'completed', stats: { objective: 'swirl', curve: [{ meanReward: 0.5 }, { meanReward: 0.75 }] } } as StageState;
+    const sft = { id: 'sft', type: 'train', status: 'completed', stats: { objective: 'sft', curve: [{ meanReward: 1 }, { meanReward: 1 }, { meanReward: 1 }] } } as StageState;
+    const ev = (id: string, policy: string, correct: number) => ({ id, type: 'evaluate', status: 'completed', stats: { policy, n: 10, correct } }) as StageState;
+    // Evaluations completed in another order than the train stages: pairing goes by policy, not position.
+    const stages = [rl, sft, ev('eval-base', 'base', 3), ev('eval-swirl', 'swirl', 6), ev('eval-sft', 'sft', 4)];
+    const outputs = { 'eval-base': { a: 'x', b: 'y' }, 'eval-swirl': { a: 'X', b: 'y' }, 'eval-sft': { a: 'X', b: 'Y' } };
+    expect(learnedSummary(stages, outputs, undefined)).toBe(
+      'learned: swirl: mean reward 0.500 → 0.750 over 2 updates; accuracy 3/10 (eval-base) → 6/10 (eval-swirl); 1 of 2 evaluation outputs changed | sft: 3 SFT updates; accuracy 3/10 (eval-base) → 4/10 (eval-sft); 2 of 2 evaluation outputs changed',
+    );
+    // An arm not evaluated: its training only, never another arm's accuracy.
+    expect(learnedSummary([rl, sft, ev('eval-base', 'base', 3), ev('eval-sft', 'sft', 4)], {}, undefined)).toBe(
+      'learned: swirl: mean reward 0.500 → 0.750 over 2 updates | sft: 3 SFT updates; accuracy 3/10 (eval-base) → 4/10 (eval-sft)',
+    );
+  });
 });

@@ -5,8 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildReportData, trainerTotalsOf } from '../../report/collect.js';
+import { answeredFlagsOf, buildReportData, compareEvaluations, trainerTotalsOf } from '../../report/collect.js';
+import { FsArtifactStore } from '../../store/artifacts.js';
 import { renderResultsMarkdown } from '../../report/markdown.js';
+import { renderReport } from '../../report/render.js';
 import { resultsJson } from '../../report/results-json.js';
 import { curvesSvg } from '../../report/svg-curves.js';
 import type { ReportSources } from '../../report/collect.js';
@@ -92,6 +94,16 @@ describe('the arms table', () => {
     expect(md40).not.toMatch(/\n\| 7 \| /);
     expect(md40).toMatch(/\n\| 35 \| /);
   });
+
+  it('gives an sft stage no sampled reward: a dash in the table and no reward summary', () => {
+    const md = renderResultsMarkdown(buildReportData(sources()));
+    const sft = md.slice(md.indexOf('## Training `sft`'));
+    expect(sft).toMatch(/\n\| 1 \| – \| 0\.5000 \|/);
+    expect(sft).toContain('Supervised fine-tuning (objective sft)');
+    expect(sft).not.toContain('Mean reward 1.000');
+    const swirl = md.slice(md.indexOf('## Training `swirl`'), md.indexOf('## Training `sft`'));
+    expect(swirl).toMatch(/Mean reward 0\.000 → /);
+  });
 });
 
 describe('curvesSvg', () => {
@@ -107,5 +119,72 @@ describe('curvesSvg', () => {
     expect(svg).toContain('>sft</text>');
     expect(curvesSvg([])).toBeUndefined();
     expect(curvesSvg([{ stageId: 'x', points: [{ iteration: 1 }] }])).toBeUndefined();
+  });
+});
+
+describe('the comparison on questions both policies answered', () => {
+  // Four questions: base answers q1 (right), q2 (wrong), gives no action on q3 and q4;
+  // the arm answers q1 (wrong), q2 (right), q3 (right), q4 (no action).
+  const rows = {
+    base: [
+      { questionId: 'q1', status: 'answered', correct: true },
+      { questionId: 'q2', status: 'answered', correct: false },
+      { questionId: 'q3', status: 'no_action', correct: false },
+      { questionId: 'q4', status: 'max_steps', correct: false },
+    ],
+    arm: [
+      { questionId: 'q1', status: 'answered', correct: false },
+      { questionId: 'q2', status: 'answered', correct: true },
+      { questionId: 'q3', status: 'answered', correct: true },
+      { questionId: 'q4', status: 'no_action', correct: false },
+    ],
+  };
+  const ev = (stageId: string, policy: string, r: typeof rows.base, flags?: boolean[]) => ({
+    stageId, policy, dataset: 'gsm8k', n: r.length, correct: r.filter((x) => x.correct).length, accuracy: 0, ci95: [0, 0] as [number, number],
+    outcomes: r.map((x) => x.correct), ...(flags ? { answeredFlags: flags } : {}),
+  });
+
+  it('reads the answered flags from the evaluations\' rows and restricts the paired comparison to questions both answered', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'swirl-answered-'));
+    dirs.push(dir);
+    const store = new FsArtifactStore(dir);
+    const refBase = await store.put('metrics', rows.base);
+    const refArm = await store.put('metrics', rows.arm);
+    const notes: string[] = [];
+    const flags = await answeredFlagsOf(
+      [
+        { id: 'eval-base', type: 'evaluate', status: 'completed', output: refBase },
+        { id: 'eval-arm', type: 'evaluate', status: 'completed', output: refArm },
+        { id: 'eval-gone', type: 'evaluate', status: 'completed', output: { ...refArm, hash: 'f'.repeat(64) } },
+        { id: 'eval-running', type: 'evaluate', status: 'running' },
+      ] as never,
+      dir,
+      notes,
+    );
+    expect(flags).toEqual({ 'eval-base': [true, true, false, false], 'eval-arm': [true, true, true, false] });
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain('eval-gone');
+
+    const [c] = compareEvaluations([ev('eval-base', 'base', rows.base, flags['eval-base']), ev('eval-arm', 'arm', rows.arm, flags['eval-arm'])]);
+    // Overall: the arm gains q2 and q3, loses q1. Both answered: q1 and q2 only.
+    expect(c!.discordant).toEqual({ bOnly: 2, aOnly: 1 });
+    expect(c!.bothAnswered).toEqual({ n: 2, aCorrect: 1, bCorrect: 1, bOnly: 1, aOnly: 1, mcnemarP: 1 });
+    // Without flags on either side: no restricted comparison, never a guessed one.
+    expect(compareEvaluations([ev('eval-base', 'base', rows.base), ev('eval-arm', 'arm', rows.arm, flags['eval-arm'])])[0]!.bothAnswered).toBeUndefined();
+  });
+
+  it('shows the restricted comparison in the Markdown and in results.json', () => {
+    const src = sources();
+    src.stages = src.stages.map((s) => (s.type === 'evaluate' ? { ...s, stats: { ...s.stats, n: 4, correct: s.id === 'eval-base' ? 1 : 2, answered: s.id === 'eval-base' ? 2 : 3, outcomes: (s.id === 'eval-base' ? rows.base : rows.arm).map((x) => x.correct) } } : s));
+    src.answeredFlags = { 'eval-base': [true, true, false, false], 'eval-swirl': [true, true, true, false] };
+    const data = buildReportData(src);
+    const md = renderResultsMarkdown(data);
+    expect(md).toContain('On the questions both policies answered');
+    expect(md).toContain('| eval-swirl (swirl) − eval-base (base) | 2 | 1 (50.0%) | 1 (50.0%) | 1 / 1 | 1 |');
+    expect(renderReport(data)).toContain('both answered 2: 1 vs 1 right, 1 vs 1 discordant, p 1');
+    expect(resultsJson(data).arms.swirl?.pairedVsBase?.bothAnswered).toEqual({ n: 2, aCorrect: 1, bCorrect: 1, bOnly: 1, aOnly: 1, mcnemarP: 1 });
+    // Flags of another length than the outcomes (a different artifact): not used.
+    src.answeredFlags = { 'eval-base': [true], 'eval-swirl': [true, true, true, false] };
+    expect(renderResultsMarkdown(buildReportData(src))).not.toContain('On the questions both policies answered');
   });
 });
