@@ -4,7 +4,9 @@
 # calls + 10 train steps; about 90 minutes at ~20 calls/min). Durable and
 # resumable: if it stops, `./bin/swirl.js worker` continues it, and rerunning
 # this script with another id reuses every finished call from the ledger.
-# Then: ./bin/swirl.js report "${1:-gsm8k-learn}" --markdown docs/results.md --command "scripts/does-it-learn.sh"
+# Then: ./bin/swirl.js report "${1:-gsm8k-learn}" --markdown docs/pilots/gsm8k-gemma3-270m.md \
+#   --preface docs/pilots/gsm8k-gemma3-270m-preface.md --command "scripts/does-it-learn.sh"
+# (its page was docs/results.md until issue 19's run, scripts/finish-gsm8k-learn.sh, replaced it)
 #
 # SWIRL_EVAL_LIMIT=N evaluates on the first N of the 300 fixed test ids only
 # (session 4 used 100: the machine made ~10 calls/min, too few for 2 x 300
