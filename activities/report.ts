@@ -3,7 +3,7 @@
 // writes from outside, later, from history).
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildReportData, type StageLike } from '../report/collect.js';
+import { answeredFlagsOf, buildReportData, type StageLike } from '../report/collect.js';
 import { renderReport } from '../report/render.js';
 import type { Plan } from '../compiler/plan-types.js';
 import type { ArtifactStore } from '../store/artifacts.js';
@@ -24,6 +24,8 @@ export function stageReportPath(workflowId: string): string {
 }
 
 export async function writeStageReport(store: ArtifactStore, input: StageReportInput): Promise<ArtifactRef> {
+  const notes = ['Written by the run’s report stage; `swirl report RUN` rewrites it from the finished run’s history.'];
+  const answeredFlags = await answeredFlagsOf(input.stages, store, notes);
   const data = buildReportData({
     workflowId: input.workflowId,
     runId: input.runId,
@@ -31,7 +33,8 @@ export async function writeStageReport(store: ArtifactStore, input: StageReportI
     startTime: input.startTime,
     plan: input.title ? { ...input.plan, pipeline: { ...input.plan.pipeline, name: input.title } } : input.plan,
     stages: input.stages,
-    notes: ['Written by the run’s report stage; `swirl report RUN` rewrites it from the finished run’s history.'],
+    notes,
+    ...(Object.keys(answeredFlags).length ? { answeredFlags } : {}),
   });
   const html = renderReport(data);
   const file = stageReportPath(input.workflowId);

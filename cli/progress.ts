@@ -170,24 +170,33 @@ export interface EvalOutputs {
  * The run's last line for a newcomer: what training learned. For a run with a
  * train stage and evaluate stages: the reward curve's ends, accuracy of the
  * base evaluation vs the trained one, how many questions the trained policy
- * answered differently, and where the report is. Evaluations that name their
- * policy (stats.policy) pair each train stage with its own evaluation and the
- * base with `policy: base`; a run with several train stages (arms) gets one
- * clause per arm. Without policy names: the first evaluation vs the last.
+ * answered differently, and where the report is. Evaluations name their policy
+ * (stats.policy: the train stage they evaluate, or `base`): each train stage
+ * is paired with its own evaluation and the base evaluation of the same
+ * questions; a run with several train stages (arms) gets one clause per arm.
+ * Only when no evaluation names a policy (older runs): the first evaluation
+ * vs the last.
  */
 export function learnedSummary(stages: Array<Pick<StageState, 'id' | 'type' | 'status' | 'stats'>>, outputs: Record<string, EvalOutputs>, reportFile: string | undefined): string | undefined {
   const trains = stages.filter((s) => s.type === 'train' && s.status === 'completed');
   const evals = stages.filter((s) => s.type === 'evaluate' && s.status === 'completed');
   if (!trains.length) return undefined;
-  const policyOf = (e: (typeof evals)[number]) => ((e.stats ?? {}) as Record<string, unknown>).policy;
-  const baseEval = evals.find((e) => policyOf(e) === 'base');
+  const statsOf = (e: (typeof evals)[number]) => (e.stats ?? {}) as Record<string, unknown>;
+  const named = evals.some((e) => typeof statsOf(e).policy === 'string');
+  // The base evaluation of the same questions as the arm's (questionsKey when both record one, else data set and n).
+  const sameQuestions = (x: Record<string, unknown>, y: Record<string, unknown>) =>
+    typeof x.questionsKey === 'string' && typeof y.questionsKey === 'string' ? x.questionsKey === y.questionsKey : x.dataset === y.dataset && x.n === y.n;
   const clauses = trains.map((train) => {
-    const own = evals.find((e) => policyOf(e) === train.id);
-    const pair: [typeof train, typeof train] | undefined =
-      baseEval && own ? [baseEval, own] : trains.length === 1 && evals.length >= 2 ? [evals[0]!, evals[evals.length - 1]!] : undefined;
+    let pair: [(typeof evals)[number], (typeof evals)[number]] | undefined;
+    if (named) {
+      const own = evals.find((e) => statsOf(e).policy === train.id);
+      const base = own && evals.find((e) => statsOf(e).policy === 'base' && sameQuestions(statsOf(e), statsOf(own)));
+      if (own && base) pair = [base, own];
+    } else if (trains.length === 1 && evals.length >= 2) pair = [evals[0]!, evals[evals.length - 1]!];
     return learnedClause(train, pair, outputs);
   });
-  const body = trains.length === 1 ? clauses[0]! : trains.map((t, i) => `${t.id}: ${clauses[i]}`).join(' | ');
+  const body = trains.length === 1 ? clauses[0]! : trains.map((t, i) => `${t.id}: ${clauses[i] || 'trained (no curve or evaluation to show)'}`).join(' | ');
+  if (!body) return undefined;
   return `learned: ${body}${reportFile ? `; report: ${reportFile}` : ''}`;
 }
 
@@ -196,10 +205,12 @@ function learnedClause(train: Pick<StageState, 'id' | 'stats'>, pair: [Pick<Stag
   const st = (train.stats ?? {}) as Record<string, unknown>;
   const curve = Array.isArray(st.curve) ? (st.curve as Array<{ meanReward?: number }>) : [];
   const rewards = curve.map((p) => num(p.meanReward) ?? 0);
+  // The stored curve is thinned on long runs: the update count is the stage's own.
+  const updates = num(st.iterations) ?? rewards.length;
   const parts: string[] = [];
   // SFT's curve holds the demonstrations' rewards, not sampled ones: updates only.
-  if (rewards.length && st.objective === 'sft') parts.push(`${rewards.length} SFT update${rewards.length === 1 ? '' : 's'}`);
-  else if (rewards.length) parts.push(`mean reward ${rewards[0]!.toFixed(3)} → ${rewards[rewards.length - 1]!.toFixed(3)} over ${rewards.length} update${rewards.length === 1 ? '' : 's'}${rewards.every((r) => r === 0) ? ' (every sampled reward was 0: nothing to learn from)' : ''}`);
+  if (rewards.length && st.objective === 'sft') parts.push(`${updates} SFT update${updates === 1 ? '' : 's'}`);
+  else if (rewards.length) parts.push(`mean reward ${rewards[0]!.toFixed(3)} → ${rewards[rewards.length - 1]!.toFixed(3)} over ${updates} update${updates === 1 ? '' : 's'}${rewards.every((r) => r === 0) ? ' (every sampled reward was 0: nothing to learn from)' : ''}`);
   if (pair) {
     const [before, after] = pair;
     const acc = (e: typeof before) => {

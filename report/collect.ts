@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { signalWarnings } from '../workflows/train-curve.js';
-import { FsArtifactStore } from '../store/artifacts.js';
+import { FsArtifactStore, type ArtifactStore } from '../store/artifacts.js';
 import { swirlPaths } from '../runtime/paths.js';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -294,7 +294,7 @@ export function buildReportData(src: ReportSources): ReportData {
   const goodRates: number[] = [];
   const rewards: number[] = [];
   const training: TrainingCurve[] = [];
-  const evals: Array<ReportEvaluation & { outcomes?: boolean[] }> = [];
+  const evals: Array<ReportEvaluation & { outcomes?: boolean[]; answeredFlags?: boolean[] }> = [];
   for (const s of stages) {
     const stats = s.stats;
     if (!stats) continue;
@@ -321,8 +321,7 @@ export function buildReportData(src: ReportSources): ReportData {
       for (const p of parts) {
         const e = evaluationOf(s.id, p, fallback);
         const flags = parts.length === 1 ? src.answeredFlags?.[s.id] : undefined;
-        if (e && flags && e.outcomes?.length === flags.length) (e as { answeredFlags?: boolean[] }).answeredFlags = flags;
-        if (e) evals.push(e);
+        if (e) evals.push(e.outcomes && flags?.length === e.outcomes.length ? { ...e, answeredFlags: flags } : e);
       }
     }
   }
@@ -349,7 +348,7 @@ export function buildReportData(src: ReportSources): ReportData {
     stages,
     funnel,
     filter,
-    evaluations: evals.map(({ outcomes: _drop, ...e }) => e),
+    evaluations: evals.map(({ outcomes: _drop, answeredFlags: _flags, ...e }) => e),
   };
   if (goodRates.length) data.goodRates = goodRates;
   if (rewards.length) data.rewards = rewards;
@@ -468,7 +467,7 @@ export async function collectReportData(client: Client, workflowId: string, opts
     else if (t) trainerTotals[s.id] = t;
   }
 
-  const answeredFlags = await answeredFlagsOf(stages, opts.artifactsDir ?? swirlPaths().artifacts, notes);
+  const answeredFlags = await answeredFlagsOf(stages, new FsArtifactStore(opts.artifactsDir ?? swirlPaths().artifacts), notes);
 
   return buildReportData({
     workflowId,
@@ -492,17 +491,14 @@ export async function collectReportData(client: Client, workflowId: string, opts
  * (the order of its stats' `outcomes`, first 2,000). An artifact not on this machine (a report
  * made elsewhere) leaves its stage out, with a note.
  */
-export async function answeredFlagsOf(stages: StageLike[], artifactsDir: string, notes: string[]): Promise<Record<string, boolean[]>> {
+export async function answeredFlagsOf(stages: StageLike[], store: Pick<ArtifactStore, 'read'>, notes: string[]): Promise<Record<string, boolean[]>> {
   const out: Record<string, boolean[]> = {};
-  const store = new FsArtifactStore(artifactsDir);
   for (const s of stages) {
     if (s.type !== 'evaluate' || s.status !== 'completed' || !s.output) continue;
     const flags: boolean[] = [];
     try {
-      for await (const row of store.read<{ status?: unknown }>(s.output)) {
-        if (flags.length >= 2000) break;
-        flags.push(row.status === 'answered');
-      }
+      // As many as the stats' outcomes keep (the first 2,000); a longer list is not paired.
+      for await (const row of store.read<{ status?: unknown }>(s.output)) if (flags.length < 2000) flags.push(row.status === 'answered');
       out[s.id] = flags;
     } catch {
       notes.push(`The comparison on questions both policies answered leaves out \`${s.id}\`: its rows (artifact ${s.output.hash.slice(0, 12)}) are not readable on this machine.`);

@@ -70,7 +70,7 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
     const both = data.comparisons.filter((c) => c.bothAnswered);
     if (both.length) {
       lines.push(
-        'On the questions both policies answered (each wrote a readable answer within the step limit), what differs is the answers, not protocol following:',
+        'On the questions both policies answered (each ended its episode with an answer action, not without an action or at the step limit): there protocol following is not what differs, the answers are. These questions are chosen by both policies\' behaviour, so read this as where a gain comes from, not as a second test of it:',
         '',
         '| b − a | questions both answered | a right | b right | only b right / only a right | McNemar exact p |',
         '|---|---:|---:|---:|---:|---:|',

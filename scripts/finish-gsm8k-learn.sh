@@ -14,7 +14,7 @@ if ! swirl server status >/dev/null 2>&1; then
   swirl server start >/dev/null
   trap 'node bin/swirl.js server stop >/dev/null' EXIT
 fi
-status=$(swirl status "$run" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.status ?? (j.error ? j.error.code + ": " + j.error.message : "unknown"))})')
+status=$( (swirl status "$run" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.status ?? (j.error ? j.error.code + ": " + j.error.message : "unknown"))})') || true)
 if [ "$status" != "COMPLETED" ]; then
   echo "run $run is $status, not COMPLETED: resume it first (swirl run pipelines/gsm8k-learn.yaml --id $run)" >&2
   exit 1

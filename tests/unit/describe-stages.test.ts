@@ -91,7 +91,7 @@ describe('run/status: what each stage produced', () => {
     const sft = { id: 'sft', type: 'train', status: 'completed', stats: { objective: 'sft', curve: [{ meanReward: 1 }, { meanReward: 1 }, { meanReward: 1 }] } } as StageState;
     const ev = (id: string, policy: string, correct: number) => ({ id, type: 'evaluate', status: 'completed', stats: { policy, n: 10, correct } }) as StageState;
     // Evaluations completed in another order than the train stages: pairing goes by policy, not position.
-    const stages = [rl, sft, ev('eval-base', 'base', 3), ev('eval-swirl', 'swirl', 6), ev('eval-sft', 'sft', 4)];
+    const stages = [rl, sft, ev('eval-sft', 'sft', 4), ev('eval-base', 'base', 3), ev('eval-swirl', 'swirl', 6)];
     const outputs = { 'eval-base': { a: 'x', b: 'y' }, 'eval-swirl': { a: 'X', b: 'y' }, 'eval-sft': { a: 'X', b: 'Y' } };
     expect(learnedSummary(stages, outputs, undefined)).toBe(
       'learned: swirl: mean reward 0.500 → 0.750 over 2 updates; accuracy 3/10 (eval-base) → 6/10 (eval-swirl); 1 of 2 evaluation outputs changed | sft: 3 SFT updates; accuracy 3/10 (eval-base) → 4/10 (eval-sft); 2 of 2 evaluation outputs changed',
@@ -100,5 +100,16 @@ describe('run/status: what each stage produced', () => {
     expect(learnedSummary([rl, sft, ev('eval-base', 'base', 3), ev('eval-sft', 'sft', 4)], {}, undefined)).toBe(
       'learned: swirl: mean reward 0.500 → 0.750 over 2 updates | sft: 3 SFT updates; accuracy 3/10 (eval-base) → 4/10 (eval-sft)',
     );
+    // The base evaluation of the arm's own questions, not the first one named base.
+    const other = { id: 'eval-base-hotpot', type: 'evaluate', status: 'completed', stats: { policy: 'base', n: 10, correct: 9, questionsKey: 'hotpot' } } as StageState;
+    const keyed = (e: StageState) => ({ ...e, stats: { ...e.stats, questionsKey: 'gsm' } }) as StageState;
+    expect(learnedSummary([rl, other, keyed(ev('eval-base', 'base', 3)), keyed(ev('eval-swirl', 'swirl', 6))], {}, undefined)).toBe(
+      'learned: mean reward 0.500 → 0.750 over 2 updates; accuracy 3/10 (eval-base) → 6/10 (eval-swirl)',
+    );
+    // Runs that name policies never fall back to first-vs-last: the arm's own evaluation failed, so no accuracy.
+    expect(learnedSummary([rl, ev('eval-base', 'base', 3), ev('eval-adapter', 'base', 5)], {}, undefined)).toBe('learned: mean reward 0.500 → 0.750 over 2 updates');
+    // A thinned curve: the update count is the stage's iterations.
+    const long = { ...rl, stats: { ...rl.stats, iterations: 400 } } as StageState;
+    expect(learnedSummary([long], {}, undefined)).toBe('learned: mean reward 0.500 → 0.750 over 400 updates');
   });
 });

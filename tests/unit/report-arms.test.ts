@@ -9,6 +9,8 @@ import { answeredFlagsOf, buildReportData, compareEvaluations, trainerTotalsOf }
 import { FsArtifactStore } from '../../store/artifacts.js';
 import { renderResultsMarkdown } from '../../report/markdown.js';
 import { renderReport } from '../../report/render.js';
+import { stageReportPath, writeStageReport } from '../../activities/report.js';
+import { readFileSync } from 'node:fs';
 import { resultsJson } from '../../report/results-json.js';
 import { curvesSvg } from '../../report/svg-curves.js';
 import type { ReportSources } from '../../report/collect.js';
@@ -158,7 +160,7 @@ describe('the comparison on questions both policies answered', () => {
         { id: 'eval-gone', type: 'evaluate', status: 'completed', output: { ...refArm, hash: 'f'.repeat(64) } },
         { id: 'eval-running', type: 'evaluate', status: 'running' },
       ] as never,
-      dir,
+      store,
       notes,
     );
     expect(flags).toEqual({ 'eval-base': [true, true, false, false], 'eval-arm': [true, true, true, false] });
@@ -186,5 +188,26 @@ describe('the comparison on questions both policies answered', () => {
     // Flags of another length than the outcomes (a different artifact): not used.
     src.answeredFlags = { 'eval-base': [true], 'eval-swirl': [true, true, true, false] };
     expect(renderResultsMarkdown(buildReportData(src))).not.toContain('On the questions both policies answered');
+  });
+
+  it('is in the report the run\'s own report stage writes, too', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'swirl-stage-report-'));
+    dirs.push(dir);
+    const saved = process.env.SWIRL_STATE_DIR;
+    process.env.SWIRL_STATE_DIR = dir;
+    try {
+      const store = new FsArtifactStore(path.join(dir, 'artifacts'));
+      const stats = (policy: string, r: typeof rows.base) => ({ policy, dataset: 'gsm8k', n: 4, correct: r.filter((x) => x.correct).length, outcomes: r.map((x) => x.correct) });
+      const stages = [
+        { id: 'eval-base', type: 'evaluate', status: 'completed', output: await store.put('metrics', rows.base), stats: stats('base', rows.base) },
+        { id: 'eval-arm', type: 'evaluate', status: 'completed', output: await store.put('metrics', rows.arm), stats: stats('arm', rows.arm) },
+      ];
+      const plan = { pipeline: { name: 'p' }, specHash: 'x', stages: stages.map((s) => ({ id: s.id, type: s.type, inputs: [], config: {} })) } as never;
+      await writeStageReport(store, { workflowId: 'w-1', runId: 'r', startTime: new Date(0).toISOString(), plan, stages: stages as never });
+      expect(readFileSync(stageReportPath('w-1'), 'utf8')).toContain('both answered 2: 1 vs 1 right');
+    } finally {
+      if (saved === undefined) delete process.env.SWIRL_STATE_DIR;
+      else process.env.SWIRL_STATE_DIR = saved;
+    }
   });
 });
