@@ -20,7 +20,8 @@
 //              processScore?, outcomes?: boolean[] (per question, in question order) }
 //            or { results: [ …the same per data set… ] }
 //   train    { curve: [{ iteration, loss, meanReward, kl }], rewards?: number[] }
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileSha256 } from '../compiler/files.js';
 import path from 'node:path';
 import { signalWarnings } from '../workflows/train-curve.js';
 import { FsArtifactStore, type ArtifactStore } from '../store/artifacts.js';
@@ -412,7 +413,7 @@ export function trainerTotalsOf(dir: string, finalHash: string, maxSteps = 100_0
     try {
       meta = JSON.parse(readFileSync(path.join(dir, hash, 'swirl-checkpoint.json'), 'utf8')) as Record<string, unknown>;
     } catch {
-      return totals.updates ? totals : undefined;
+      break;
     }
     const m = isObj(meta.metrics) ? meta.metrics : {};
     totals.updates++;
@@ -421,7 +422,10 @@ export function trainerTotalsOf(dir: string, finalHash: string, maxSteps = 100_0
     totals.trainerSeconds += optNum(m.wallSeconds) ?? 0;
     hash = typeof meta.input === 'string' && meta.input.startsWith('ckpt:') ? meta.input.slice(5) : undefined;
   }
-  return totals;
+  if (!totals.updates) return undefined;
+  // The adapter the evaluations loaded: its hash ties a reported accuracy to a file (`swirl export` copies it).
+  const gguf = path.join(dir, finalHash, 'adapter.gguf');
+  return { ...totals, checkpoint: finalHash, ...(existsSync(gguf) ? { adapterSha256: fileSha256(gguf) } : {}) };
 }
 
 export async function collectReportData(client: Client, workflowId: string, opts: CollectOptions = {}): Promise<ReportData> {

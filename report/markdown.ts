@@ -55,8 +55,14 @@ export function renderResultsMarkdown(data: ReportData, opts: MarkdownOptions = 
     // What each trained arm cost, from its trainer's checkpoints.
     const costs = (data.training ?? []).filter((t) => t.totals);
     if (costs.length) {
-      lines.push('Training per arm (sums over the stage\'s updates, from its checkpoints; sampling and judging time not included):', '', '| train stage | updates | tokens trained | action tokens | trainer hours |', '|---|---:|---:|---:|---:|');
-      for (const t of costs) lines.push(`| ${t.stageId} | ${t.totals!.updates} | ${t.totals!.tokens.toLocaleString('en-US')} | ${t.totals!.actionTokens.toLocaleString('en-US')} | ${(t.totals!.trainerSeconds / 3600).toFixed(2)} |`);
+      const hashes = costs.some((t) => t.totals!.adapterSha256);
+      lines.push(
+        `Training per arm (sums over the stage's updates, from its checkpoints; sampling and judging time not included${hashes ? '; the adapter is the final checkpoint\'s GGUF the evaluation loaded, by sha256' : ''}):`,
+        '',
+        `| train stage | updates | tokens trained | action tokens | trainer hours |${hashes ? ' adapter (GGUF sha256) |' : ''}`,
+        `|---|---:|---:|---:|---:|${hashes ? '---|' : ''}`,
+      );
+      for (const t of costs) lines.push(`| ${t.stageId} | ${t.totals!.updates} | ${t.totals!.tokens.toLocaleString('en-US')} | ${t.totals!.actionTokens.toLocaleString('en-US')} | ${(t.totals!.trainerSeconds / 3600).toFixed(2)} |${hashes ? ` ${t.totals!.adapterSha256 ? `\`${t.totals!.adapterSha256}\`` : '–'} |` : ''}`);
       lines.push('');
     }
   }

@@ -21,7 +21,7 @@ export interface ResultsArm {
   /** Correct over answered questions. */
   accuracyWhenAnswered?: number;
   /** Trained arms: sums over the train stage's updates (TrainerTotals), trainer time in hours. */
-  training?: { updates: number; tokens: number; actionTokens: number; trainerHours: number };
+  training?: { updates: number; tokens: number; actionTokens: number; trainerHours: number; checkpoint?: string; adapterSha256?: string };
 }
 
 export interface ResultsJson {
@@ -69,5 +69,7 @@ export function resultsJson(data: ReportData): ResultsJson {
 
 function trainingOf(data: ReportData, policy: string): Pick<ResultsArm, 'training'> {
   const t = data.training?.find((c) => c.stageId === policy)?.totals;
-  return t ? { training: { updates: t.updates, tokens: t.tokens, actionTokens: t.actionTokens, trainerHours: t.trainerSeconds / 3600 } } : {};
+  return t
+    ? { training: { updates: t.updates, tokens: t.tokens, actionTokens: t.actionTokens, trainerHours: t.trainerSeconds / 3600, ...(t.checkpoint ? { checkpoint: t.checkpoint } : {}), ...(t.adapterSha256 ? { adapterSha256: t.adapterSha256 } : {}) } }
+    : {};
 }

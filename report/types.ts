@@ -155,6 +155,10 @@ export interface TrainerTotals {
   actionTokens: number;
   /** Seconds the trainer spent in its updates (model loading included; sampling not). */
   trainerSeconds: number;
+  /** The stage's final checkpoint (the policy its evaluation loads). */
+  checkpoint?: string;
+  /** sha256 of that checkpoint's adapter GGUF: the file the llama.cpp evaluation loaded (compare with an exported copy). */
+  adapterSha256?: string;
 }
 
 export interface ReportEvaluation {

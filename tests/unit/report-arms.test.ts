@@ -11,6 +11,7 @@ import { renderResultsMarkdown } from '../../report/markdown.js';
 import { renderReport } from '../../report/render.js';
 import { stageReportPath, writeStageReport } from '../../activities/report.js';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { resultsJson } from '../../report/results-json.js';
 import { curvesSvg } from '../../report/svg-curves.js';
 import type { ReportSources } from '../../report/collect.js';
@@ -49,7 +50,7 @@ function sources(n = 16): ReportSources {
       stage('eval-base', 'evaluate', { n: 300, correct: 97, answered: 228 }),
       stage('eval-swirl', 'evaluate', { n: 300, correct: 120, answered: 301 }), // an impossible count is left out
     ],
-    trainerTotals: { swirl: { updates: 3, tokens: 9000, actionTokens: 900, trainerSeconds: 5400 } },
+    trainerTotals: { swirl: { updates: 3, tokens: 9000, actionTokens: 900, trainerSeconds: 5400, checkpoint: 'c3', adapterSha256: 'ab'.repeat(32) } },
   };
 }
 
@@ -60,11 +61,13 @@ describe('trainerTotalsOf', () => {
     checkpoint(dir, 'c1', null, { tokens: 1000, actionTokens: 100, wallSeconds: 60 });
     checkpoint(dir, 'c2', 'ckpt:c1', { tokens: 2000, actionTokens: 200, wallSeconds: 120 });
     checkpoint(dir, 'c3', 'ckpt:c2', { tokens: 4000, actionTokens: 400, wallSeconds: 240, attention: 'sdpa' });
-    expect(trainerTotalsOf(dir, 'c3')).toEqual({ updates: 3, tokens: 7000, actionTokens: 700, trainerSeconds: 420 });
-    expect(trainerTotalsOf(dir, 'c2')).toEqual({ updates: 2, tokens: 3000, actionTokens: 300, trainerSeconds: 180 });
+    // The final checkpoint's adapter GGUF is named by its sha256 (the file the evaluation loaded).
+    writeFileSync(path.join(dir, 'c3', 'adapter.gguf'), 'gguf bytes');
+    expect(trainerTotalsOf(dir, 'c3')).toEqual({ updates: 3, tokens: 7000, actionTokens: 700, trainerSeconds: 420, checkpoint: 'c3', adapterSha256: createHash('sha256').update('gguf bytes').digest('hex') });
+    expect(trainerTotalsOf(dir, 'c2')).toEqual({ updates: 2, tokens: 3000, actionTokens: 300, trainerSeconds: 180, checkpoint: 'c2' });
     expect(trainerTotalsOf(dir, 'elsewhere')).toBeUndefined();
     checkpoint(dir, 'd2', 'ckpt:gone', { tokens: 5, actionTokens: 1, wallSeconds: 1 });
-    expect(trainerTotalsOf(dir, 'd2')).toEqual({ updates: 1, tokens: 5, actionTokens: 1, trainerSeconds: 1 });
+    expect(trainerTotalsOf(dir, 'd2')).toEqual({ updates: 1, tokens: 5, actionTokens: 1, trainerSeconds: 1, checkpoint: 'd2' });
     checkpoint(dir, 'loop', 'ckpt:loop', { tokens: 1, actionTokens: 1, wallSeconds: 1 });
     expect(trainerTotalsOf(dir, 'loop')?.updates).toBe(1);
   });
@@ -77,13 +80,13 @@ describe('the arms table', () => {
     expect(data.evaluations.find((e) => e.stageId === 'eval-swirl')?.answered).toBeUndefined();
     const md = renderResultsMarkdown(data, { curvesImage: 'results-curves.svg' });
     expect(md).toContain('| eval-base | base | gsm8k | 300 | 97 | 32.3% | 27.3% – 37.8% | 76.0% | 42.5% |');
-    expect(md).toContain('| swirl | 3 | 9,000 | 900 | 1.50 |');
+    expect(md).toContain(`| swirl | 3 | 9,000 | 900 | 1.50 | \`${'ab'.repeat(32)}\` |`);
     expect(md).toContain('![Mean sampled reward, KL and loss per iteration of each train stage](results-curves.svg)');
     const json = resultsJson(data);
     expect(json.arms.base?.answeredRate).toBeCloseTo(0.76);
     expect(json.arms.base?.accuracyWhenAnswered).toBeCloseTo(97 / 228);
     expect(json.arms.swirl?.accuracyWhenAnswered).toBeUndefined();
-    expect(json.arms.swirl?.training).toEqual({ updates: 3, tokens: 9000, actionTokens: 900, trainerHours: 1.5 });
+    expect(json.arms.swirl?.training).toEqual({ updates: 3, tokens: 9000, actionTokens: 900, trainerHours: 1.5, checkpoint: 'c3', adapterSha256: 'ab'.repeat(32) });
     expect(json.arms.swirl?.answeredRate).toBeUndefined();
   });
 
