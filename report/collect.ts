@@ -492,7 +492,7 @@ export async function collectReportData(client: Client, workflowId: string, opts
 
 /**
  * Per completed evaluate stage, whether each question was answered, in the artifact's row order
- * (the order of its stats' `outcomes`, first 2,000). An artifact not on this machine (a report
+ * (the order of its stats' `outcomes`). An artifact not on this machine (a report
  * made elsewhere) leaves its stage out, with a note.
  */
 export async function answeredFlagsOf(stages: StageLike[], store: Pick<ArtifactStore, 'read'>, notes: string[]): Promise<Record<string, boolean[]>> {
@@ -501,8 +501,8 @@ export async function answeredFlagsOf(stages: StageLike[], store: Pick<ArtifactS
     if (s.type !== 'evaluate' || s.status !== 'completed' || !s.output) continue;
     const flags: boolean[] = [];
     try {
-      // As many as the stats' outcomes keep (the first 2,000); a longer list is not paired.
-      for await (const row of store.read<{ status?: unknown }>(s.output)) if (flags.length < 2000) flags.push(row.status === 'answered');
+      // Used only where its length equals the stats' outcomes (kept for evaluations of up to 2,000 questions).
+      for await (const row of store.read<{ status?: unknown }>(s.output)) flags.push(row.status === 'answered');
       out[s.id] = flags;
     } catch {
       notes.push(`The comparison on questions both policies answered leaves out \`${s.id}\`: its rows (artifact ${s.output.hash.slice(0, 12)}) are not readable on this machine.`);
